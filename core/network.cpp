@@ -1,0 +1,43 @@
+#include "core/network.hpp"
+
+#include <cmath>
+
+namespace nascent {
+
+namespace {
+
+double fan_in_of(const torch::Tensor& weight) {
+  double fan_in = weight.size(1);
+  for (int64_t d = 2; d < weight.dim(); ++d) fan_in *= weight.size(d);
+  return fan_in;
+}
+
+}  // namespace
+
+void Network::reset_parameters(at::Generator& generator) {
+  torch::NoGradGuard no_grad;
+  for (auto& module : modules(/*include_self=*/true)) {
+    auto params = module->named_parameters(/*recurse=*/false);
+    torch::Tensor* weight = params.find("weight");
+    torch::Tensor* bias = params.find("bias");
+    const bool is_norm = module->as<torch::nn::BatchNorm2d>() || module->as<torch::nn::BatchNorm1d>() ||
+                         module->as<torch::nn::LayerNorm>() || module->as<torch::nn::GroupNorm>();
+    if (is_norm) {
+      if (weight && weight->defined()) weight->fill_(1.0);
+      if (bias && bias->defined()) bias->zero_();
+      continue;
+    }
+    if (weight && weight->defined() && weight->dim() >= 2) {
+      // kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)); same bound for bias.
+      const double bound = 1.0 / std::sqrt(fan_in_of(*weight));
+      weight->uniform_(-bound, bound, generator);
+      if (bias && bias->defined()) bias->uniform_(-bound, bound, generator);
+      continue;
+    }
+    for (auto& item : params) {
+      if (item.value().defined()) item.value().normal_(0.0, 0.02, generator);
+    }
+  }
+}
+
+}  // namespace nascent

@@ -1,0 +1,16 @@
+#pragma once
+#include <torch/torch.h>
+
+namespace nascent {
+
+// The module every space builds. forward() maps a batch of inputs to logits.
+class Network : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(torch::Tensor input) = 0;
+
+  // PyTorch's default initialisation, drawn from `generator` instead of the global one so that
+  // candidates built on parallel workers are reproducible. Spaces with custom parameters override.
+  virtual void reset_parameters(at::Generator& generator);
+};
+
+}  // namespace nascent

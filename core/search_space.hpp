@@ -1,0 +1,71 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/graph.hpp"
+#include "core/rng.hpp"
+
+namespace nascent {
+
+class Network;  // core/network.hpp; kept out of this header so spaces' users need not pull LibTorch.
+
+// What a network is built for: input shape (channels, height, width for images; sequence length
+// for token inputs) and the number of output classes.
+struct Task {
+  std::vector<std::int64_t> input_shape{3, 32, 32};
+  std::int64_t num_classes = 10;
+};
+
+struct Description {
+  double params = 0;  // trainable parameters
+  double flops = 0;   // per sample, in the space's documented counting convention
+  ArchGraph graph;
+  std::map<std::string, double> extra;  // space-specific figures (e.g. depth, cells)
+};
+
+// An architecture names its space and a canonical string in that space's format.
+struct Architecture {
+  std::string space;
+  std::string arch;
+  bool operator==(const Architecture& other) const { return space == other.space && arch == other.arch; }
+};
+
+// The interface every search space implements; spaces join the registry (core/registry.hpp)
+// by name, either compiled in or from a plugin shared library.
+// Implementations must be thread-safe for const calls: candidates are evaluated in parallel.
+class SearchSpace {
+ public:
+  virtual ~SearchSpace() = default;
+  virtual std::string name() const = 0;
+
+  virtual std::string sample(Rng& rng) const = 0;
+  // A different, valid architecture near `arch`.
+  virtual std::string mutate(const std::string& arch, Rng& rng) const = 0;
+
+  // parse + print: returns the canonical string or throws ParseError saying what and where.
+  // canonical(canonical(s)) == canonical(s) for every valid s.
+  virtual std::string canonical(const std::string& text) const = 0;
+
+  // Fixed-length numeric features for predictors and surrogates.
+  virtual std::vector<double> encode(const std::string& arch) const = 0;
+
+  // The computation graph view (for fingerprints and graph features).
+  virtual ArchGraph graph(const std::string& arch) const = 0;
+
+  // Parameters and FLOPs for the task's input shape, and the graph.
+  virtual Description describe(const std::string& arch, const Task& task) const = 0;
+
+  // A fresh, untrained LibTorch module for the task.
+  virtual std::shared_ptr<Network> build(const std::string& arch, const Task& task) const = 0;
+
+  // Isomorphism-aware identity: equivalent architectures share it.
+  virtual std::string fingerprint(const std::string& arch) const { return nascent::fingerprint(graph(arch)); }
+
+  // The whole space, when it is small enough to list (empty otherwise).
+  virtual std::vector<std::string> enumerate() const { return {}; }
+};
+
+}  // namespace nascent

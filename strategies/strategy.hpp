@@ -1,0 +1,29 @@
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/rng.hpp"
+#include "core/search_space.hpp"
+
+namespace nascent {
+
+// Ask/tell: the search loop asks for a batch of candidates, evaluates them (possibly in parallel)
+// and tells the results back in the order asked. Because the loop, not the strategy, owns the
+// order, a run is reproducible for a seed however many workers evaluate it.
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  // Up to `count` architectures to evaluate next. May return fewer (e.g. an exhausted space);
+  // an empty batch ends the search.
+  virtual std::vector<std::string> ask(std::size_t count, Rng& rng) = 0;
+  // fitness: higher is better; std::nullopt for a failed evaluation.
+  virtual void tell(const std::string& arch, std::optional<double> fitness) = 0;
+};
+
+std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace& space);
+
+}  // namespace nascent
