@@ -1,0 +1,53 @@
+#include <gtest/gtest.h>
+
+#include "core/graph.hpp"
+
+namespace nascent {
+namespace {
+
+ArchGraph diamond(const std::string& left, const std::string& right) {
+  ArchGraph g;
+  auto in = add_op(g, "input");
+  auto a = add_op(g, left);
+  auto b = add_op(g, right);
+  auto sum = add_op(g, "add", true);
+  add_data_edge(g, in, a);
+  add_data_edge(g, in, b);
+  add_data_edge(g, a, sum);
+  add_data_edge(g, b, sum);
+  return g;
+}
+
+TEST(Graph, FingerprintIgnoresBranchOrderOfCommutativeVertices) {
+  EXPECT_EQ(fingerprint(diamond("conv", "pool")), fingerprint(diamond("pool", "conv")));
+  EXPECT_NE(fingerprint(diamond("conv", "pool")), fingerprint(diamond("conv", "conv")));
+}
+
+TEST(Graph, NonCommutativeInputsKeepTheirSlots) {
+  auto make = [](int first_slot) {
+    ArchGraph g;
+    auto in = add_op(g, "input");
+    auto a = add_op(g, "conv");
+    auto cat = add_op(g, "concat");
+    add_data_edge(g, in, a);
+    add_data_edge(g, in, cat, first_slot);
+    add_data_edge(g, a, cat, 1 - first_slot);
+    return g;
+  };
+  EXPECT_NE(fingerprint(make(0)), fingerprint(make(1)));
+}
+
+TEST(Graph, DeadBranchesDoNotChangeTheFingerprint) {
+  ArchGraph g = diamond("conv", "pool");
+  const std::string before = fingerprint(g);
+  // A vertex with no path to the output is not part of the function the graph computes.
+  auto dangling = add_op(g, "conv");
+  add_data_edge(g, 0, dangling);
+  auto sink = add_op(g, "dead_end", true);
+  add_data_edge(g, dangling, sink);
+  EXPECT_NE(fingerprint(g), before);  // it is a second output now, so it counts
+  EXPECT_EQ(graph_features(g).at("depth"), 2);
+}
+
+}  // namespace
+}  // namespace nascent
