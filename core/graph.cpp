@@ -71,9 +71,15 @@ std::string canonical_expression(const ArchGraph& graph) {
     if (text.size() > kMaxInline) text = "#" + hex16(fnv1a(text));
     expr[v] = std::move(text);
   }
+  // Vertices labelled "output" are the graph's outputs; without any, every sink is one.
+  bool has_output = false;
+  for (auto [v, end] = boost::vertices(graph); v != end; ++v) has_output = has_output || graph[*v].op == "output";
   std::vector<std::string> sinks;
-  for (auto [v, end] = boost::vertices(graph); v != end; ++v)
-    if (boost::out_degree(*v, graph) == 0 && boost::in_degree(*v, graph) > 0) sinks.push_back(expr[*v]);
+  for (auto [v, end] = boost::vertices(graph); v != end; ++v) {
+    const bool is_output = has_output ? graph[*v].op == "output"
+                                      : boost::out_degree(*v, graph) == 0 && boost::in_degree(*v, graph) > 0;
+    if (is_output) sinks.push_back(expr[*v]);
+  }
   std::sort(sinks.begin(), sinks.end());
   std::string result;
   for (std::size_t i = 0; i < sinks.size(); ++i) result += (i ? ";" : "") + sinks[i];

@@ -24,9 +24,10 @@ using GraphVertex = boost::graph_traits<ArchGraph>::vertex_descriptor;
 GraphVertex add_op(ArchGraph& graph, const std::string& op, bool commutative = false);
 void add_data_edge(ArchGraph& graph, GraphVertex from, GraphVertex to, int slot = 0);
 
-// Canonical form of the function the graph computes: every sink is expanded into an expression
-// of its inputs (sorted for commutative vertices), so isomorphic graphs, and graphs that differ
-// only in parts that cannot reach an output, print the same. Long sub-expressions are replaced
+// Canonical form of the function the graph computes: every output (the vertices labelled
+// "output", or else every sink) is expanded into an expression of its inputs (sorted for
+// commutative vertices), so isomorphic graphs, and graphs that differ only in parts that cannot
+// reach an output, print the same. Long sub-expressions are replaced
 // by their digest to keep deep graphs linear in size. Throws nascent::Error on a cycle.
 std::string canonical_expression(const ArchGraph& graph);
 

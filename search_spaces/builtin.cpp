@@ -1,0 +1,13 @@
+#include "core/registry.hpp"
+#include "search_spaces/nb201/nb201.hpp"
+
+namespace nascent {
+
+void register_builtin_spaces() {
+  auto& registry = SpaceRegistry::instance();
+  if (registry.contains("nb201")) return;
+  registry.add("nb201", "NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 operations (15,625 cells)",
+               &Nb201Space::from_config);
+}
+
+}  // namespace nascent
