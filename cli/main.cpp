@@ -1,2 +1,158 @@
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <filesystem>
 #include <iostream>
-int main() { std::cout << "nascent\n"; }
+
+#include "cli/results_command.hpp"
+#include "core/error.hpp"
+#include "core/registry.hpp"
+#include "runner/search.hpp"
+
+namespace {
+
+using namespace nascent;
+
+extern "C" void on_interrupt(int) {
+  // First Ctrl-C: finish the evaluations in flight, store them, mark the run interrupted.
+  // A second one kills the process; --resume picks the run up either way.
+  request_stop();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+void load_plugins(const std::vector<std::string>& plugins) {
+  register_builtin_spaces();
+  for (const auto& plugin : plugins) load_plugin(plugin);
+}
+
+std::vector<std::int64_t> parse_shape(const std::string& text) {
+  std::vector<std::int64_t> shape;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, 'x');) {
+    try {
+      std::size_t used = 0;
+      shape.push_back(std::stoll(part, &used));
+      if (used != part.size() || shape.back() < 1) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw Error("--input: expected dimensions like 3x32x32, got '" + text + "'");
+    }
+  }
+  if (shape.empty()) throw Error("--input: expected dimensions like 3x32x32, got '" + text + "'");
+  return shape;
+}
+
+std::unique_ptr<SearchSpace> make_space(const std::string& name, const std::vector<std::string>& options) {
+  Config config;
+  for (const auto& option : options) config.set(option);
+  return SpaceRegistry::instance().create(name, config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nascent: neural architecture search"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("nascent ") + NASCENT_VERSION);
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins, "Shared library that registers extra search spaces (repeatable)")
+      ->check(CLI::ExistingFile);
+
+  // search
+  SearchOptions search;
+  std::string config_file;
+  std::vector<std::string> overrides;
+  std::uint64_t seed = 0;
+  std::string device;
+  auto* search_cmd = app.add_subcommand("search", "Run (or --resume) a search described by a YAML config");
+  search_cmd->add_option("config", config_file, "YAML config")->required();
+  search_cmd->add_option("--db", search.db_path, "Results database (SQLite)")->capture_default_str();
+  auto* seed_opt = search_cmd->add_option("--seed", seed, "Run seed (overrides the config's seed)");
+  auto* device_opt = search_cmd->add_option("--device", device, "cpu, cuda or cuda:N (overrides evaluator.device)");
+  search_cmd->add_flag("--resume", search.resume, "Continue the database's latest run without re-evaluating");
+  search_cmd->add_flag("--quiet,-q", search.quiet, "No progress on stderr");
+  search_cmd->add_option("--set", overrides, "Override a config value: key.path=value (repeatable)");
+  search_cmd->callback([&] {
+    search.config = Config::load_file(config_file);
+    for (const auto& assignment : overrides) search.config.set(assignment);
+    search.config_dir = std::filesystem::path(config_file).parent_path().string();
+    if (*seed_opt) search.seed = seed;
+    if (*device_opt) search.device = device;
+    search.plugins = plugins;
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    const SearchSummary summary = run_search(search);
+    std::cout << "run " << summary.run << " " << summary.status << ": " << summary.evaluations << " evaluations ("
+              << summary.evaluated_now << " new) in " << summary.elapsed << " s, results in " << search.db_path << "\n";
+    if (!summary.best_arch.empty()) {
+      std::cout << "best " << summary.best_arch << "\n";
+      for (const auto& [name, value] : summary.best_metrics) std::cout << "  " << name << " " << value << "\n";
+    }
+  });
+
+  // spaces
+  auto* spaces_cmd = app.add_subcommand("spaces", "List the registered search spaces");
+  spaces_cmd->callback([&] {
+    load_plugins(plugins);
+    for (const auto& [name, summary] : SpaceRegistry::instance().list()) std::cout << name << "\t" << summary << "\n";
+  });
+
+  // sample
+  std::string space_name;
+  int count = 1;
+  std::uint64_t sample_seed = 0;
+  std::vector<std::string> space_options;
+  auto* sample_cmd = app.add_subcommand("sample", "Print random architecture strings");
+  sample_cmd->add_option("space", space_name, "Search space name")->required();
+  sample_cmd->add_option("-n", count, "How many")->check(CLI::PositiveNumber)->capture_default_str();
+  sample_cmd->add_option("--seed", sample_seed, "Random seed")->capture_default_str();
+  sample_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
+  sample_cmd->callback([&] {
+    load_plugins(plugins);
+    auto space = make_space(space_name, space_options);
+    Rng rng(sample_seed);
+    for (int i = 0; i < count; ++i) std::cout << space->sample(rng) << "\n";
+  });
+
+  // describe
+  std::string arch;
+  std::string input = "3x32x32";
+  std::int64_t classes = 10;
+  auto* describe_cmd = app.add_subcommand("describe", "Print an architecture's parameters, FLOPs and graph");
+  describe_cmd->add_option("space", space_name, "Search space name")->required();
+  describe_cmd->add_option("arch", arch, "Architecture string")->required();
+  describe_cmd->add_option("--input", input, "Input shape, e.g. 3x32x32 or 1x28x28")->capture_default_str();
+  describe_cmd->add_option("--classes", classes, "Number of classes")->capture_default_str();
+  describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
+  describe_cmd->callback([&] {
+    load_plugins(plugins);
+    auto space = make_space(space_name, space_options);
+    const std::string canonical = space->canonical(arch);
+    const Description d = space->describe(canonical, Task{parse_shape(input), classes});
+    std::cout << "space        " << space->name() << "\n"
+              << "arch         " << canonical << "\n"
+              << "fingerprint  " << space->fingerprint(canonical) << "\n"
+              << "params       " << static_cast<long long>(d.params) << " (" << d.params / 1e6 << " M)\n"
+              << "flops        " << static_cast<long long>(d.flops) << " (" << d.flops / 1e6 << " M) at " << input
+              << ", " << classes << " classes\n";
+    for (const auto& [name, value] : d.extra) std::cout << name << std::string(13 - std::min<size_t>(12, name.size()), ' ') << value << "\n";
+    std::cout << "graph\n" << graph_to_text(d.graph);
+  });
+
+  add_results_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const nascent::Error& e) {
+    std::cerr << "nascent: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    message = message.substr(0, message.find('\n'));  // LibTorch errors carry a backtrace
+    std::cerr << "nascent: " << message << "\n";
+    return 1;
+  }
+  return 0;
+}

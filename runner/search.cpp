@@ -1,0 +1,325 @@
+#include "runner/search.hpp"
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/registry.hpp"
+#include "evaluators/evaluator.hpp"
+#include "results/store.hpp"
+#include "strategies/strategy.hpp"
+
+namespace nascent {
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+struct Settings {
+  std::uint64_t seed = 0;
+  std::string metric;
+  bool maximize = true;
+  std::optional<std::int64_t> max_evaluations;
+  std::optional<double> max_seconds;
+  std::optional<double> max_cost;
+  int workers = 1;
+  int threads_per_worker = 1;
+  std::size_t batch = 1;
+};
+
+Settings read_settings(const Config& config, const SearchOptions& options) {
+  config.check_keys({"name", "description", "seed", "space", "strategy", "evaluator", "objective", "budget",
+                     "parallel", "plugins"});
+  Settings s;
+  s.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
+
+  const Config objective = config.child("objective");
+  objective.check_keys({"metric", "mode"});
+  s.metric = objective.get<std::string>("metric", config.child("evaluator").get<std::string>("metric", "val_acc"));
+  const std::string mode = objective.get<std::string>("mode", "max");
+  if (mode != "max" && mode != "min") throw Error("config: objective.mode must be max or min, got '" + mode + "'");
+  s.maximize = mode == "max";
+
+  const Config budget = config.child("budget");
+  budget.check_keys({"evaluations", "seconds", "cost"});
+  if (budget.has("evaluations")) s.max_evaluations = budget.get<long long>("evaluations");
+  if (budget.has("seconds")) s.max_seconds = budget.get<double>("seconds");
+  if (budget.has("cost")) s.max_cost = budget.get<double>("cost");
+  if (!s.max_evaluations && !s.max_seconds && !s.max_cost)
+    throw Error("config: budget needs at least one of evaluations, seconds or cost");
+  if (s.max_evaluations && *s.max_evaluations < 0) throw Error("config: budget.evaluations must not be negative");
+
+  const Config parallel = config.child("parallel");
+  parallel.check_keys({"workers", "threads_per_worker", "batch"});
+  s.workers = parallel.get<int>("workers", 1);
+  s.threads_per_worker = parallel.get<int>("threads_per_worker", 1);
+  if (s.workers < 1) throw Error("config: parallel.workers must be at least 1");
+  if (s.threads_per_worker < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
+  const int batch = parallel.get<int>("batch", s.workers);
+  if (batch < 1) throw Error("config: parallel.batch must be at least 1");
+  s.batch = static_cast<std::size_t>(batch);
+  return s;
+}
+
+// The part of a config that decides which candidates a run asks for and how they score.
+// Budgets, worker counts and the device may change between a run and its resumption.
+std::string identity_of(const Config& config) {
+  YAML::Node copy = YAML::Clone(config.node());
+  copy.remove("budget");
+  if (copy["parallel"]) {
+    copy["parallel"].remove("workers");
+    copy["parallel"].remove("threads_per_worker");
+  }
+  if (copy["evaluator"]) copy["evaluator"].remove("device");
+  YAML::Emitter out;
+  out << copy;
+  return out.c_str();
+}
+
+// Failed evaluations, non-finite values and a missing metric all rank last (no fitness); a
+// metric that the evaluator never reports is caught by check_metric_reported.
+std::optional<double> fitness_of(const Evaluation& evaluation, const Settings& settings) {
+  if (!evaluation.ok) return std::nullopt;
+  auto it = evaluation.metrics.find(settings.metric);
+  if (it == evaluation.metrics.end() || !std::isfinite(it->second)) return std::nullopt;
+  return settings.maximize ? it->second : -it->second;
+}
+
+void check_metric_reported(const Evaluation& evaluation, const Settings& settings) {
+  if (!evaluation.ok || evaluation.metrics.count(settings.metric)) return;
+  std::string known;
+  for (const auto& metric : evaluation.metrics) known += (known.empty() ? "" : ", ") + metric.first;
+  throw Error("config: objective.metric '" + settings.metric + "' is not reported by the evaluator (it reports: " +
+              known + ")");
+}
+
+std::string format_duration(double seconds) {
+  char buffer[32];
+  if (seconds < 120) std::snprintf(buffer, sizeof buffer, "%.0fs", seconds);
+  else if (seconds < 7200) std::snprintf(buffer, sizeof buffer, "%.1fm", seconds / 60);
+  else std::snprintf(buffer, sizeof buffer, "%.1fh", seconds / 3600);
+  return buffer;
+}
+
+class Clock {
+ public:
+  explicit Clock(double offset) : offset_(offset), start_(std::chrono::steady_clock::now()) {}
+  double elapsed() const {
+    return offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  double offset_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+void request_stop() { g_stop_requested = true; }
+
+SearchSummary run_search(const SearchOptions& options) {
+  g_stop_requested = false;
+  Config config = options.config;
+  if (options.device) config.set("evaluator.device=" + *options.device);
+
+  register_builtin_spaces();
+  for (const auto& plugin : config.get<std::vector<std::string>>("plugins", {}))
+    load_plugin(resolve_path(plugin, options.config_dir));
+  for (const auto& plugin : options.plugins) load_plugin(plugin);
+
+  Settings settings = read_settings(config, options);
+  const Config space_config = config.child("space");
+  const std::string space_name = space_config.get<std::string>("name");
+  auto space = SpaceRegistry::instance().create(space_name, space_config);
+  auto strategy = make_strategy(config.child("strategy"), *space);
+  EvaluatorContext context{options.config_dir, settings.threads_per_worker, options.device.value_or("")};
+  auto evaluator = make_evaluator(config.child("evaluator"), context);
+  at::set_num_threads(settings.threads_per_worker);
+
+  ResultStore store(options.db_path, ResultStore::Mode::ReadWrite);
+  std::int64_t run_id = 0;
+  std::unordered_map<std::int64_t, StoredEvaluation> stored;
+  double elapsed_offset = 0;
+  if (options.resume) {
+    auto previous = store.latest_run();
+    if (!previous) throw Error("--resume: " + options.db_path + " has no run to resume");
+    if (options.seed && *options.seed != previous->seed)
+      throw Error("--resume: run " + std::to_string(previous->id) + " used seed " + std::to_string(previous->seed) +
+                  ", not " + std::to_string(*options.seed));
+    if (identity_of(Config::parse(previous->config)) != identity_of(config))
+      throw Error("--resume: the config differs from run " + std::to_string(previous->id) +
+                  " (only budget, parallel workers/threads and evaluator.device may change)");
+    run_id = previous->id;
+    settings.seed = previous->seed;
+    for (auto& evaluation : store.evaluations(run_id)) {
+      elapsed_offset = std::max(elapsed_offset, evaluation.elapsed);
+      stored.emplace(evaluation.seq, std::move(evaluation));
+    }
+    store.reopen_run(run_id);
+  } else {
+    run_id = store.begin_run(config.dump(), settings.seed, space_name, strategy->name(),
+                             config.child("evaluator").get<std::string>("name", "train"));
+  }
+
+  SearchSummary summary;
+  summary.run = run_id;
+  const Clock clock(elapsed_offset);
+  Rng rng(settings.seed);
+  std::unordered_map<std::string, std::optional<double>> seen;  // arch -> fitness, within this run
+  std::int64_t done = 0;
+  double total_cost = 0;
+  std::optional<double> best;
+  std::mutex store_mutex;
+  std::size_t fruitless_asks = 0;
+  std::string status = "finished";
+
+  const auto budget_left = [&]() -> std::optional<std::int64_t> {
+    if (settings.max_evaluations) return *settings.max_evaluations - done;
+    return std::nullopt;
+  };
+  const auto out_of_budget = [&] {
+    return (settings.max_evaluations && done >= *settings.max_evaluations) ||
+           (settings.max_seconds && clock.elapsed() >= *settings.max_seconds) ||
+           (settings.max_cost && total_cost >= *settings.max_cost);
+  };
+  const auto report = [&](const StoredEvaluation& e, std::optional<double> fitness) {
+    if (fitness && (!best || *fitness > *best)) {
+      best = fitness;
+      summary.best_arch = e.arch;
+      summary.best_fitness = settings.maximize ? *fitness : -*fitness;
+      summary.best_metrics = e.result.metrics;
+    }
+    if (options.quiet) return;
+    const double elapsed = clock.elapsed();
+    std::string left;
+    if (settings.max_evaluations && done > 0 && *settings.max_evaluations > done)
+      left = "  ~" + format_duration((elapsed - elapsed_offset) / std::max<std::int64_t>(1, summary.evaluated_now) *
+                                     (*settings.max_evaluations - done)) + " left";
+    if (settings.max_seconds) left = "  " + format_duration(std::max(0.0, *settings.max_seconds - elapsed)) + " left";
+    const std::string total = settings.max_evaluations ? "/" + std::to_string(*settings.max_evaluations) : "";
+    std::string value = e.result.ok ? "" : "failed: " + e.result.error;
+    if (e.result.ok) {
+      auto it = e.result.metrics.find(settings.metric);
+      char buffer[64];
+      std::snprintf(buffer, sizeof buffer, "%s %.4g", settings.metric.c_str(),
+                    it == e.result.metrics.end() ? NAN : it->second);
+      value = buffer;
+    }
+    char best_text[64] = "none";
+    if (best) std::snprintf(best_text, sizeof best_text, "%.4g", summary.best_fitness);
+    std::fprintf(stderr, "[%lld%s] %s  best %s  elapsed %s%s\n", static_cast<long long>(done), total.c_str(),
+                 value.c_str(), best_text, format_duration(elapsed).c_str(), left.c_str());
+  };
+
+  try {
+    while (!out_of_budget() && !g_stop_requested) {
+      std::size_t want = settings.batch;
+      if (auto left = budget_left()) want = std::min<std::size_t>(want, static_cast<std::size_t>(*left));
+      const std::vector<std::string> asked = strategy->ask(want, rng);
+      if (asked.empty()) {
+        status = "exhausted";
+        break;
+      }
+      // Work out which asked candidates need evaluating: repeats reuse their earlier result and
+      // stored ones (on resume) are replayed, so only new candidates reach the evaluator.
+      std::vector<StoredEvaluation> pending;
+      std::vector<int> slot_of(asked.size(), -1);
+      std::unordered_map<std::string, int> pending_index;
+      for (std::size_t i = 0; i < asked.size(); ++i) {
+        const std::string arch = space->canonical(asked[i]);
+        if (seen.count(arch)) continue;
+        auto in_batch = pending_index.find(arch);
+        if (in_batch != pending_index.end()) {
+          slot_of[i] = in_batch->second;
+          continue;
+        }
+        StoredEvaluation e;
+        e.run = run_id;
+        e.seq = done + static_cast<std::int64_t>(pending.size());
+        e.space = space_name;
+        e.arch = arch;
+        pending_index[arch] = static_cast<int>(pending.size());
+        slot_of[i] = static_cast<int>(pending.size());
+        pending.push_back(std::move(e));
+      }
+      std::vector<char> replayed(pending.size(), 0);
+      for (std::size_t p = 0; p < pending.size(); ++p) {
+        auto it = stored.find(pending[p].seq);
+        if (it == stored.end()) continue;
+        if (it->second.arch != pending[p].arch)
+          throw Error("--resume: evaluation " + std::to_string(pending[p].seq) + " of run " + std::to_string(run_id) +
+                      " is " + it->second.arch + " but the strategy now asks for " + pending[p].arch +
+                      " (was the run made by another nascent version?)");
+        pending[p] = it->second;
+        replayed[p] = 1;
+      }
+      std::vector<std::size_t> to_evaluate;
+      for (std::size_t p = 0; p < pending.size(); ++p)
+        if (!replayed[p]) to_evaluate.push_back(p);
+
+      tbb::task_arena arena(settings.workers);
+      arena.execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<std::size_t>(0, to_evaluate.size(), 1),
+            [&](const tbb::blocked_range<std::size_t>& range) {
+              for (std::size_t k = range.begin(); k != range.end(); ++k) {
+                StoredEvaluation& e = pending[to_evaluate[k]];
+                e.fingerprint = space->fingerprint(e.arch);
+                try {
+                  e.result = evaluator->evaluate(*space, e.arch, derive_seed(settings.seed, static_cast<std::uint64_t>(e.seq)));
+                } catch (const std::exception& error) {
+                  e.result = Evaluation{};
+                  e.result.ok = false;
+                  e.result.error = error.what();
+                }
+                std::lock_guard<std::mutex> lock(store_mutex);
+                e.elapsed = clock.elapsed();
+                e.fitness = fitness_of(e.result, settings);
+                store.add_evaluation(e);
+              }
+            },
+            tbb::simple_partitioner());
+      });
+
+      for (std::size_t p = 0; p < pending.size(); ++p) {
+        StoredEvaluation& e = pending[p];
+        check_metric_reported(e.result, settings);
+        if (replayed[p]) e.fitness = fitness_of(e.result, settings);
+        ++done;
+        if (!replayed[p]) ++summary.evaluated_now;
+        total_cost += e.result.cost;
+        seen[e.arch] = e.fitness;
+        report(e, e.fitness);
+      }
+      for (std::size_t i = 0; i < asked.size(); ++i) {
+        const std::string arch = space->canonical(asked[i]);
+        strategy->tell(arch, seen.at(arch));
+      }
+      // A strategy that only proposes architectures it has already seen can make no progress.
+      fruitless_asks = pending.empty() ? fruitless_asks + 1 : 0;
+      if (fruitless_asks > 1000) {
+        status = "exhausted";
+        break;
+      }
+    }
+    if (g_stop_requested) status = "interrupted";
+  } catch (...) {
+    store.finish_run(run_id, "failed");
+    throw;
+  }
+  store.finish_run(run_id, status);
+  summary.status = status;
+  summary.evaluations = done;
+  summary.elapsed = clock.elapsed();
+  return summary;
+}
+
+}  // namespace nascent

@@ -1,0 +1,40 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace nascent {
+
+struct SearchOptions {
+  Config config;                       // after --set overrides
+  std::string config_dir;              // for relative paths in the config
+  std::string db_path = "nascent.db";
+  std::optional<std::uint64_t> seed;   // --seed overrides config `seed`
+  std::optional<std::string> device;   // --device overrides evaluator.device
+  std::vector<std::string> plugins;    // --plugin, in addition to config `plugins`
+  bool resume = false;
+  bool quiet = false;
+};
+
+struct SearchSummary {
+  std::int64_t run = 0;
+  std::string status;
+  std::int64_t evaluations = 0;  // stored for the run, including ones replayed on resume
+  std::int64_t evaluated_now = 0;
+  std::string best_arch;
+  double best_fitness = 0;
+  std::map<std::string, double> best_metrics;
+  double elapsed = 0;
+};
+
+// Runs (or resumes) one search as the config describes, storing every evaluation as it finishes.
+SearchSummary run_search(const SearchOptions& options);
+
+// Asks the running search (if any) to stop after the evaluations in flight; safe from a signal handler.
+void request_stop();
+
+}  // namespace nascent

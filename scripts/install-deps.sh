@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs nascent's build and run dependencies from Debian 12 packages. Safe to run repeatedly:
+# it only calls apt-get when something is missing.
+set -euo pipefail
+packages=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev libopenblas0-openmp
+  libboost-graph-dev libtbb-dev libyaml-cpp-dev libsqlite3-dev zlib1g-dev
+  libgtest-dev libcli11-dev nlohmann-json3-dev
+  dataset-fashion-mnist sqlite3
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,35 @@
+#pragma once
+#include <deque>
+
+#include "strategies/strategy.hpp"
+
+namespace nascent {
+
+// Regularised (ageing) evolution, Real et al. 2019: a population of the most recent results;
+// each child mutates the best of a random tournament; the oldest member dies when a child joins.
+class RegularizedEvolution : public Strategy {
+ public:
+  struct Options {
+    std::size_t population = 50;
+    std::size_t sample = 10;  // tournament size
+    std::vector<std::string> seeds;  // initial architectures, before random ones
+  };
+  RegularizedEvolution(const SearchSpace& space, Options options);
+  std::string name() const override { return "evolution"; }
+  std::vector<std::string> ask(std::size_t count, Rng& rng) override;
+  void tell(const std::string& arch, std::optional<double> fitness) override;
+
+  std::size_t population_size() const { return population_.size(); }
+
+ private:
+  struct Member {
+    std::string arch;
+    double fitness;
+  };
+  const SearchSpace& space_;
+  Options options_;
+  std::size_t initial_asked_ = 0;
+  std::deque<Member> population_;  // front is the oldest
+};
+
+}  // namespace nascent
