@@ -44,7 +44,7 @@ static std::vector<GraphVertex> topological_order(const ArchGraph& graph) {
 }
 
 std::string canonical_expression(const ArchGraph& graph) {
-  constexpr std::size_t kMaxInline = 96;
+  constexpr std::size_t kMaxInline = 4096;
   std::vector<std::string> expr(boost::num_vertices(graph));
   for (GraphVertex v : topological_order(graph)) {
     std::vector<std::pair<int, std::string>> inputs;

@@ -80,7 +80,7 @@ TEST(Nb201, ReproducesThePublishedExampleFigures) {
 TEST(Nb201, BuiltNetworkHasTheDescribedParameterCountAndRuns) {
   Nb201Space space(8, 1);
   Rng rng(3);
-  for (const Task task : {Task{{3, 32, 32}, 10}, Task{{1, 28, 28}, 7}}) {
+  for (const Task& task : {Task{{3, 32, 32}, 10}, Task{{1, 28, 28}, 7}}) {
     for (int i = 0; i < 5; ++i) {
       const std::string arch = space.sample(rng);
       auto net = space.build(arch, task);

@@ -1,0 +1,182 @@
+#include "evaluators/train_evaluator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/network.hpp"
+
+namespace nascent {
+
+std::string checked_device(const std::string& device) {
+  if (device == "cpu") return device;
+  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (device.size() > 5) {
+      try {
+        std::size_t used = 0;
+        index = std::stoi(device.substr(5), &used);
+        if (used != device.size() - 5 || index < 0) throw std::invalid_argument(device);
+      } catch (const std::exception&) {
+        throw Error("device '" + device + "': expected cpu, cuda or cuda:N");
+      }
+    }
+    if (!torch::cuda::is_available())
+      throw Error("device '" + device + "' requested but LibTorch sees no CUDA device");
+    if (index >= static_cast<int>(torch::cuda::device_count()))
+      throw Error("device '" + device + "' requested but LibTorch sees only " +
+                  std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+    return device;
+  }
+  throw Error("device '" + device + "': expected cpu, cuda or cuda:N");
+}
+
+TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::move(data)), options_(std::move(options)) {
+  options_.device = checked_device(options_.device);
+  if (options_.batch_size < 1) throw Error("config: evaluator.batch_size must be at least 1");
+  if (options_.eval_batch_size < 1) throw Error("config: evaluator.eval_batch_size must be at least 1");
+  if (options_.epochs < 0 || options_.steps < 0) throw Error("config: evaluator.epochs and steps must not be negative");
+  if (data_.train.size() == 0) throw Error("the training split is empty");
+}
+
+std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
+  config.check_keys({"name", "dataset", "epochs", "steps", "batch_size", "eval_batch_size", "lr", "lr_min", "momentum",
+                     "nesterov", "weight_decay", "device", "test", "latency"});
+  Options options;
+  options.epochs = config.get<double>("epochs", options.epochs);
+  options.steps = config.get<long long>("steps", 0);
+  options.batch_size = config.get<long long>("batch_size", options.batch_size);
+  options.eval_batch_size = config.get<long long>("eval_batch_size", options.eval_batch_size);
+  options.lr = config.get<double>("lr", options.lr);
+  options.lr_min = config.get<double>("lr_min", options.lr_min);
+  options.momentum = config.get<double>("momentum", options.momentum);
+  options.nesterov = config.get<bool>("nesterov", options.nesterov);
+  options.weight_decay = config.get<double>("weight_decay", options.weight_decay);
+  options.test = config.get<bool>("test", options.test);
+  options.latency = config.get<bool>("latency", options.latency);
+  options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
+  if (options.nesterov && options.momentum <= 0) options.nesterov = false;  // Nesterov needs momentum
+  return std::make_unique<TrainEvaluator>(load_dataset(config.child("dataset"), context.config_dir), options);
+}
+
+namespace {
+
+struct Score {
+  double accuracy = 0, loss = 0;
+};
+
+Score score(Network& net, const ImageSet& set, std::int64_t batch_size, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  double correct = 0, loss = 0;
+  for (std::int64_t start = 0; start < set.size(); start += batch_size) {
+    const std::int64_t end = std::min(set.size(), start + batch_size);
+    torch::Tensor x = set.images.slice(0, start, end).to(device);
+    torch::Tensor y = set.labels.slice(0, start, end).to(device);
+    torch::Tensor logits = net.forward(x);
+    loss += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<double>();
+  }
+  const double n = std::max<std::int64_t>(1, set.size());
+  return {100.0 * correct / n, loss / n};
+}
+
+double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_shape, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  std::vector<std::int64_t> shape{1};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  torch::Tensor x = torch::zeros(shape, torch::TensorOptions().device(device));
+  std::vector<double> times;
+  for (int i = 0; i < 7; ++i) {
+    if (device.is_cuda()) torch::cuda::synchronize();
+    const auto start = std::chrono::steady_clock::now();
+    net.forward(x);
+    if (device.is_cuda()) torch::cuda::synchronize();
+    if (i >= 2) times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace
+
+Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
+  const auto started = std::chrono::steady_clock::now();
+  Evaluation evaluation;
+  evaluation.device = options_.device;
+  try {
+    const torch::Device device(options_.device);
+    const Task task{data_.input_shape, data_.num_classes};
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    std::shared_ptr<Network> net = space.build(arch, task);
+    net->reset_parameters(generator);
+    net->to(device);
+    std::int64_t params = 0;
+    for (const auto& p : net->parameters()) params += p.numel();
+
+    torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(options_.lr)
+                                                       .momentum(options_.momentum)
+                                                       .nesterov(options_.nesterov)
+                                                       .weight_decay(options_.weight_decay));
+    const std::int64_t n = data_.train.size();
+    const std::int64_t batches_per_epoch = (n + options_.batch_size - 1) / options_.batch_size;
+    const std::int64_t total_steps = options_.steps > 0 ? options_.steps
+                                                        : static_cast<std::int64_t>(std::ceil(options_.epochs * batches_per_epoch));
+    const auto train_start = std::chrono::steady_clock::now();
+    net->train();
+    double seen = 0, correct = 0, loss_sum = 0;
+    torch::Tensor order;
+    for (std::int64_t step = 0; step < total_steps; ++step) {
+      const std::int64_t in_epoch = step % batches_per_epoch;
+      if (in_epoch == 0) {
+        order = torch::randperm(n, generator, torch::kInt64);
+        seen = correct = loss_sum = 0;  // train_* metrics describe the last (partial) epoch
+      }
+      const std::int64_t begin = in_epoch * options_.batch_size;
+      torch::Tensor index = order.slice(0, begin, std::min(n, begin + options_.batch_size));
+      if (index.size(0) < 2) continue;  // BatchNorm cannot train on a single sample
+      const double lr = options_.lr_min + 0.5 * (options_.lr - options_.lr_min) *
+                                              (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+      torch::Tensor x = data_.train.images.index_select(0, index).to(device);
+      torch::Tensor y = data_.train.labels.index_select(0, index).to(device);
+      optimizer.zero_grad();
+      torch::Tensor logits = net->forward(x);
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      loss.backward();
+      optimizer.step();
+      seen += index.size(0);
+      loss_sum += loss.item<double>() * index.size(0);
+      correct += logits.argmax(1).eq(y).sum().item<double>();
+    }
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
+
+    const Score val = score(*net, data_.val, options_.eval_batch_size, device);
+    evaluation.metrics["val_acc"] = val.accuracy;
+    evaluation.metrics["val_loss"] = val.loss;
+    if (seen > 0) {
+      evaluation.metrics["train_acc"] = 100.0 * correct / seen;
+      evaluation.metrics["train_loss"] = loss_sum / seen;
+    }
+    if (options_.test) {
+      const Score test = score(*net, data_.test, options_.eval_batch_size, device);
+      evaluation.metrics["test_acc"] = test.accuracy;
+      evaluation.metrics["test_loss"] = test.loss;
+    }
+    evaluation.metrics["params"] = static_cast<double>(params);
+    evaluation.metrics["flops"] = space.describe(arch, task).flops;
+    evaluation.metrics["train_seconds"] = train_seconds;
+    if (options_.latency) evaluation.metrics["latency_ms"] = median_latency_ms(*net, data_.input_shape, device);
+    evaluation.cost = train_seconds;
+  } catch (const std::exception& error) {
+    std::string message = error.what();
+    evaluation.ok = false;
+    evaluation.error = message.substr(0, message.find('\n'));  // LibTorch appends a backtrace
+  }
+  evaluation.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return evaluation;
+}
+
+}  // namespace nascent

@@ -1,0 +1,39 @@
+#pragma once
+#include "datasets/dataset.hpp"
+#include "evaluators/evaluator.hpp"
+
+namespace nascent {
+
+// Trains each candidate from scratch with SGD (momentum, optional Nesterov, weight decay) and a
+// per-step cosine learning-rate schedule, then measures it: val_acc, val_loss, train_acc,
+// train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
+// latency_ms (batch 1, median). The evaluation's cost is its training seconds.
+class TrainEvaluator : public Evaluator {
+ public:
+  struct Options {
+    double epochs = 1;
+    std::int64_t steps = 0;  // when > 0, overrides epochs
+    std::int64_t batch_size = 128;
+    std::int64_t eval_batch_size = 512;
+    double lr = 0.1, lr_min = 0, momentum = 0.9, weight_decay = 5e-4;
+    bool nesterov = true;
+    bool test = true;
+    bool latency = true;
+    std::string device = "cpu";
+  };
+  TrainEvaluator(DataSplits data, Options options);
+  static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
+
+  std::string name() const override { return "train"; }
+  Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;
+  const DataSplits& data() const { return data_; }
+
+ private:
+  DataSplits data_;
+  Options options_;
+};
+
+// Parses cpu / cuda / cuda:N and checks that LibTorch can use it; throws Error otherwise.
+std::string checked_device(const std::string& device);
+
+}  // namespace nascent
