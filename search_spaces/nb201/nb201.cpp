@@ -115,20 +115,22 @@ std::vector<std::string> Nb201Space::enumerate() const {
 
 // The view follows NAS-Bench-201's own notion of equal cells (Structure.to_unique_str with
 // zeros considered): skip_connect is the identity, `none` is a zero, an operation applied to a
-// node that is exactly zero is zero, and sums are commutative. That gives its 6,466 unique cells.
+// node that is exactly zero is zero, and sums are commutative. Its labels are kept too ("0" for
+// the input, "#" for zero): sums are compared as sorted joins of their terms' text, so the
+// labels' sort order decides which sums coincide. That gives its 6,466 unique cells.
 ArchGraph Nb201Space::graph(const std::string& arch) const {
   const Cell cell = parse(arch);
   ArchGraph g;
   std::array<GraphVertex, 4> node{};
   std::array<bool, 4> is_zero{};
-  node[0] = add_op(g, "input");
+  node[0] = add_op(g, "0");
   int edge = 0;
   for (int to = 1; to <= 3; ++to) {
     std::vector<GraphVertex> terms;
     for (int from = 0; from < to; ++from, ++edge) {
       const int op = cell[edge];
       if (op == kNone || is_zero[from]) {
-        terms.push_back(add_op(g, "zero"));
+        terms.push_back(add_op(g, "#"));
       } else if (op == kSkip) {
         terms.push_back(node[from]);
       } else {
@@ -139,7 +141,7 @@ ArchGraph Nb201Space::graph(const std::string& arch) const {
     }
     if (terms.size() == 1) {
       node[to] = terms[0];
-      is_zero[to] = g[terms[0]].op == "zero";
+      is_zero[to] = g[terms[0]].op == "#";
     } else {
       node[to] = add_op(g, "add", /*commutative=*/true);
       for (GraphVertex term : terms) add_data_edge(g, term, node[to]);
