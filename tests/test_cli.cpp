@@ -1,6 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include <array>
 #include <cstdio>
@@ -72,6 +78,132 @@ TEST(Cli, BadInputIsOneLineError) {
     EXPECT_EQ(lines(r.out).size(), 1u) << r.out;
     EXPECT_EQ(r.out.rfind("nascent: ", 0), 0u) << r.out;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Counted straight from SQLite: starting nascent itself to ask would take longer than an evaluation.
+int stored_evaluations(const std::string& db) {
+  sqlite3* handle = nullptr;
+  int count = 0;
+  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(handle, "SELECT count(*) FROM evaluations", -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(handle);
+  return count;
+}
+
+class CliSearch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("nascent-cli-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write_config(const std::string& text) {
+    std::ofstream((dir_ / "config.yaml").string()) << text;
+    return (dir_ / "config.yaml").string();
+  }
+  std::string db() const { return (dir_ / "results.db").string(); }
+  fs::path dir_;
+};
+
+// A config for the example plugin's space, trained on synthetic data: quick but real training.
+const char* kPluginConfig = R"(
+seed: 5
+space: {name: chain}
+strategy: {name: evolution, population: 4, sample: 2}
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 8, 8], classes: 3, train: 256, val: 128, test: 64}
+  steps: 40
+  batch_size: 32
+  lr: 0.05
+budget: {evaluations: 8}
+)";
+
+TEST_F(CliSearch, PluginSpaceSearchStoresResultsQueryableFromTheCli) {
+  const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
+  const Result search = run("search " + config + " --db " + db() + " --quiet");
+  ASSERT_EQ(search.status, 0) << search.out;
+  EXPECT_NE(search.out.find("run 1 finished: 8 evaluations"), std::string::npos) << search.out;
+
+  const Result json = run("results top -k 3 --db " + db() + " --format json");
+  ASSERT_EQ(json.status, 0) << json.out;
+  const auto top = nlohmann::json::parse(json.out);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0]["space"], "chain");
+  EXPECT_GE(top[0]["metrics"]["val_acc"].get<double>(), top[1]["metrics"]["val_acc"].get<double>());
+  EXPECT_GT(top[0]["metrics"]["val_acc"].get<double>(), 50.0);  // chance is 33%
+
+  const Result csv = run("results export --db " + db() + " --format csv");
+  EXPECT_EQ(lines(csv.out).size(), 9u) << csv.out;
+  const Result runs = run("results runs --db " + db() + " --format json");
+  EXPECT_EQ(nlohmann::json::parse(runs.out).at(0)["status"], "finished");
+  const Result pareto = run("results pareto --db " + db() + " --objectives val_acc:max,params:min --format json");
+  ASSERT_EQ(pareto.status, 0) << pareto.out;
+  EXPECT_GE(nlohmann::json::parse(pareto.out).size(), 1u);
+  const Result bad = run("results pareto --db " + db() + " --objectives val_acc:max,size:min");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("no stored evaluation has a metric 'size'"), std::string::npos) << bad.out;
+}
+
+TEST_F(CliSearch, KilledRunResumesToTheUninterruptedResult) {
+  const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
+  // The reference: the same run, never interrupted.
+  ASSERT_EQ(run("search " + config + " --db " + (dir_ / "reference.db").string() + " --quiet --set budget.evaluations=12 --set evaluator.steps=250").status, 0);
+
+  const std::string command = std::string(NASCENT_BINARY) + " search " + config + " --db " + db() +
+                              " --quiet --set budget.evaluations=12 --set evaluator.steps=250 & echo $!";
+  FILE* pipe = popen(command.c_str(), "r");
+  int pid = 0;
+  ASSERT_EQ(fscanf(pipe, "%d", &pid), 1);
+  pclose(pipe);
+  // Kill -9 once a few evaluations are stored: no chance to clean up.
+  for (int i = 0; i < 2000 && stored_evaluations(db()) < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  waitpid(pid, nullptr, 0);
+  const auto stored = lines(run("results export --db " + db() + " --format csv").out);
+  ASSERT_GE(stored.size(), 4u);
+  ASSERT_LT(stored.size(), 13u) << "the run finished before it could be killed";
+
+  const Result resumed = run("search " + config + " --db " + db() + " --quiet --resume --set budget.evaluations=12 --set evaluator.steps=250");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  // Same candidates and the same metrics, except timing, as the uninterrupted run.
+  const auto strip = [](const std::string& json_text) {
+    auto array = nlohmann::json::parse(json_text);
+    for (auto& e : array) {
+      for (const char* key : {"seconds", "cost", "created_at"}) e.erase(key);
+      e["metrics"].erase("train_seconds");
+      e["metrics"].erase("latency_ms");
+    }
+    return array;
+  };
+  const auto reference = strip(run("results export --db " + (dir_ / "reference.db").string() + " --format json").out);
+  const auto continued = strip(run("results export --db " + db() + " --format json").out);
+  EXPECT_EQ(continued.size(), 12u);
+  EXPECT_EQ(continued, reference);
+  EXPECT_EQ(nlohmann::json::parse(run("results runs --db " + db() + " --format json").out).size(), 1u);
+}
+
+TEST_F(CliSearch, ForeignDatabaseIsRefusedAndLeftAlone) {
+  { std::ofstream(db()) << "precious notes, not a database......................................................"; }
+  const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
+  const Result r = run("search " + config + " --db " + db());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1u) << r.out;
+  std::ifstream in(db());
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content.rfind("precious notes", 0), 0u);
 }
 
 }  // namespace
