@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/scratch_dir.hpp"
+
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -99,21 +101,13 @@ int stored_evaluations(const std::string& db) {
   return count;
 }
 
-class CliSearch : public ::testing::Test {
+class CliSearch : public nascent::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nascent-cli-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write_config(const std::string& text) {
     std::ofstream((dir_ / "config.yaml").string()) << text;
     return (dir_ / "config.yaml").string();
   }
   std::string db() const { return (dir_ / "results.db").string(); }
-  fs::path dir_;
 };
 
 // A config for the example plugin's space, trained on synthetic data: quick but real training.
@@ -204,6 +198,31 @@ TEST_F(CliSearch, ForeignDatabaseIsRefusedAndLeftAlone) {
   std::string content;
   std::getline(in, content);
   EXPECT_EQ(content.rfind("precious notes", 0), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CliExamples, TableExamplesRunAndReportTheirBest) {
+  const std::string csv = std::string(NASCENT_SOURCE_DIR) + "/../shared/data/nas-bench-201/nb201.csv";
+  if (!fs::exists(csv)) GTEST_SKIP() << "no " << csv;
+  const fs::path dir = fs::temp_directory_path() / ("nascent-examples-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const std::string example : {"nb201-table-evolution", "nb201-table-random"}) {
+    const std::string db = (dir / (example + ".db")).string();
+    // From another working directory, so the data path must resolve against the config's folder.
+    const Result r = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/" + example + ".yaml --db " + db);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("[300/300]"), std::string::npos);  // progress on stderr
+    EXPECT_NE(r.out.find("run 1 finished: 300 evaluations"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cifar10_test_200ep"), std::string::npos);
+    const Result quiet = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/" + example + ".yaml --quiet --db " +
+                             (dir / "quiet.db").string() + " --set budget.evaluations=5");
+    EXPECT_EQ(quiet.out.find("[1/5]"), std::string::npos) << quiet.out;
+    fs::remove(dir / "quiet.db");
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/scratch_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -18,15 +20,8 @@ namespace fs = std::filesystem;
 const std::string kFashion = "/usr/share/datasets/fashion-mnist";
 const std::string kCell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|";
 
-class EvaluatorTest : public ::testing::Test {
+class EvaluatorTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nascent-eval-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& content) {
     std::ofstream((dir_ / name).string(), std::ios::binary) << content;
     return (dir_ / name).string();
@@ -39,7 +34,6 @@ class EvaluatorTest : public ::testing::Test {
     }
     return "accepted";
   }
-  fs::path dir_;
 };
 
 DataSplits small_synthetic() {

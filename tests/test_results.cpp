@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "tests/scratch_dir.hpp"
 #include <sqlite3.h>
 
 #include <cmath>
@@ -17,16 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ResultsTest : public ::testing::Test {
+class ResultsTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nascent-results-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   static StoredEvaluation evaluation(std::int64_t run, std::int64_t seq, const std::string& arch,
                                      std::map<std::string, double> metrics, bool ok = true) {
@@ -67,7 +61,6 @@ class ResultsTest : public ::testing::Test {
     return "accepted";
   }
 
-  fs::path dir_;
 };
 
 TEST_F(ResultsTest, RunsEvaluationsAndMetricsRoundTrip) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/scratch_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 
@@ -14,20 +16,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class SearchTest : public ::testing::Test {
+class SearchTest : public ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nascent-search-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     // A stand-in benchmark table: every NB201 cell with a deterministic pseudo-random score.
     std::ofstream csv(dir_ / "table.csv");
     csv << "arch,score,cost\n";
     for (const auto& arch : Nb201Space().enumerate())
       csv << arch << "," << (fnv1a(arch) % 10000) / 100.0 << "," << 1 + fnv1a(arch + "c") % 7 << "\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   SearchOptions options(const std::string& strategy, int evaluations, const std::string& db = "run.db") {
     SearchOptions o;
@@ -53,7 +51,6 @@ class SearchTest : public ::testing::Test {
     return result;
   }
 
-  fs::path dir_;
 };
 
 TEST_F(SearchTest, StoresEveryEvaluationAndStopsAtTheBudget) {
