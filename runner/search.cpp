@@ -270,6 +270,8 @@ SearchSummary run_search(const SearchOptions& options) {
         tbb::parallel_for(
             tbb::blocked_range<std::size_t>(0, to_evaluate.size(), 1),
             [&](const tbb::blocked_range<std::size_t>& range) {
+              // LibTorch's thread count is per calling thread under OpenMP: set it on each worker.
+              at::set_num_threads(settings.threads_per_worker);
               for (std::size_t k = range.begin(); k != range.end(); ++k) {
                 StoredEvaluation& e = pending[to_evaluate[k]];
                 e.fingerprint = space->fingerprint(e.arch);
