@@ -188,6 +188,28 @@ TEST_F(CliSearch, KilledRunResumesToTheUninterruptedResult) {
   EXPECT_EQ(nlohmann::json::parse(run("results runs --db " + db() + " --format json").out).size(), 1u);
 }
 
+TEST_F(CliSearch, InterruptFinishesInFlightWorkAndMarksTheRun) {
+  const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
+  const std::string command = std::string(NASCENT_BINARY) + " search " + config + " --db " + db() +
+                              " --quiet --set budget.evaluations=100 --set evaluator.steps=250 > " +
+                              (dir_ / "out.txt").string() + " 2>&1 & echo $!";
+  FILE* pipe = popen(command.c_str(), "r");
+  int pid = 0;
+  ASSERT_EQ(fscanf(pipe, "%d", &pid), 1);
+  pclose(pipe);
+  for (int i = 0; i < 2000 && stored_evaluations(db()) < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  // The shell that started it is gone, so wait for the process itself to disappear.
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto runs = nlohmann::json::parse(run("results runs --db " + db() + " --format json").out);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "interrupted");
+  EXPECT_LT(runs[0]["evaluations"].get<int>(), 100);
+  EXPECT_GE(runs[0]["evaluations"].get<int>(), 2);
+}
+
 TEST_F(CliSearch, ForeignDatabaseIsRefusedAndLeftAlone) {
   { std::ofstream(db()) << "precious notes, not a database......................................................"; }
   const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
