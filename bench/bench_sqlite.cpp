@@ -1,9 +1,13 @@
-// SQLite logging rate: evaluations (each with 10 metrics) stored one transaction at a time, as the
-// search loop stores them.   bench_sqlite [evaluations=5000]
+// SQLite logging rate: how many evaluations per second ResultStore::add_evaluation stores, one
+// transaction each (as the search loop stores them), each with 8 metrics, into a fresh database.
+//   bench_sqlite [evaluations=5000]
+#include <stdlib.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "results/store.hpp"
 
@@ -11,9 +15,20 @@ using namespace nascent;
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 5000;
-  const auto dir = std::filesystem::temp_directory_path() / ("nascent-bench-sqlite-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  {
+  if (n <= 0) {
+    std::fprintf(stderr, "usage: bench_sqlite [evaluations > 0]\n");
+    return 2;
+  }
+  std::string pattern = (std::filesystem::temp_directory_path() / "nascent-bench-sqlite-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  const std::filesystem::path dir = pattern;
+  const char* names[] = {"val_acc", "test_acc", "train_acc", "loss", "params", "flops", "latency_ms", "train_seconds"};
+  double store_seconds = 0, read_seconds = 0;
+  std::size_t read_back = 0;
+  try {
     ResultStore store((dir / "bench.db").string(), ResultStore::Mode::ReadWrite);
     const auto run = store.begin_run("bench: true\n", 0, "nb201", "random", "table");
     const auto start = std::chrono::steady_clock::now();
@@ -22,20 +37,31 @@ int main(int argc, char** argv) {
       e.run = run;
       e.seq = i;
       e.space = "nb201";
-      e.arch = "arch-" + std::to_string(i % 2000);  // some candidates recur across evaluations
-      e.fingerprint = std::to_string(i % 1500);
-      for (int m = 0; m < 10; ++m) e.result.metrics["metric" + std::to_string(m)] = i * 0.5 + m;
-      e.fitness = i;
+      // Some candidates recur, as they do in a search, so both candidate paths are exercised.
+      e.arch = "|nor_conv_3x3~0|+|skip_connect~0|arch-" + std::to_string(i % 4000) + "~1|";
+      e.fingerprint = std::to_string(1000000007ULL * static_cast<unsigned long long>(i % 4000));
+      for (int m = 0; m < 8; ++m) e.result.metrics[names[m]] = i * 0.37 + m;
+      e.result.cost = 12.0;
+      e.result.seconds = 0.001;
+      e.fitness = e.result.metrics["val_acc"];
+      e.elapsed = i * 0.001;
       store.add_evaluation(e);
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("sqlite logging: %d evaluations (10 metrics each, one transaction each, WAL) in %.3f s = %.0f evaluations/s\n",
-                n, s, n / s);
+    store_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto read_start = std::chrono::steady_clock::now();
-    const auto all = store.evaluations(run);
-    const double r = std::chrono::duration<double>(std::chrono::steady_clock::now() - read_start).count();
-    std::printf("sqlite reading back: %zu evaluations in %.3f s\n", all.size(), r);
+    read_back = store.evaluations(run).size();
+    read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - read_start).count();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "bench_sqlite: %s\n", error.what());
+    std::filesystem::remove_all(dir);
+    return 1;
   }
+  const auto size = std::filesystem::file_size(dir / "bench.db");
   std::filesystem::remove_all(dir);
-  return 0;
+  std::printf("sqlite logging: %d evaluations in %.3f s = %.0f evaluations/s "
+              "(8 metrics each, one transaction each, WAL, synchronous=NORMAL)\n",
+              n, store_seconds, n / store_seconds);
+  std::printf("sqlite reading back: %zu evaluations in %.3f s = %.0f evaluations/s; database %.1f MB\n", read_back,
+              read_seconds, read_back / read_seconds, size / 1e6);
+  return read_back == static_cast<std::size_t>(n) ? 0 : 1;
 }

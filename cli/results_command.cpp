@@ -10,54 +10,79 @@ namespace nascent {
 
 namespace {
 
+// Each subcommand has its own options so that defaults (e.g. export's csv) do not leak between them.
 struct ResultsArgs {
   std::string db;
-  std::string format = "table";
-  std::int64_t run = 0;  // 0: every run
+  std::string format;
+  std::int64_t run = 0;
+  CLI::Option* run_option = nullptr;  // set: --run was given
   std::size_t k = 10;
   std::string metric = "fitness";
   bool minimize = false;
   std::string objectives;
-  std::string eval;  // RUN:SEQ
+  std::string eval;
+
+  std::optional<std::int64_t> selected_run() const {
+    if (run_option && *run_option) return run;
+    return std::nullopt;
+  }
 };
 
-std::vector<StoredEvaluation> load(const ResultStore& store, const ResultsArgs& args) {
-  if (args.run > 0 && !store.run(args.run)) throw Error(store.path() + " has no run " + std::to_string(args.run));
-  return store.evaluations(args.run > 0 ? std::optional<std::int64_t>(args.run) : std::nullopt);
+CLI::App* subcommand(CLI::App* parent, const std::string& name, const std::string& help,
+                     const std::shared_ptr<ResultsArgs>& args, const std::vector<std::string>& formats) {
+  auto* cmd = parent->add_subcommand(name, help);
+  args->format = formats.front();
+  cmd->add_option("--db", args->db, "Results database (SQLite file written by `nascent search`)")->required();
+  cmd->add_option("--format", args->format, "Output format")->check(CLI::IsMember(formats))->capture_default_str();
+  return cmd;
 }
 
-void print_evaluations(const std::vector<StoredEvaluation>& evaluations, const std::string& format,
-                       const std::vector<std::string>& columns) {
+void add_run_option(CLI::App* cmd, ResultsArgs& args, const std::string& help) {
+  args.run_option = cmd->add_option("--run", args.run, help)->check(CLI::PositiveNumber);
+}
+
+std::vector<StoredEvaluation> load(const ResultStore& store, const ResultsArgs& args) {
+  const auto run = args.selected_run();
+  if (run && !store.run(*run)) throw Error(store.path() + " has no run " + std::to_string(*run));
+  return store.evaluations(run);
+}
+
+void print(const std::vector<StoredEvaluation>& evaluations, const std::string& format,
+           const std::vector<std::string>& columns) {
   if (format == "json") std::cout << evaluations_to_json(evaluations);
   else if (format == "csv") std::cout << evaluations_to_csv(evaluations);
   else std::cout << evaluations_to_table(evaluations, columns);
 }
 
-void require_metric(const std::vector<StoredEvaluation>& evaluations, const std::string& metric) {
-  if (metric == "fitness" || metric == "cost" || metric == "seconds") return;
-  for (const auto& e : evaluations)
-    if (e.result.metrics.count(metric)) return;
-  if (!evaluations.empty()) throw Error("no stored evaluation has a metric '" + metric + "'");
-}
-
-CLI::App* subcommand(CLI::App* parent, const std::string& name, const std::string& help, ResultsArgs& args,
-                     const std::vector<std::string>& formats) {
-  auto* cmd = parent->add_subcommand(name, help);
-  cmd->add_option("--db", args.db, "Results database")->required();
-  cmd->add_option("--format", args.format, "Output format")->check(CLI::IsMember(formats))->capture_default_str();
-  return cmd;
+// "3:17" -> (3, 17); the whole text must be two non-negative integers around one colon.
+std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text) {
+  const auto colon = text.find(':');
+  const auto whole_number = [](const std::string& part, std::int64_t& out) {
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) return false;
+    try {
+      out = std::stoll(part);
+    } catch (const std::exception&) {
+      return false;
+    }
+    return true;
+  };
+  std::int64_t run = 0, seq = 0;
+  if (colon == std::string::npos || !whole_number(text.substr(0, colon), run) || !whole_number(text.substr(colon + 1), seq))
+    throw Error("--eval: expected RUN:SEQ such as 1:0, got '" + text + "'");
+  return {run, seq};
 }
 
 }  // namespace
 
 void add_results_command(CLI::App& app) {
-  auto args = std::make_shared<ResultsArgs>();
-  auto* results = app.add_subcommand("results", "Query a results database");
+  auto* results = app.add_subcommand("results", "Query a results database: runs, top, show, export, pareto");
   results->require_subcommand(1);
-  const std::vector<std::string> all{"table", "json", "csv"};
+  const std::vector<std::string> listing{"table", "json", "csv"};
 
-  auto* runs = subcommand(results, "runs", "List the runs", *args, all);
-  runs->callback([args] {
+  auto runs_args = std::make_shared<ResultsArgs>();
+  auto* runs = subcommand(results, "runs", "List the runs: id, status, space, strategy, evaluator, seed, evaluations, times",
+                          runs_args, listing);
+  runs->callback([args = runs_args] {
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
     const auto list = store.runs();
     if (args->format == "json") std::cout << runs_to_json(list);
@@ -65,78 +90,69 @@ void add_results_command(CLI::App& app) {
     else std::cout << runs_to_table(list);
   });
 
-  auto* top = subcommand(results, "top", "The best evaluations", *args, all);
-  top->add_option("-k", args->k, "How many")->capture_default_str();
-  top->add_option("--metric", args->metric, "Metric to rank by (default: the run's objective, 'fitness')")
-      ->capture_default_str();
-  top->add_flag("--min", args->minimize, "Smaller is better");
-  top->add_option("--run", args->run, "Only this run");
-  top->callback([args] {
+  auto top_args = std::make_shared<ResultsArgs>();
+  auto* top = subcommand(results, "top",
+                         "The best N successful evaluations by a metric (default: the stored fitness), best first",
+                         top_args, listing);
+  top->add_option("-k", top_args->k, "How many")->check(CLI::PositiveNumber)->capture_default_str();
+  top->add_option("--metric", top_args->metric, "Metric to rank by; 'fitness' is the run's objective")->capture_default_str();
+  top->add_flag("--min", top_args->minimize, "Smaller is better (e.g. loss, params)");
+  add_run_option(top, *top_args, "Only this run (default: every run)");
+  top->callback([args = top_args] {
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
     auto evaluations = load(store, *args);
     require_metric(evaluations, args->metric);
-    std::vector<std::string> columns;
-    if (args->metric != "fitness") columns.push_back(args->metric);
-    print_evaluations(top_k(std::move(evaluations), args->k, args->metric, !args->minimize), args->format, columns);
+    print(top_k(std::move(evaluations), args->k, args->metric, !args->minimize), args->format, {args->metric});
   });
 
-  auto* show = subcommand(results, "show", "Show a run (--run ID) or one evaluation (--eval RUN:SEQ)", *args, all);
-  show->add_option("--run", args->run, "Run id: its config and every evaluation");
-  show->add_option("--eval", args->eval, "One evaluation as RUN:SEQ, with all its metrics");
-  show->callback([args] {
+  auto show_args = std::make_shared<ResultsArgs>();
+  auto* show = subcommand(results, "show",
+                          "Show a run (--run ID, default the latest): its summary, config and evaluations; or one "
+                          "evaluation with every field and metric (--eval RUN:SEQ, SEQ counting from 0 as in `top`). "
+                          "JSON: an object (a run has an \"evaluations\" array)",
+                          show_args, listing);
+  add_run_option(show, *show_args, "Run id (default: the latest run)");
+  auto* eval_option = show->add_option("--eval", show_args->eval, "One evaluation, as RUN:SEQ, e.g. 1:0");
+  eval_option->excludes(show_args->run_option);
+  show->callback([args = show_args] {
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
     if (!args->eval.empty()) {
-      const auto colon = args->eval.find(':');
-      std::int64_t run = 0, seq = 0;
-      try {
-        run = std::stoll(args->eval.substr(0, colon));
-        seq = std::stoll(args->eval.substr(colon + 1));
-      } catch (const std::exception&) {
-        throw Error("--eval: expected RUN:SEQ, got '" + args->eval + "'");
-      }
-      if (colon == std::string::npos) throw Error("--eval: expected RUN:SEQ, got '" + args->eval + "'");
-      for (const auto& e : store.evaluations(run)) {
-        if (e.seq != seq) continue;
-        if (args->format == "json" || args->format == "csv") {
-          print_evaluations({e}, args->format, {});
-          return;
-        }
-        std::cout << "run          " << e.run << "\nseq          " << e.seq << "\nspace        " << e.space
-                  << "\narch         " << e.arch << "\nfingerprint  " << e.fingerprint << "\nstatus       "
-                  << (e.result.ok ? "ok" : "failed: " + e.result.error) << "\nfitness      "
-                  << (e.fitness ? std::to_string(*e.fitness) : "-") << "\ncost         " << e.result.cost
-                  << "\nseconds      " << e.result.seconds << "\ndevice       " << e.result.device
-                  << "\nstored at    " << e.created_at << "\n";
-        for (const auto& [name, value] : e.result.metrics) std::cout << "  " << name << "  " << value << "\n";
-        return;
-      }
-      throw Error(args->db + " has no evaluation " + args->eval);
-    }
-    std::optional<RunRecord> run = args->run > 0 ? store.run(args->run) : store.latest_run();
-    if (!run) throw Error(args->db + (args->run > 0 ? " has no run " + std::to_string(args->run) : " has no runs"));
-    const auto evaluations = store.evaluations(run->id);
-    if (args->format == "json" || args->format == "csv") {
-      print_evaluations(evaluations, args->format, {});
+      const auto [run, seq] = parse_eval(args->eval);
+      const auto e = store.evaluation(run, seq);
+      if (!e) throw Error(args->db + " has no evaluation " + args->eval);
+      if (args->format == "json") std::cout << evaluation_to_json(*e);
+      else if (args->format == "csv") std::cout << evaluations_to_csv({*e});
+      else std::cout << evaluation_to_text(*e);
       return;
     }
-    std::cout << "run " << run->id << " (" << run->status << "), seed " << run->seed << ", " << run->evaluations
-              << " evaluations, started " << run->started_at << (run->ended_at.empty() ? "" : ", ended " + run->ended_at)
-              << "\n" << run->versions << "\n--- config\n" << run->config << "\n---\n";
-    std::cout << evaluations_to_table(evaluations, {});
+    const auto requested = args->selected_run();
+    const std::optional<RunRecord> run = requested ? store.run(*requested) : store.latest_run();
+    if (!run) throw Error(args->db + (requested ? " has no run " + std::to_string(*requested) : " has no runs"));
+    const auto evaluations = store.evaluations(run->id);
+    if (args->format == "json") std::cout << run_to_json(*run, evaluations);
+    else if (args->format == "csv") std::cout << evaluations_to_csv(evaluations);
+    else std::cout << run_to_text(*run, evaluations);
   });
 
-  auto* exporter = subcommand(results, "export", "Every evaluation with all metrics", *args, {"csv", "json"});
-  args->format = "table";
-  exporter->add_option("--run", args->run, "Only this run");
-  exporter->callback([args] {
+  auto export_args = std::make_shared<ResultsArgs>();
+  auto* exporter = subcommand(results, "export",
+                              "Every evaluation with all its fields, one column (csv) or field (json) per metric",
+                              export_args, {"csv", "json"});
+  add_run_option(exporter, *export_args, "Only this run (default: every run)");
+  exporter->callback([args = export_args] {
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
-    print_evaluations(load(store, *args), args->format == "table" ? "csv" : args->format, {});
+    print(load(store, *args), args->format, {});
   });
 
-  auto* pareto = subcommand(results, "pareto", "Non-dominated evaluations", *args, all);
-  pareto->add_option("--objectives", args->objectives, "e.g. val_acc:max,params:min")->required();
-  pareto->add_option("--run", args->run, "Only this run");
-  pareto->callback([args] {
+  auto pareto_args = std::make_shared<ResultsArgs>();
+  auto* pareto = subcommand(results, "pareto",
+                            "The successful evaluations that no other one beats on every objective at once",
+                            pareto_args, listing);
+  pareto->add_option("--objectives", pareto_args->objectives,
+                     "Two or more metric:max|min, comma-separated, e.g. val_acc:max,params:min")
+      ->required();
+  add_run_option(pareto, *pareto_args, "Only this run (default: every run)");
+  pareto->callback([args = pareto_args] {
     const auto objectives = parse_objectives(args->objectives);
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
     const auto evaluations = load(store, *args);
@@ -145,7 +161,7 @@ void add_results_command(CLI::App& app) {
       require_metric(evaluations, objective.metric);
       columns.push_back(objective.metric);
     }
-    print_evaluations(pareto_front(evaluations, objectives), args->format, columns);
+    print(pareto_front(evaluations, objectives), args->format, columns);
   });
 }
 

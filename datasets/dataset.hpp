@@ -2,13 +2,15 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/config.hpp"
 
 namespace nascent {
 
-// An in-memory image classification set: images N x C x H x W (float, normalised), labels N (int64).
+// An in-memory image classification set: images N x C x H x W (float32, contiguous, normalised as
+// its loader documents), labels N (int64, 0 <= label < num_classes).
 struct ImageSet {
   torch::Tensor images;
   torch::Tensor labels;
@@ -22,30 +24,48 @@ struct DataSplits {
   std::string name;
 };
 
-// `dataset` section of an evaluator config: name fashion-mnist (default) or synthetic.
-// Throws Error (one line naming the file and the problem) on missing or corrupt data.
+// The `dataset` section of an evaluator config: `name: fashion-mnist` (default) or `synthetic`,
+// plus that loader's options below. Unknown keys, bad values and missing or corrupt data are
+// Errors with one line naming the key or the file and the problem. Relative paths are resolved
+// against `config_dir` (resolve_path).
 DataSplits load_dataset(const Config& config, const std::string& config_dir);
 
-// Fashion-MNIST from its IDX files (gzipped or not) in `folder`. The 60,000 training images are
-// split by a fixed permutation (independent of any run seed) into validation (the first
-// `val_size`) and training (the rest; `train_subset` keeps the first N of those).
+// Fashion-MNIST from its four IDX files, gzipped (.gz) or plain, in `folder`.
+//
+// Images: pixel / 255 (so [0, 1]) then normalised with the training set's mean 0.2860 and
+// standard deviation 0.3530, giving roughly zero mean and unit variance.
+// Split: the 60,000 training images are ordered by a Fisher-Yates shuffle driven by
+// std::mt19937_64 seeded with 0 (see core/rng.hpp); the first `val_size` of that order are the
+// validation split, the rest the training split. The order never depends on a run's seed, so
+// every run and every candidate sees the same split. `train_subset` / `val_subset` keep the first
+// N of their split in that order (nested: a larger subset contains a smaller one); `test_subset`
+// keeps the first N test images in file order. 0 means all.
+// resize > 0: bilinear interpolation (align_corners=false) to resize x resize, which keeps the
+// whole garment visible at a new scale (zero padding would keep the scale but not fill the frame).
+// channels 3 replicates the grey channel, for spaces that expect RGB input.
 struct FashionMnistOptions {
   std::string folder = "/usr/share/datasets/fashion-mnist";
   std::int64_t val_size = 10000;
-  std::int64_t train_subset = 0;  // 0: all
+  std::int64_t train_subset = 0;
   std::int64_t val_subset = 0;
   std::int64_t test_subset = 0;
-  std::int64_t resize = 0;    // 0: native 28x28; otherwise bilinear to resize x resize
-  std::int64_t channels = 1;  // 1, or 3 to replicate the grey channel
+  std::int64_t resize = 0;    // 0: native 28x28
+  std::int64_t channels = 1;  // 1, or 3
 };
+// The decoded files are cached process-wide per folder (thread-safe), so several evaluators or
+// repeated loads read the disk once.
 DataSplits load_fashion_mnist(const FashionMnistOptions& options);
 
-// Reads one IDX file (magic 0x0803 images or 0x0801 labels), gzipped or plain, as uint8.
+// Reads one IDX file of unsigned bytes (magic 0x00000801 for a vector, 0x00000803 for images),
+// gzipped or plain (told apart by the gzip magic), as a uint8 tensor of the header's shape.
 torch::Tensor read_idx(const std::string& path);
 
-// Learnable synthetic data for fast tests: each class is a fixed random pattern plus noise.
+// Learnable synthetic data for fast tests: each class has a fixed random pattern drawn from
+// N(0, 1); a sample is its class's pattern plus `noise` * N(0, 1) per pixel (so values are not in
+// [0, 1]; their variance is 1 + noise^2). Labels are uniform. Everything comes from `seed`: the
+// same options give bit-identical data.
 struct SyntheticOptions {
-  std::vector<std::int64_t> shape{1, 8, 8};
+  std::vector<std::int64_t> shape{1, 8, 8};  // C, H, W
   std::int64_t classes = 4;
   std::int64_t train = 512, val = 256, test = 256;
   std::uint64_t seed = 0;

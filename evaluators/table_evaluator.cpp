@@ -1,90 +1,159 @@
 #include "evaluators/table_evaluator.hpp"
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <fstream>
+#include <optional>
+#include <sstream>
+#include <string_view>
 
 #include "core/error.hpp"
 
 namespace nascent {
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cells.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cells.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      cells.emplace_back();
-    } else if (c != '\r') {
-      cells.back() += c;
-    }
+CsvReader::CsvReader(std::string text, std::string source) : text_(std::move(text)), source_(std::move(source)) {
+  // Spreadsheet exports often start with a UTF-8 byte order mark, which would corrupt the first column name.
+  if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;
+}
+
+bool CsvReader::next(std::vector<std::string>& cells) {
+  const std::size_t size = text_.size();
+  // Length of the line break at p (LF, CRLF, or a CR ending the text), 0 if none.
+  const auto line_break = [&](std::size_t p) -> std::size_t {
+    if (p >= size) return 0;
+    if (text_[p] == '\n') return 1;
+    if (text_[p] == '\r' && p + 1 == size) return 1;
+    if (text_[p] == '\r' && text_[p + 1] == '\n') return 2;
+    return 0;
+  };
+  const auto where = [&](std::size_t line) { return source_ + " line " + std::to_string(line); };
+
+  cells.clear();
+  while (std::size_t n = line_break(pos_)) {
+    pos_ += n;
+    ++line_;
   }
-  if (quoted) throw Error("unterminated quote");
+  if (pos_ >= size) return false;
+  record_line_ = line_;
+  cells.emplace_back();
+  for (;;) {
+    std::string& cell = cells.back();
+    if (pos_ < size && text_[pos_] == '"') {
+      const std::size_t opened = line_;
+      ++pos_;
+      for (;;) {
+        if (pos_ >= size) throw Error(where(opened) + ": unterminated quote");
+        const char c = text_[pos_++];
+        if (c != '"') {
+          if (c == '\n') ++line_;
+          cell += c;
+        } else if (pos_ < size && text_[pos_] == '"') {
+          cell += '"';
+          ++pos_;
+        } else {
+          break;
+        }
+      }
+      if (pos_ < size && text_[pos_] != ',' && !line_break(pos_))
+        throw Error(where(line_) + ": unexpected character '" + std::string(1, text_[pos_]) +
+                    "' after a closing quote (a quote inside a quoted field is written \"\")");
+    } else {
+      while (pos_ < size && text_[pos_] != ',' && !line_break(pos_)) cell += text_[pos_++];
+    }
+    if (pos_ >= size) return true;
+    if (text_[pos_] == ',') {
+      ++pos_;
+      cells.emplace_back();
+      continue;
+    }
+    pos_ += line_break(pos_);
+    ++line_;
+    return true;
+  }
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  CsvReader reader(line, "CSV record");
+  std::vector<std::string> cells;
+  if (!reader.next(cells)) cells.assign(1, "");
   return cells;
 }
 
+namespace {
+
+// Locale-independent, and strict: the whole cell (bar surrounding blanks) must be a finite number.
+std::optional<double> parse_number(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
 TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
-  std::ifstream in(options_.path);
-  if (!in) throw Error("table '" + options_.path + "': cannot read the file");
-  std::string line;
-  if (!std::getline(in, line)) throw Error("table '" + options_.path + "': the file is empty");
-  const std::vector<std::string> header = split_csv_line(line);
+  const std::string source = "table '" + options_.path + "'";
+  std::ifstream in(options_.path, std::ios::binary);
+  if (!in) throw Error(source + ": cannot read the file");
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) throw Error(source + ": read error");
+  CsvReader reader(content.str(), source);
+
+  std::vector<std::string> header;
+  if (!reader.next(header)) throw Error(source + ": the file is empty (expected a header line)");
+  const std::string header_where = source + " line " + std::to_string(reader.line());
   const auto column = [&](const std::string& name, const char* role) {
-    for (std::size_t i = 0; i < header.size(); ++i)
-      if (header[i] == name) return i;
-    throw Error("table '" + options_.path + "': no column '" + name + "' (the " + role + " column)");
+    std::size_t found = header.size();
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (header[i] != name) continue;
+      if (found != header.size()) throw Error(header_where + ": column '" + name + "' appears twice");
+      found = i;
+    }
+    if (found == header.size()) {
+      std::string names;
+      for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
+      throw Error(header_where + ": no column '" + name + "' (the " + role + " column; the columns are " + names + ")");
+    }
+    return found;
   };
+  if (options_.metric.empty()) throw Error(source + ": no metric column given");
   const std::size_t key_col = column(options_.key, "key");
   std::vector<std::pair<std::string, std::size_t>> metric_cols{{options_.metric, column(options_.metric, "metric")}};
   for (const auto& name : options_.report)
     if (name != options_.metric) metric_cols.emplace_back(name, column(name, "report"));
   const std::size_t cost_col = options_.cost.empty() ? header.size() : column(options_.cost, "cost");
 
-  std::size_t line_number = 1;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line.empty() || line == "\r") continue;
-    const std::string where = "table '" + options_.path + "' line " + std::to_string(line_number);
-    std::vector<std::string> cells;
-    try {
-      cells = split_csv_line(line);
-    } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
-    }
+  std::vector<std::string> cells;
+  while (reader.next(cells)) {
+    const std::string where = source + " line " + std::to_string(reader.line());
     if (cells.size() != header.size())
       throw Error(where + ": " + std::to_string(cells.size()) + " cells, the header has " + std::to_string(header.size()));
     const auto number = [&](std::size_t col) {
-      try {
-        std::size_t used = 0;
-        const double value = std::stod(cells[col], &used);
-        if (used == cells[col].size()) return value;
-      } catch (const std::exception&) {
-      }
+      if (const auto value = parse_number(cells[col])) return *value;
       throw Error(where + ", column '" + header[col] + "': '" + cells[col] + "' is not a number");
     };
     Row row;
+    row.line = reader.line();
     for (const auto& [name, col] : metric_cols) row.metrics[name] = number(col);
     if (cost_col < header.size()) row.cost = number(cost_col);
-    if (!rows_.emplace(cells[key_col], std::move(row)).second)
-      throw Error(where + ": duplicate key '" + cells[key_col] + "'");
+    const auto [it, inserted] = rows_.emplace(cells[key_col], std::move(row));
+    if (!inserted)
+      throw Error(where + ", column '" + options_.key + "': duplicate key '" + cells[key_col] + "' (first on line " +
+                  std::to_string(it->second.line) + ")");
   }
+  if (rows_.empty()) throw Error(source + ": no data rows after the header");
 }
 
 std::unique_ptr<Evaluator> TableEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
   config.check_keys({"name", "path", "key", "metric", "report", "cost"});
   Options options;
   options.path = resolve_path(config.get<std::string>("path"), context.config_dir);
-  options.key = config.get<std::string>("key", "arch");
+  options.key = config.get<std::string>("key", options.key);
   options.metric = config.get<std::string>("metric");
   options.report = config.get<std::vector<std::string>>("report", {});
   options.cost = config.get<std::string>("cost", "");
@@ -95,10 +164,10 @@ Evaluation TableEvaluator::evaluate(const SearchSpace& space, const std::string&
   const auto start = std::chrono::steady_clock::now();
   Evaluation evaluation;
   evaluation.device = "table";
-  auto it = rows_.find(arch);
+  const auto it = rows_.find(arch);
   if (it == rows_.end()) {
     evaluation.ok = false;
-    evaluation.error = "not in table " + options_.path;
+    evaluation.error = "architecture '" + arch + "' is not in table '" + options_.path + "' (column '" + options_.key + "')";
   } else {
     evaluation.metrics = it->second.metrics;
     evaluation.cost = it->second.cost;

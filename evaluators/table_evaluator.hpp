@@ -1,13 +1,20 @@
 #pragma once
 #include <unordered_map>
+#include <vector>
 
 #include "evaluators/evaluator.hpp"
 
 namespace nascent {
 
 // Looks architectures up in a table of published results (a CSV such as NAS-Bench-201's), so a
-// strategy can be benchmarked in seconds. The metric column becomes the search metric, `report`
-// columns are recorded beside it and the `cost` column is what the budget is charged.
+// strategy can be benchmarked in seconds. The metric column becomes the search metric under its
+// own name, `report` columns are recorded beside it and the `cost` column is what the budget is
+// charged. Keys are matched exactly: the space's canonical string must be what the table holds.
+//
+// The whole table is read and checked once, in the constructor: a missing file or column, a
+// malformed record, a cell of a used column that is not a finite number, or a duplicate key is an
+// Error naming the file, line and column. An architecture not in the table is a failed
+// Evaluation (ok=false), not an exception. Lookups only read, so evaluate() is thread-safe.
 class TableEvaluator : public Evaluator {
  public:
   struct Options {
@@ -18,6 +25,7 @@ class TableEvaluator : public Evaluator {
     std::string cost;  // empty: every query costs 0
   };
   explicit TableEvaluator(Options options);
+  // Keys: name, path (resolved against the config's folder), key, metric, report, cost.
   static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
 
   std::string name() const override { return "table"; }
@@ -28,12 +36,29 @@ class TableEvaluator : public Evaluator {
   struct Row {
     std::map<std::string, double> metrics;
     double cost = 0;
+    std::size_t line = 0;  // for the duplicate-key message
   };
   Options options_;
-  std::unordered_map<std::string, Row> rows_;  // read-only after construction: lookups are thread-safe
+  std::unordered_map<std::string, Row> rows_;
 };
 
-// Splits one CSV record (RFC 4180 quoting). Throws Error on an unterminated quote.
+// RFC 4180 records: fields separated by commas, records by LF or CRLF; a field in double quotes
+// may hold commas, line breaks and doubled quotes (""). A quote inside an unquoted field is kept
+// as a literal character. Blank lines are skipped. Errors (an unterminated quote, text after a
+// closing quote) are Errors prefixed with `source` and the line.
+class CsvReader {
+ public:
+  CsvReader(std::string text, std::string source);
+  // The next record into `cells`; false at the end. line() is then the record's first line.
+  bool next(std::vector<std::string>& cells);
+  std::size_t line() const { return record_line_; }
+
+ private:
+  std::string text_, source_;
+  std::size_t pos_ = 0, line_ = 1, record_line_ = 0;
+};
+
+// Splits one CSV record; throws Error on malformed quoting.
 std::vector<std::string> split_csv_line(const std::string& line);
 
 }  // namespace nascent

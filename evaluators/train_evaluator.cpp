@@ -36,8 +36,15 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
   options_.device = checked_device(options_.device);
   if (options_.batch_size < 1) throw Error("config: evaluator.batch_size must be at least 1");
   if (options_.eval_batch_size < 1) throw Error("config: evaluator.eval_batch_size must be at least 1");
-  if (options_.epochs < 0 || options_.steps < 0) throw Error("config: evaluator.epochs and steps must not be negative");
-  if (data_.train.size() == 0) throw Error("the training split is empty");
+  if (!(options_.epochs >= 0) || options_.steps < 0) throw Error("config: evaluator.epochs and steps must not be negative");
+  if (!(options_.lr >= 0) || !(options_.lr_min >= 0) || !(options_.weight_decay >= 0))
+    throw Error("config: evaluator.lr, lr_min and weight_decay must not be negative");
+  if (!(options_.momentum >= 0 && options_.momentum < 1)) throw Error("config: evaluator.momentum must be in [0, 1)");
+  // LibTorch rejects Nesterov without momentum; `momentum: 0` alone should mean plain SGD.
+  if (options_.momentum == 0) options_.nesterov = false;
+  if (data_.train.size() == 0) throw Error("dataset '" + data_.name + "': the training split is empty");
+  // An empty validation split would score every candidate 0 and make the search meaningless.
+  if (data_.val.size() == 0) throw Error("dataset '" + data_.name + "': the validation split is empty");
 }
 
 std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
@@ -56,11 +63,17 @@ std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, con
   options.test = config.get<bool>("test", options.test);
   options.latency = config.get<bool>("latency", options.latency);
   options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
-  if (options.nesterov && options.momentum <= 0) options.nesterov = false;  // Nesterov needs momentum
   return std::make_unique<TrainEvaluator>(load_dataset(config.child("dataset"), context.config_dir), options);
 }
 
 namespace {
+
+// Evaluation errors are stored and printed one per line; LibTorch messages can span several.
+std::string first_line(const std::string& message) {
+  std::size_t begin = message.find_first_not_of(" \n");
+  if (begin == std::string::npos) return "unknown error";
+  return message.substr(begin, message.find('\n', begin) - begin);
+}
 
 struct Score {
   double accuracy = 0, loss = 0;
@@ -170,10 +183,12 @@ Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string&
     evaluation.metrics["train_seconds"] = train_seconds;
     if (options_.latency) evaluation.metrics["latency_ms"] = median_latency_ms(*net, data_.input_shape, device);
     evaluation.cost = train_seconds;
-  } catch (const std::exception& error) {
-    std::string message = error.what();
+  } catch (const c10::Error& error) {
     evaluation.ok = false;
-    evaluation.error = message.substr(0, message.find('\n'));  // LibTorch appends a backtrace
+    evaluation.error = first_line(error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    evaluation.ok = false;
+    evaluation.error = first_line(error.what());
   }
   evaluation.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return evaluation;

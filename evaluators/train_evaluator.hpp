@@ -16,7 +16,7 @@ class TrainEvaluator : public Evaluator {
     std::int64_t batch_size = 128;
     std::int64_t eval_batch_size = 512;
     double lr = 0.1, lr_min = 0, momentum = 0.9, weight_decay = 5e-4;
-    bool nesterov = true;
+    bool nesterov = true;  // ignored when momentum is 0
     bool test = true;
     bool latency = true;
     std::string device = "cpu";

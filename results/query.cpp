@@ -1,9 +1,11 @@
 #include "results/query.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <iomanip>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -11,87 +13,164 @@
 
 namespace nascent {
 
+namespace {
+
+using Json = nlohmann::ordered_json;  // keeps fields in the documented order for people reading it
+
+std::string trim(const std::string& text) {
+  const auto begin = text.find_first_not_of(" \t");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
+}
+
+bool is_builtin_field(const std::string& metric) { return metric == "fitness" || metric == "cost" || metric == "seconds"; }
+
+}  // namespace
+
 std::vector<Objective> parse_objectives(const std::string& text) {
   std::vector<Objective> objectives;
+  std::set<std::string> seen;
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ',');) {
+    item = trim(item);
     const auto colon = item.rfind(':');
-    const std::string direction = colon == std::string::npos ? "" : item.substr(colon + 1);
-    if (colon == std::string::npos || colon == 0 || (direction != "max" && direction != "min"))
-      throw Error("--objectives: expected metric:max or metric:min, got '" + item + "'");
-    objectives.push_back({item.substr(0, colon), direction == "max"});
+    const std::string direction = colon == std::string::npos ? "" : trim(item.substr(colon + 1));
+    const std::string metric = colon == std::string::npos ? "" : trim(item.substr(0, colon));
+    if (metric.empty() || (direction != "max" && direction != "min"))
+      throw Error("--objectives: expected metric:max or metric:min, got '" + item + "' in '" + text + "'");
+    if (!seen.insert(metric).second) throw Error("--objectives: '" + metric + "' is listed twice");
+    objectives.push_back({metric, direction == "max"});
   }
-  if (objectives.size() < 2) throw Error("--objectives: a Pareto front needs at least two objectives, e.g. val_acc:max,params:min");
+  // getline drops a trailing empty item, which would hide a typo such as "acc:max,".
+  if (!text.empty() && text.back() == ',')
+    throw Error("--objectives: expected metric:max or metric:min after the last comma in '" + text + "'");
+  if (objectives.size() < 2)
+    throw Error("--objectives: a Pareto front needs at least two objectives, e.g. val_acc:max,params:min");
   return objectives;
 }
 
 std::optional<double> metric_value(const StoredEvaluation& e, const std::string& metric) {
   if (!e.result.ok) return std::nullopt;
-  if (metric == "fitness") return e.fitness;
-  if (metric == "cost") return e.result.cost;
-  if (metric == "seconds") return e.result.seconds;
-  auto it = e.result.metrics.find(metric);
-  if (it == e.result.metrics.end() || !std::isfinite(it->second)) return std::nullopt;
-  return it->second;
+  std::optional<double> value;
+  if (metric == "fitness") {
+    value = e.fitness;
+  } else if (auto it = e.result.metrics.find(metric); it != e.result.metrics.end()) {
+    value = it->second;
+  } else if (metric == "cost") {
+    value = e.result.cost;
+  } else if (metric == "seconds") {
+    value = e.result.seconds;
+  }
+  if (value && std::isnan(*value)) return std::nullopt;
+  return value;
+}
+
+std::vector<std::string> metric_names(const std::vector<StoredEvaluation>& evaluations) {
+  std::set<std::string> names;
+  for (const auto& e : evaluations)
+    for (const auto& metric : e.result.metrics) names.insert(metric.first);
+  return {names.begin(), names.end()};
+}
+
+void require_metric(const std::vector<StoredEvaluation>& evaluations, const std::string& metric) {
+  if (is_builtin_field(metric) || evaluations.empty()) return;
+  const auto names = metric_names(evaluations);
+  if (std::binary_search(names.begin(), names.end(), metric)) return;
+  std::string known = "fitness, cost, seconds";
+  for (const auto& name : names) known += ", " + name;
+  throw Error("no stored evaluation has a metric '" + metric + "' (known: " + known + ")");
 }
 
 std::vector<StoredEvaluation> top_k(std::vector<StoredEvaluation> evaluations, std::size_t k, const std::string& metric,
                                     bool maximize) {
-  std::vector<std::pair<double, StoredEvaluation>> ranked;
-  for (auto& e : evaluations)
-    if (auto value = metric_value(e, metric)) ranked.emplace_back(maximize ? -*value : *value, std::move(e));
-  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<double, std::size_t>> ranked;
+  for (std::size_t i = 0; i < evaluations.size(); ++i)
+    if (auto value = metric_value(evaluations[i], metric)) ranked.emplace_back(*value, i);
+  const auto better = [maximize](const auto& a, const auto& b) { return maximize ? a.first > b.first : a.first < b.first; };
+  std::stable_sort(ranked.begin(), ranked.end(), better);
   std::vector<StoredEvaluation> result;
-  for (std::size_t i = 0; i < ranked.size() && i < k; ++i) result.push_back(std::move(ranked[i].second));
+  for (std::size_t i = 0; i < ranked.size() && i < k; ++i) result.push_back(std::move(evaluations[ranked[i].second]));
   return result;
 }
 
 std::vector<StoredEvaluation> pareto_front(const std::vector<StoredEvaluation>& evaluations,
                                            const std::vector<Objective>& objectives) {
   // Values oriented so that larger is better on every objective.
-  std::vector<std::pair<std::vector<double>, const StoredEvaluation*>> points;
-  for (const auto& e : evaluations) {
+  std::vector<std::vector<double>> points;
+  std::vector<std::size_t> owner;
+  for (std::size_t i = 0; i < evaluations.size(); ++i) {
     std::vector<double> values;
     for (const auto& objective : objectives) {
-      auto value = metric_value(e, objective.metric);
+      const auto value = metric_value(evaluations[i], objective.metric);
       if (!value) break;
       values.push_back(objective.maximize ? *value : -*value);
     }
-    if (values.size() == objectives.size()) points.emplace_back(std::move(values), &e);
+    if (values.size() != objectives.size()) continue;
+    points.push_back(std::move(values));
+    owner.push_back(i);
   }
   const auto dominates = [](const std::vector<double>& a, const std::vector<double>& b) {
-    bool better = false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (a[i] < b[i]) return false;
-      better = better || a[i] > b[i];
+    bool strictly = false;
+    for (std::size_t d = 0; d < a.size(); ++d) {
+      if (a[d] < b[d]) return false;
+      strictly = strictly || a[d] > b[d];
     }
-    return better;
+    return strictly;
   };
-  std::vector<StoredEvaluation> front;
-  for (const auto& p : points) {
-    bool dominated = false;
-    for (const auto& q : points) dominated = dominated || dominates(q.first, p.first);
-    if (!dominated) front.push_back(*p.second);
+  // Whatever dominates a point comes before it in descending lexicographic order, and dominance is
+  // transitive, so each point need only be checked against the front found so far: O(n * front)
+  // instead of O(n^2), which matters for tables with tens of thousands of evaluations.
+  std::vector<std::size_t> order(points.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return points[a] > points[b]; });
+  std::vector<std::size_t> front;
+  for (std::size_t p : order) {
+    const bool dominated =
+        std::any_of(front.begin(), front.end(), [&](std::size_t q) { return dominates(points[q], points[p]); });
+    if (!dominated) front.push_back(p);
   }
-  return front;
+  std::sort(front.begin(), front.end());
+  std::vector<StoredEvaluation> result;
+  for (std::size_t p : front) result.push_back(evaluations[owner[p]]);
+  return result;
+}
+
+std::string exact_number(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  // Whole numbers (parameter counts, FLOPs) in full: shortest form would write 1e+06.
+  if (value == std::floor(value) && std::fabs(value) < 9007199254740992.0) {
+    std::snprintf(buffer, sizeof buffer, "%.0f", value);
+    return buffer;
+  }
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  return std::string(buffer, end);
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
 }
 
 namespace {
 
-nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr); }
+Json number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
 
-std::string format_number(double value) {
-  if (std::isnan(value)) return "nan";
-  std::ostringstream out;
-  out << std::setprecision(10) << value;
-  return out.str();
-}
-
-std::set<std::string> metric_names(const std::vector<StoredEvaluation>& evaluations) {
-  std::set<std::string> names;
-  for (const auto& e : evaluations)
-    for (const auto& metric : e.result.metrics) names.insert(metric.first);
-  return names;
+// Tables are for reading: whole numbers (parameter counts, FLOPs) in full, others to 6 digits.
+std::string short_number(double value) {
+  if (!std::isfinite(value)) return exact_number(value);
+  char buffer[64];
+  if (value == std::floor(value) && std::fabs(value) < 1e15)
+    std::snprintf(buffer, sizeof buffer, "%.0f", value);
+  else
+    std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  return buffer;
 }
 
 std::string aligned(const std::vector<std::vector<std::string>>& rows) {
@@ -101,80 +180,109 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows) {
       if (width.size() <= c) width.push_back(0);
       width[c] = std::max(width[c], row[c].size());
     }
-  std::ostringstream out;
+  std::string out;
   for (const auto& row : rows) {
+    std::string line;
     for (std::size_t c = 0; c < row.size(); ++c) {
-      out << row[c];
-      if (c + 1 < row.size()) out << std::string(width[c] - row[c].size() + 2, ' ');
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
     }
-    out << '\n';
+    out += line + "\n";
   }
-  return out.str();
+  return out;
+}
+
+Json evaluation_json(const StoredEvaluation& e) {
+  Json metrics = Json::object();
+  for (const auto& [name, value] : e.result.metrics) metrics[name] = number(value);
+  return Json{{"run", e.run},
+              {"seq", e.seq},
+              {"space", e.space},
+              {"arch", e.arch},
+              {"fingerprint", e.fingerprint},
+              {"ok", e.result.ok},
+              {"error", e.result.error},
+              {"fitness", e.fitness ? number(*e.fitness) : Json(nullptr)},
+              {"cost", number(e.result.cost)},
+              {"seconds", number(e.result.seconds)},
+              {"device", e.result.device},
+              {"created_at", e.created_at},
+              {"metrics", metrics}};
+}
+
+Json run_json(const RunRecord& r) {
+  return Json{{"run", r.id},
+              {"status", r.status},
+              {"space", r.space},
+              {"strategy", r.strategy},
+              {"evaluator", r.evaluator},
+              {"seed", r.seed},
+              {"evaluations", r.evaluations},
+              {"started_at", r.started_at},
+              {"ended_at", r.ended_at.empty() ? Json(nullptr) : Json(r.ended_at)},
+              {"versions", r.versions},
+              {"config", r.config}};
+}
+
+std::string fitness_text(const StoredEvaluation& e) {
+  if (!e.result.ok) return "failed";
+  return e.fitness ? short_number(*e.fitness) : "-";
 }
 
 }  // namespace
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const auto& e : evaluations) {
-    nlohmann::json metrics = nlohmann::json::object();
-    for (const auto& [name, value] : e.result.metrics) metrics[name] = number(value);
-    array.push_back({{"run", e.run},
-                     {"seq", e.seq},
-                     {"space", e.space},
-                     {"arch", e.arch},
-                     {"fingerprint", e.fingerprint},
-                     {"ok", e.result.ok},
-                     {"error", e.result.error},
-                     {"fitness", e.fitness ? number(*e.fitness) : nlohmann::json(nullptr)},
-                     {"cost", number(e.result.cost)},
-                     {"seconds", number(e.result.seconds)},
-                     {"device", e.result.device},
-                     {"created_at", e.created_at},
-                     {"metrics", metrics}});
-  }
+  Json array = Json::array();
+  for (const auto& e : evaluations) array.push_back(evaluation_json(e));
   return array.dump(2) + "\n";
 }
 
+std::string evaluation_to_json(const StoredEvaluation& evaluation) { return evaluation_json(evaluation).dump(2) + "\n"; }
+
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations) {
   const auto names = metric_names(evaluations);
-  std::ostringstream out;
-  out << "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at";
-  for (const auto& name : names) out << ',' << csv_field(name);
-  out << '\n';
+  std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at";
+  for (const auto& name : names) out += "," + csv_field(name);
+  out += "\n";
   for (const auto& e : evaluations) {
-    out << e.run << ',' << e.seq << ',' << csv_field(e.space) << ',' << csv_field(e.arch) << ',' << e.fingerprint << ','
-        << (e.result.ok ? 1 : 0) << ',' << csv_field(e.result.error) << ','
-        << (e.fitness ? format_number(*e.fitness) : "") << ',' << format_number(e.result.cost) << ','
-        << format_number(e.result.seconds) << ',' << csv_field(e.result.device) << ',' << e.created_at;
+    std::vector<std::string> fields{std::to_string(e.run),
+                                    std::to_string(e.seq),
+                                    e.space,
+                                    e.arch,
+                                    e.fingerprint,
+                                    e.result.ok ? "1" : "0",
+                                    e.result.error,
+                                    e.fitness ? exact_number(*e.fitness) : "",
+                                    exact_number(e.result.cost),
+                                    exact_number(e.result.seconds),
+                                    e.result.device,
+                                    e.created_at};
     for (const auto& name : names) {
-      auto it = e.result.metrics.find(name);
-      out << ',' << (it == e.result.metrics.end() ? "" : format_number(it->second));
+      const auto it = e.result.metrics.find(name);
+      fields.push_back(it == e.result.metrics.end() ? "" : exact_number(it->second));
     }
-    out << '\n';
+    for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
+    out += "\n";
   }
-  return out.str();
+  return out;
 }
 
 std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluations, const std::vector<std::string>& metrics) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header{"run", "seq", "fitness"};
-  header.insert(header.end(), metrics.begin(), metrics.end());
+  for (const auto& metric : metrics)
+    if (metric != "fitness") header.push_back(metric);
   header.push_back("arch");
   rows.push_back(header);
   for (const auto& e : evaluations) {
-    std::vector<std::string> row{std::to_string(e.run), std::to_string(e.seq),
-                                 e.result.ok ? (e.fitness ? format_number(*e.fitness) : "-") : "failed"};
+    std::vector<std::string> row{std::to_string(e.run), std::to_string(e.seq), fitness_text(e)};
     for (const auto& metric : metrics) {
-      auto it = e.result.metrics.find(metric);
-      row.push_back(it == e.result.metrics.end() ? "-" : format_number(it->second));
+      if (metric == "fitness") continue;
+      const auto it = e.result.metrics.find(metric);
+      if (it != e.result.metrics.end()) row.push_back(short_number(it->second));
+      else if (metric == "cost") row.push_back(short_number(e.result.cost));
+      else if (metric == "seconds") row.push_back(short_number(e.result.seconds));
+      else row.push_back("-");
     }
     row.push_back(e.arch);
     rows.push_back(row);
@@ -182,31 +290,44 @@ std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluation
   return aligned(rows);
 }
 
+std::string evaluation_to_text(const StoredEvaluation& e) {
+  std::vector<std::vector<std::string>> rows{
+      {"run", std::to_string(e.run)},
+      {"seq", std::to_string(e.seq)},
+      {"space", e.space},
+      {"arch", e.arch},
+      {"fingerprint", e.fingerprint},
+      {"status", e.result.ok ? "ok" : "failed: " + e.result.error},
+      {"fitness", e.fitness ? exact_number(*e.fitness) : "-"},
+      {"cost", exact_number(e.result.cost)},
+      {"seconds", exact_number(e.result.seconds)},
+      {"elapsed", exact_number(e.elapsed)},
+      {"device", e.result.device},
+      {"stored_at", e.created_at},
+  };
+  for (const auto& [name, value] : e.result.metrics) rows.push_back({"  " + name, exact_number(value)});
+  return aligned(rows);
+}
+
 std::string runs_to_json(const std::vector<RunRecord>& runs) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const auto& r : runs)
-    array.push_back({{"run", r.id},
-                     {"status", r.status},
-                     {"space", r.space},
-                     {"strategy", r.strategy},
-                     {"evaluator", r.evaluator},
-                     {"seed", r.seed},
-                     {"evaluations", r.evaluations},
-                     {"started_at", r.started_at},
-                     {"ended_at", r.ended_at},
-                     {"versions", r.versions},
-                     {"config", r.config}});
+  Json array = Json::array();
+  for (const auto& r : runs) array.push_back(run_json(r));
   return array.dump(2) + "\n";
 }
 
 std::string runs_to_csv(const std::vector<RunRecord>& runs) {
-  std::ostringstream out;
-  out << "run,status,space,strategy,evaluator,seed,evaluations,started_at,ended_at,versions\n";
-  for (const auto& r : runs)
-    out << r.id << ',' << r.status << ',' << csv_field(r.space) << ',' << csv_field(r.strategy) << ','
-        << csv_field(r.evaluator) << ',' << r.seed << ',' << r.evaluations << ',' << r.started_at << ',' << r.ended_at
-        << ',' << csv_field(r.versions) << '\n';
-  return out.str();
+  std::string out = "run,status,space,strategy,evaluator,seed,evaluations,started_at,ended_at,versions,config\n";
+  for (const auto& r : runs) {
+    const std::vector<std::string> fields{std::to_string(r.id), r.status,
+                                          r.space,              r.strategy,
+                                          r.evaluator,          std::to_string(r.seed),
+                                          std::to_string(r.evaluations), r.started_at,
+                                          r.ended_at,           r.versions,
+                                          r.config};
+    for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
+    out += "\n";
+  }
+  return out;
 }
 
 std::string runs_to_table(const std::vector<RunRecord>& runs) {
@@ -216,6 +337,31 @@ std::string runs_to_table(const std::vector<RunRecord>& runs) {
     rows.push_back({std::to_string(r.id), r.status, r.space, r.strategy, r.evaluator, std::to_string(r.seed),
                     std::to_string(r.evaluations), r.started_at, r.ended_at.empty() ? "-" : r.ended_at});
   return aligned(rows);
+}
+
+std::string run_to_text(const RunRecord& r, const std::vector<StoredEvaluation>& evaluations) {
+  std::string out = aligned({{"run", std::to_string(r.id)},
+                             {"status", r.status},
+                             {"space", r.space},
+                             {"strategy", r.strategy},
+                             {"evaluator", r.evaluator},
+                             {"seed", std::to_string(r.seed)},
+                             {"evaluations", std::to_string(r.evaluations)},
+                             {"started_at", r.started_at},
+                             {"ended_at", r.ended_at.empty() ? "-" : r.ended_at},
+                             {"versions", r.versions}});
+  out += "--- config\n" + r.config;
+  if (!r.config.empty() && r.config.back() != '\n') out += "\n";
+  out += "---\n";
+  return out + evaluations_to_table(evaluations, metric_names(evaluations));
+}
+
+std::string run_to_json(const RunRecord& r, const std::vector<StoredEvaluation>& evaluations) {
+  Json object = run_json(r);
+  Json array = Json::array();
+  for (const auto& e : evaluations) array.push_back(evaluation_json(e));
+  object["evaluations"] = std::move(array);
+  return object.dump(2) + "\n";
 }
 
 }  // namespace nascent

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -7,37 +8,66 @@
 
 namespace nascent {
 
+// Queries and output formats behind `nascent results`, as plain functions over loaded
+// evaluations so that they can be tested (and reused) without a command line.
+
 // One objective of a Pareto query: a metric and whether larger is better.
 struct Objective {
   std::string metric;
   bool maximize = true;
 };
 
-// "val_acc:max,params:min" -> objectives; throws Error on a malformed list or fewer than two.
+// "val_acc:max,params:min" -> objectives. Throws Error on a malformed item, a repeated metric or
+// fewer than two objectives.
 std::vector<Objective> parse_objectives(const std::string& text);
 
-// Value of `metric` for an evaluation: the stored fitness for "fitness", else the named metric.
+// The stored fitness for "fitness"; otherwise the named metric, falling back to the evaluation's
+// own "cost" and "seconds" fields. Empty for a failed evaluation and for a missing or NaN value.
 std::optional<double> metric_value(const StoredEvaluation& e, const std::string& metric);
 
-// The best k successful evaluations by metric (descending, or ascending when !maximize);
-// evaluations without a finite value are left out. Ties keep storage order.
+// Throws Error when no evaluation has `metric` (a typo would otherwise give an empty listing).
+// "fitness", "cost" and "seconds" always exist; an empty list accepts any name.
+void require_metric(const std::vector<StoredEvaluation>& evaluations, const std::string& metric);
+
+// Every metric name in the evaluations, sorted.
+std::vector<std::string> metric_names(const std::vector<StoredEvaluation>& evaluations);
+
+// The best k evaluations by metric, descending (ascending when !maximize). Failed evaluations
+// and those without a value are left out; ties keep storage order.
 std::vector<StoredEvaluation> top_k(std::vector<StoredEvaluation> evaluations, std::size_t k, const std::string& metric,
                                     bool maximize);
 
-// The successful evaluations that no other one dominates on all objectives.
+// The evaluations with a value for every objective that no other such evaluation dominates
+// (at least as good on all objectives and better on one), in storage order. Evaluations with
+// identical values do not dominate each other, so all of them are kept.
 std::vector<StoredEvaluation> pareto_front(const std::vector<StoredEvaluation>& evaluations,
                                            const std::vector<Objective>& objectives);
 
-// Serialisations shared by every listing. JSON: an array of objects with run, seq, space, arch,
-// fingerprint, ok, error, fitness, cost, seconds, device and metrics (non-finite numbers as null).
+// JSON: an array of objects with run, seq, space, arch, fingerprint, ok, error, fitness, cost,
+// seconds, device, created_at and metrics (name -> number); NaN and infinities become null.
 std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations);
+// CSV: the same fields, one column per metric name found in any evaluation (empty where an
+// evaluation lacks it); numbers at full precision, nan/inf/-inf spelled out.
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations);
+// Aligned columns: run, seq, fitness, the given metrics, arch.
 std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluations, const std::vector<std::string>& metrics);
+// One evaluation, every field and metric on its own line.
+std::string evaluation_to_text(const StoredEvaluation& evaluation);
+std::string evaluation_to_json(const StoredEvaluation& evaluation);
+
+// Runs: JSON objects with run (the id), status, space, strategy, evaluator, seed, evaluations,
+// started_at, ended_at (null while running), versions and config.
 std::string runs_to_json(const std::vector<RunRecord>& runs);
 std::string runs_to_csv(const std::vector<RunRecord>& runs);
 std::string runs_to_table(const std::vector<RunRecord>& runs);
+// A run's summary, config and evaluations as text, or as one JSON object with "evaluations".
+std::string run_to_text(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations);
+std::string run_to_json(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations);
 
-// RFC 4180 quoting for one CSV field.
+// RFC 4180 quoting for one CSV field: quoted when it holds a comma, quote, CR or LF.
 std::string csv_field(const std::string& text);
+
+// Shortest text that reads back as the same double ("nan", "inf", "-inf" for the others).
+std::string exact_number(double value);
 
 }  // namespace nascent

@@ -1,9 +1,14 @@
 #include "results/store.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
+
+#if __has_include(<torch/version.h>)
 #include <torch/version.h>
+#endif
 
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -12,14 +17,21 @@
 
 #include "core/error.hpp"
 
+#ifndef NASCENT_VERSION
+#define NASCENT_VERSION "unknown"
+#endif
+
 namespace nascent {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 constexpr int kApplicationId = 0x6E617363;  // "nasc"
+constexpr int kBusyTimeoutMs = 2000;
 
 std::string now_utc() {
-  std::time_t t = std::time(nullptr);
+  const std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buffer[32];
@@ -27,28 +39,52 @@ std::string now_utc() {
   return buffer;
 }
 
-// Prepared statement with RAII and typed binds; errors name the database file.
+std::string versions_string() {
+  std::string versions = "nascent " NASCENT_VERSION;
+#ifdef TORCH_VERSION
+  versions += "; libtorch " TORCH_VERSION;
+#endif
+  versions += std::string("; sqlite ") + sqlite3_libversion();
+  return versions;
+}
+
+bool is_busy(int code) { return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED; }
+
+std::string locked_message(const std::string& path) { return path + " is locked by another process"; }
+
+// A prepared statement that can be reused (reset() between uses); every failure becomes an Error
+// naming the database file.
 class Statement {
  public:
   Statement(sqlite3* db, const std::string& sql, const std::string& path) : db_(db), path_(path) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) fail("query");
   }
   ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
   Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  Statement& bind(int i, const std::string& v) { return check(sqlite3_bind_text(stmt_, i, v.c_str(), -1, SQLITE_TRANSIENT)); }
-  Statement& bind(int i, double v) {
-    // SQLite turns NaN into NULL by itself; infinities are stored as REAL and round-trip.
-    return check(std::isnan(v) ? sqlite3_bind_null(stmt_, i) : sqlite3_bind_double(stmt_, i, v));
+  Statement& bind(int i, const std::string& v) {
+    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
+  // NaN has no SQLite representation (it would become NULL anyway), so it is stored as NULL on
+  // purpose and read back as NaN; infinities are ordinary REAL values and round-trip.
+  Statement& bind(int i, double v) { return check(std::isnan(v) ? sqlite3_bind_null(stmt_, i) : sqlite3_bind_double(stmt_, i, v)); }
   Statement& bind(int i, std::optional<double> v) { return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i)); }
-  void reset() { sqlite3_reset(stmt_); }
-  bool step() {
+
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  // True for a row, false when done.
+  bool step(const char* what = "query") {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    fail("write");
-    return false;
+    fail(what);
   }
+  int last_error() const { return sqlite3_extended_errcode(db_); }
+
   std::int64_t integer(int c) const { return sqlite3_column_int64(stmt_, c); }
   double real(int c) const {
     return sqlite3_column_type(stmt_, c) == SQLITE_NULL ? std::numeric_limits<double>::quiet_NaN()
@@ -59,8 +95,8 @@ class Statement {
     return sqlite3_column_double(stmt_, c);
   }
   std::string text(int c) const {
-    const unsigned char* t = sqlite3_column_text(stmt_, c);
-    return t ? reinterpret_cast<const char*>(t) : "";
+    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+    return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c))) : std::string();
   }
 
  private:
@@ -70,26 +106,29 @@ class Statement {
   }
   [[noreturn]] void fail(const char* what) const {
     const int code = sqlite3_errcode(db_);
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) throw Error(path_ + " is locked by another process");
+    if (is_busy(code)) throw Error(locked_message(path_));
+    if (code == SQLITE_READONLY) throw Error(path_ + " is read-only");
     throw Error(path_ + ": database " + what + " failed: " + sqlite3_errmsg(db_));
   }
+
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   std::string path_;
 };
 
+// Comments inside CREATE statements are kept by SQLite, so `.schema` in the sqlite3 shell shows them.
 const char* kSchema = R"sql(
 CREATE TABLE runs (
   id INTEGER PRIMARY KEY,
-  config TEXT NOT NULL,
-  seed INTEGER NOT NULL,
+  config TEXT NOT NULL,      -- the YAML as run, after --set overrides
+  seed INTEGER NOT NULL,     -- unsigned 64-bit seed stored as its signed bit pattern
   space TEXT NOT NULL,
   strategy TEXT NOT NULL,
   evaluator TEXT NOT NULL,
   versions TEXT NOT NULL,
-  started_at TEXT NOT NULL,
-  ended_at TEXT,
-  status TEXT NOT NULL
+  started_at TEXT NOT NULL,  -- ISO-8601 UTC
+  ended_at TEXT,             -- NULL while running
+  status TEXT NOT NULL       -- running, finished, failed, interrupted, exhausted
 );
 CREATE TABLE candidates (
   id INTEGER PRIMARY KEY,
@@ -102,80 +141,172 @@ CREATE INDEX candidates_fingerprint ON candidates (fingerprint);
 CREATE TABLE evaluations (
   id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL REFERENCES runs (id),
-  seq INTEGER NOT NULL,
+  seq INTEGER NOT NULL,      -- 0-based order in which the strategy asked
   candidate_id INTEGER NOT NULL REFERENCES candidates (id),
   ok INTEGER NOT NULL,
   error TEXT NOT NULL,
-  fitness REAL,
-  cost REAL NOT NULL,
-  seconds REAL NOT NULL,
-  elapsed REAL NOT NULL,
+  fitness REAL,              -- NULL when the evaluation failed
+  cost REAL,
+  seconds REAL,
+  elapsed REAL,              -- run seconds when stored
   device TEXT NOT NULL,
   created_at TEXT NOT NULL,
   UNIQUE (run_id, seq)
 );
+CREATE INDEX evaluations_candidate ON evaluations (candidate_id);
 CREATE TABLE metrics (
   evaluation_id INTEGER NOT NULL REFERENCES evaluations (id),
   name TEXT NOT NULL,
-  value REAL,
+  value REAL,                -- NULL stands for NaN
   PRIMARY KEY (evaluation_id, name)
-);
+) WITHOUT ROWID;
 CREATE INDEX metrics_name ON metrics (name, value);
 )sql";
 
-int pragma_int(sqlite3* db, const char* pragma) {
+struct Identity {
+  int application_id = 0;
+  int user_version = 0;
+  int objects = 0;  // tables, indexes, views, triggers
+};
+
+// Reads what identifies the file; returns the SQLite error code (SQLITE_OK on success).
+int read_identity(sqlite3* db, Identity& identity) {
+  const char* sql =
+      "SELECT (SELECT count(*) FROM sqlite_master), (SELECT application_id FROM pragma_application_id), "
+      "(SELECT user_version FROM pragma_user_version)";
   sqlite3_stmt* stmt = nullptr;
-  int value = 0;
-  if (sqlite3_prepare_v2(db, pragma, -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
-    value = sqlite3_column_int(stmt, 0);
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    identity.objects = sqlite3_column_int(stmt, 0);
+    identity.application_id = sqlite3_column_int(stmt, 1);
+    identity.user_version = sqlite3_column_int(stmt, 2);
+    rc = SQLITE_OK;
+  } else {
+    rc = sqlite3_errcode(db);
+  }
   sqlite3_finalize(stmt);
-  return value;
+  return rc;
 }
 
-// Everything that would make us refuse the file, checked on a read-only connection so that a
-// refused file is never touched.
-void inspect_read_only(const std::string& path) {
+// True for a blank SQLite file that nascent may adopt; false for one of ours with a schema this
+// build reads; throws for anything else.
+bool classify(const std::string& path, const Identity& id, ResultStore::Mode mode) {
+  if (id.application_id == kApplicationId) {
+    if (id.user_version > ResultStore::kSchemaVersion)
+      throw Error(path + " was written by a newer nascent (schema " + std::to_string(id.user_version) +
+                  ", this build reads up to " + std::to_string(ResultStore::kSchemaVersion) + ")");
+    if (id.user_version < 1) throw Error(path + " is a damaged nascent results database (no schema version)");
+    return false;
+  }
+  // An application id or a user_version, even without tables, means some other program set it up.
+  if (id.objects > 0 || id.application_id != 0 || id.user_version != 0)
+    throw Error(path + " is not a nascent results database (another program's SQLite file)");
+  if (mode == ResultStore::Mode::ReadOnly) throw Error(path + " is an empty database: no nascent results in it");
+  return true;
+}
+
+// The fields of the 100-byte SQLite file header that tell whose file it is.
+struct Header {
+  bool wal = false;
+  std::uint32_t user_version = 0;
+  std::uint32_t application_id = 0;
+};
+
+std::uint32_t big_endian(const unsigned char* bytes) {
+  return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) | (std::uint32_t{bytes[2]} << 8) | bytes[3];
+}
+
+Header read_header(const std::string& path) {
+  unsigned char bytes[100] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read the file");
+  in.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+  static const char magic[] = "SQLite format 3";  // with its terminating NUL: 16 bytes
+  if (in.gcount() < static_cast<std::streamsize>(sizeof bytes) || std::memcmp(bytes, magic, sizeof magic) != 0)
+    throw Error(path + ": file is not a database (not an SQLite file)");
+  Header header;
+  header.wal = bytes[18] == 2 && bytes[19] == 2;
+  header.user_version = big_endian(bytes + 60);
+  header.application_id = big_endian(bytes + 68);
+  return header;
+}
+
+// Every reason to refuse an existing file, checked without writing to it. The file header alone
+// settles most cases, before SQLite opens the file: even a read-only SQLite connection to a WAL
+// database creates -wal and -shm files next to it, which a foreign file should not get.
+void inspect_read_only(const std::string& path, ResultStore::Mode mode) {
+  const Header header = read_header(path);
+  // nascent sets its application id before switching to WAL, so a WAL file without one is foreign
+  // (counted as having objects). Without an id and WAL, only SQLite can tell whether it is blank.
+  const bool foreign_wal = header.application_id == 0 && header.wal;
+  if (header.application_id != 0 || foreign_wal)
+    classify(path,
+             Identity{static_cast<std::int32_t>(header.application_id), static_cast<std::int32_t>(header.user_version),
+                      foreign_wal ? 1 : 0},
+             mode);
+
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     throw Error(path + ": cannot open: " + message);
   }
-  sqlite3_busy_timeout(db, 2000);
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &stmt, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  const int tables = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_ROW) {
-    const int code = sqlite3_errcode(db);
-    sqlite3_close(db);
-    if (code == SQLITE_NOTADB) throw Error(path + " is not a database (not an SQLite file)");
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) throw Error(path + " is locked by another process");
-    throw Error(path + ": cannot read: " + sqlite3_errstr(code));
-  }
-  const int application = pragma_int(db, "PRAGMA application_id");
-  const int version = pragma_int(db, "PRAGMA user_version");
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  Identity identity;
+  const int rc = read_identity(db, identity);
+  const std::string message = sqlite3_errmsg(db);
   sqlite3_close(db);
-  if (application != kApplicationId && tables > 0)
-    throw Error(path + " is not a nascent results database (it belongs to another program)");
-  if (application == kApplicationId && version > ResultStore::kSchemaVersion)
-    throw Error(path + " was written by a newer nascent (schema " + std::to_string(version) + ", this build reads up to " +
-                std::to_string(ResultStore::kSchemaVersion) + ")");
+  if ((rc & 0xff) == SQLITE_NOTADB) throw Error(path + ": file is not a database (not an SQLite file)");
+  if (is_busy(rc)) throw Error(locked_message(path));
+  if (rc != SQLITE_OK) throw Error(path + ": cannot read: " + message);
+  classify(path, identity, mode);
+}
+
+void check_path(const std::string& path, ResultStore::Mode mode) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (fs::is_directory(status)) throw Error(path + " is a directory, not a results database");
+  if (!fs::exists(status)) {
+    if (mode == ResultStore::Mode::ReadOnly) throw Error(path + ": no such database");
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty() && !fs::is_directory(parent, ec))
+      throw Error(path + ": cannot create the database: no folder " + parent.string());
+    return;
+  }
+  if (!fs::is_regular_file(status)) throw Error(path + " is not a regular file");
+  if (::access(path.c_str(), R_OK) != 0) throw Error(path + ": cannot read the file (permission denied)");
+  if (mode == ResultStore::Mode::ReadWrite && ::access(path.c_str(), W_OK) != 0)
+    throw Error(path + ": cannot write the file (permission denied)");
 }
 
 }  // namespace
 
-ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(path)) throw Error(path + " is a directory, not a results database");
-  const bool exists = fs::exists(path);
-  if (mode == Mode::ReadOnly && !exists) throw Error(path + ": no such database");
-  if (exists) {
-    std::ifstream probe(path);
-    if (!probe) throw Error(path + ": cannot read the file");
-    if (fs::file_size(path) > 0) inspect_read_only(path);
+struct ResultStore::Statements {
+  Statements(sqlite3* db, const std::string& path)
+      : candidate(db, "INSERT OR IGNORE INTO candidates (space, arch, fingerprint) VALUES (?, ?, ?)", path),
+        find_candidate(db, "SELECT id FROM candidates WHERE space = ? AND arch = ?", path),
+        evaluation(db,
+                   "INSERT INTO evaluations (run_id, seq, candidate_id, ok, error, fitness, cost, seconds, elapsed, "
+                   "device, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   path),
+        metric(db, "INSERT INTO metrics (evaluation_id, name, value) VALUES (?, ?, ?)", path) {}
+  Statement candidate, find_candidate, evaluation, metric;
+  void reset() {
+    candidate.reset();
+    find_candidate.reset();
+    evaluation.reset();
+    metric.reset();
   }
+};
+
+ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
+  check_path(path, mode);
+  std::error_code ec;
+  const bool blank = !fs::exists(path) || fs::file_size(path, ec) == 0;
+  if (blank && mode == Mode::ReadOnly) throw Error(path + " is an empty file: no nascent results in it");
+  if (!blank) inspect_read_only(path, mode);
+
   const int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -183,18 +314,31 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
     db_ = nullptr;
     throw Error(path + ": cannot open: " + message);
   }
-  sqlite3_busy_timeout(db_, 2000);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   if (mode == Mode::ReadOnly) return;
   try {
-    // Taking the write lock up front tells a locked database apart from one that is merely busy.
+    if (sqlite3_db_readonly(db_, "main") == 1) throw Error(path + " is read-only");
+    // Under the write lock, look again: the file may have changed since the read-only check, and a
+    // writer holding the database makes this fail as "locked" before anything is written.
     exec("BEGIN IMMEDIATE");
-    if (pragma_int(db_, "PRAGMA application_id") != kApplicationId) {
-      exec(kSchema);
-      exec("PRAGMA application_id = " + std::to_string(kApplicationId));
-      exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    try {
+      Identity identity;
+      const int rc = read_identity(db_, identity);
+      if (is_busy(rc)) throw Error(locked_message(path));
+      if (rc != SQLITE_OK) throw Error(path + ": cannot read: " + sqlite3_errmsg(db_));
+      if (classify(path, identity, mode)) {
+        exec(kSchema);
+        exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+        exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+      }
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
     }
-    exec("COMMIT");
     exec("PRAGMA journal_mode = WAL");
+    // In WAL mode NORMAL loses nothing when the process is killed, only on power loss, and avoids
+    // an fsync per evaluation.
     exec("PRAGMA synchronous = NORMAL");
     exec("PRAGMA foreign_keys = ON");
   } catch (...) {
@@ -205,16 +349,17 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
 }
 
 ResultStore::~ResultStore() {
+  statements_.reset();  // statements must be finalized before the connection can close
   if (db_) sqlite3_close(db_);
 }
 
 void ResultStore::exec(const std::string& sql) const {
   char* message = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string text = message ? message : "unknown error";
+    const std::string text = message ? message : sqlite3_errmsg(db_);
     sqlite3_free(message);
     const int code = sqlite3_errcode(db_);
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) throw Error(path_ + " is locked by another process");
+    if (is_busy(code)) throw Error(locked_message(path_));
     if (code == SQLITE_READONLY) throw Error(path_ + " is read-only");
     throw Error(path_ + ": " + text);
   }
@@ -222,68 +367,77 @@ void ResultStore::exec(const std::string& sql) const {
 
 std::int64_t ResultStore::begin_run(const std::string& config, std::uint64_t seed, const std::string& space,
                                     const std::string& strategy, const std::string& evaluator) {
-  const std::string versions = std::string("nascent ") + NASCENT_VERSION + "; libtorch " + TORCH_VERSION + "; sqlite " +
-                               sqlite3_libversion();
+  std::lock_guard<std::mutex> lock(mutex_);
   Statement insert(db_,
                    "INSERT INTO runs (config, seed, space, strategy, evaluator, versions, started_at, status) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
                    path_);
-  // uint64 seeds are stored as their two's-complement bit pattern and converted back on read.
   insert.bind(1, config).bind(2, static_cast<std::int64_t>(seed)).bind(3, space).bind(4, strategy).bind(5, evaluator);
-  insert.bind(6, versions).bind(7, now_utc());
-  insert.step();
+  insert.bind(6, versions_string()).bind(7, now_utc());
+  insert.step("write");
   return sqlite3_last_insert_rowid(db_);
 }
 
 void ResultStore::finish_run(std::int64_t run, const std::string& status) {
+  std::lock_guard<std::mutex> lock(mutex_);
   Statement update(db_, "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", path_);
   update.bind(1, status).bind(2, now_utc()).bind(3, run);
-  update.step();
+  update.step("write");
+  if (sqlite3_changes(db_) == 0) throw Error(path_ + " has no run " + std::to_string(run));
 }
 
 void ResultStore::reopen_run(std::int64_t run) {
+  std::lock_guard<std::mutex> lock(mutex_);
   Statement update(db_, "UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?", path_);
   update.bind(1, run);
-  update.step();
+  update.step("write");
+  if (sqlite3_changes(db_) == 0) throw Error(path_ + " has no run " + std::to_string(run));
 }
 
 void ResultStore::add_evaluation(const StoredEvaluation& e) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!statements_) statements_ = std::make_unique<Statements>(db_, path_);
+  Statements& s = *statements_;
   exec("BEGIN IMMEDIATE");
   try {
-    {
-      Statement candidate(db_, "INSERT OR IGNORE INTO candidates (space, arch, fingerprint) VALUES (?, ?, ?)", path_);
-      candidate.bind(1, e.space).bind(2, e.arch).bind(3, e.fingerprint);
-      candidate.step();
+    s.candidate.bind(1, e.space).bind(2, e.arch).bind(3, e.fingerprint);
+    s.candidate.step("write");
+    s.find_candidate.bind(1, e.space).bind(2, e.arch);
+    if (!s.find_candidate.step()) throw Error(path_ + ": candidate " + e.arch + " vanished while storing it");
+    const std::int64_t candidate_id = s.find_candidate.integer(0);
+
+    s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
+    s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
+    s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc());
+    try {
+      s.evaluation.step("write");
+    } catch (const Error&) {
+      const int code = s.evaluation.last_error();
+      if (code == SQLITE_CONSTRAINT_UNIQUE)
+        throw Error(path_ + ": run " + std::to_string(e.run) + " already has evaluation " + std::to_string(e.seq));
+      if (code == SQLITE_CONSTRAINT_FOREIGNKEY) throw Error(path_ + " has no run " + std::to_string(e.run));
+      throw;
     }
-    std::int64_t candidate_id = 0;
-    {
-      Statement find(db_, "SELECT id FROM candidates WHERE space = ? AND arch = ?", path_);
-      find.bind(1, e.space).bind(2, e.arch);
-      if (find.step()) candidate_id = find.integer(0);
-    }
-    Statement evaluation(db_,
-                         "INSERT INTO evaluations (run_id, seq, candidate_id, ok, error, fitness, cost, seconds, "
-                         "elapsed, device, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         path_);
-    evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
-    evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
-    evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc());
-    evaluation.step();
     const std::int64_t evaluation_id = sqlite3_last_insert_rowid(db_);
-    Statement metric(db_, "INSERT INTO metrics (evaluation_id, name, value) VALUES (?, ?, ?)", path_);
     for (const auto& [name, value] : e.result.metrics) {
-      metric.bind(1, evaluation_id).bind(2, name).bind(3, value);
-      metric.step();
-      metric.reset();
+      s.metric.reset();
+      s.metric.bind(1, evaluation_id).bind(2, name).bind(3, value);
+      s.metric.step("write");
     }
+    s.reset();
     exec("COMMIT");
   } catch (...) {
+    s.reset();
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
 }
 
 namespace {
+
+const char* kRunColumns =
+    "SELECT r.id, r.config, r.seed, r.space, r.strategy, r.evaluator, r.versions, r.started_at, r.ended_at, r.status, "
+    "(SELECT count(*) FROM evaluations e WHERE e.run_id = r.id) FROM runs r ";
 
 RunRecord read_run(const Statement& s) {
   RunRecord r;
@@ -301,13 +455,10 @@ RunRecord read_run(const Statement& s) {
   return r;
 }
 
-const char* kRunColumns =
-    "SELECT r.id, r.config, r.seed, r.space, r.strategy, r.evaluator, r.versions, r.started_at, r.ended_at, r.status, "
-    "(SELECT count(*) FROM evaluations e WHERE e.run_id = r.id) FROM runs r ";
-
 }  // namespace
 
 std::vector<RunRecord> ResultStore::runs() const {
+  std::lock_guard<std::mutex> lock(mutex_);
   Statement s(db_, std::string(kRunColumns) + "ORDER BY r.id", path_);
   std::vector<RunRecord> result;
   while (s.step()) result.push_back(read_run(s));
@@ -315,6 +466,7 @@ std::vector<RunRecord> ResultStore::runs() const {
 }
 
 std::optional<RunRecord> ResultStore::run(std::int64_t id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   Statement s(db_, std::string(kRunColumns) + "WHERE r.id = ?", path_);
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
@@ -322,51 +474,77 @@ std::optional<RunRecord> ResultStore::run(std::int64_t id) const {
 }
 
 std::optional<RunRecord> ResultStore::latest_run() const {
+  std::lock_guard<std::mutex> lock(mutex_);
   Statement s(db_, std::string(kRunColumns) + "ORDER BY r.id DESC LIMIT 1", path_);
   if (!s.step()) return std::nullopt;
   return read_run(s);
 }
 
 std::vector<StoredEvaluation> ResultStore::evaluations(std::optional<std::int64_t> run) const {
-  std::string sql =
-      "SELECT e.id, e.run_id, e.seq, c.space, c.arch, c.fingerprint, e.ok, e.error, e.fitness, e.cost, e.seconds, "
-      "e.elapsed, e.device, e.created_at FROM evaluations e JOIN candidates c ON c.id = e.candidate_id ";
-  if (run) sql += "WHERE e.run_id = ? ";
-  sql += "ORDER BY e.run_id, e.seq";
-  Statement s(db_, sql, path_);
-  if (run) s.bind(1, *run);
-  std::vector<StoredEvaluation> result;
-  std::vector<std::int64_t> ids;
-  while (s.step()) {
-    StoredEvaluation e;
-    ids.push_back(s.integer(0));
-    e.run = s.integer(1);
-    e.seq = s.integer(2);
-    e.space = s.text(3);
-    e.arch = s.text(4);
-    e.fingerprint = s.text(5);
-    e.result.ok = s.integer(6) != 0;
-    e.result.error = s.text(7);
-    e.fitness = s.optional_real(8);
-    e.result.cost = s.real(9);
-    e.result.seconds = s.real(10);
-    e.elapsed = s.real(11);
-    e.result.device = s.text(12);
-    e.created_at = s.text(13);
-    result.push_back(std::move(e));
+  std::lock_guard<std::mutex> lock(mutex_);
+  return select_evaluations(run, std::nullopt);
+}
+
+std::optional<StoredEvaluation> ResultStore::evaluation(std::int64_t run, std::int64_t seq) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = select_evaluations(run, seq);
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+}
+
+std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std::int64_t> run,
+                                                              std::optional<std::int64_t> seq) const {
+  std::string where;
+  if (run) where += " AND e.run_id = ?1";
+  if (seq) where += " AND e.seq = ?2";
+  if (!where.empty()) where = "WHERE" + where.substr(4) + " ";
+  // Evaluations and metrics are read in one snapshot so that a concurrent writer cannot add
+  // metrics for evaluations this read did not see.
+  exec("BEGIN");
+  try {
+    Statement s(db_,
+                "SELECT e.id, e.run_id, e.seq, c.space, c.arch, c.fingerprint, e.ok, e.error, e.fitness, e.cost, "
+                "e.seconds, e.elapsed, e.device, e.created_at FROM evaluations e JOIN candidates c ON c.id = "
+                "e.candidate_id " + where + "ORDER BY e.run_id, e.seq",
+                path_);
+    if (run) s.bind(1, *run);
+    if (seq) s.bind(2, *seq);
+    std::vector<StoredEvaluation> result;
+    std::unordered_map<std::int64_t, std::size_t> index;
+    while (s.step()) {
+      StoredEvaluation e;
+      index[s.integer(0)] = result.size();
+      e.run = s.integer(1);
+      e.seq = s.integer(2);
+      e.space = s.text(3);
+      e.arch = s.text(4);
+      e.fingerprint = s.text(5);
+      e.result.ok = s.integer(6) != 0;
+      e.result.error = s.text(7);
+      e.fitness = s.optional_real(8);
+      e.result.cost = s.real(9);
+      e.result.seconds = s.real(10);
+      e.elapsed = s.real(11);
+      e.result.device = s.text(12);
+      e.created_at = s.text(13);
+      result.push_back(std::move(e));
+    }
+    Statement m(db_,
+                "SELECT m.evaluation_id, m.name, m.value FROM metrics m JOIN evaluations e ON e.id = m.evaluation_id " +
+                    where,
+                path_);
+    if (run) m.bind(1, *run);
+    if (seq) m.bind(2, *seq);
+    while (m.step()) {
+      const auto it = index.find(m.integer(0));
+      if (it != index.end()) result[it->second].result.metrics[m.text(1)] = m.real(2);
+    }
+    exec("COMMIT");
+    return result;
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
   }
-  std::unordered_map<std::int64_t, std::size_t> index;
-  for (std::size_t i = 0; i < ids.size(); ++i) index[ids[i]] = i;
-  std::string metrics_sql =
-      "SELECT m.evaluation_id, m.name, m.value FROM metrics m JOIN evaluations e ON e.id = m.evaluation_id ";
-  if (run) metrics_sql += "WHERE e.run_id = ?";
-  Statement m(db_, metrics_sql, path_);
-  if (run) m.bind(1, *run);
-  while (m.step()) {
-    auto it = index.find(m.integer(0));
-    if (it != index.end()) result[it->second].result.metrics[m.text(1)] = m.real(2);
-  }
-  return result;
 }
 
 }  // namespace nascent

@@ -1,6 +1,8 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +37,7 @@ struct StoredEvaluation {
 // The results database: SQLite, WAL mode, one transaction per write so a killed process loses
 // at most the evaluations in flight. Opening refuses (with a one-line Error, without writing)
 // a file that is not a nascent database, one with a newer schema, or one that is locked.
+// Methods may be called from several threads; each call holds the store for its duration.
 class ResultStore {
  public:
   enum class Mode { ReadOnly, ReadWrite };
@@ -56,13 +59,18 @@ class ResultStore {
   std::optional<RunRecord> run(std::int64_t id) const;
   std::optional<RunRecord> latest_run() const;
   std::vector<StoredEvaluation> evaluations(std::optional<std::int64_t> run = std::nullopt) const;
+  std::optional<StoredEvaluation> evaluation(std::int64_t run, std::int64_t seq) const;
 
   const std::string& path() const { return path_; }
 
  private:
+  struct Statements;  // add_evaluation's prepared statements, kept for the store's lifetime
   void exec(const std::string& sql) const;
+  std::vector<StoredEvaluation> select_evaluations(std::optional<std::int64_t> run, std::optional<std::int64_t> seq) const;
   std::string path_;
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Statements> statements_;
+  mutable std::mutex mutex_;
 };
 
 }  // namespace nascent

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -230,24 +231,18 @@ SearchSummary run_search(const SearchOptions& options) {
       }
       // Work out which asked candidates need evaluating: repeats reuse their earlier result and
       // stored ones (on resume) are replayed, so only new candidates reach the evaluator.
+      std::vector<std::string> canonical;
+      for (const auto& arch : asked) canonical.push_back(space->canonical(arch));
       std::vector<StoredEvaluation> pending;
-      std::vector<int> slot_of(asked.size(), -1);
-      std::unordered_map<std::string, int> pending_index;
-      for (std::size_t i = 0; i < asked.size(); ++i) {
-        const std::string arch = space->canonical(asked[i]);
-        if (seen.count(arch)) continue;
-        auto in_batch = pending_index.find(arch);
-        if (in_batch != pending_index.end()) {
-          slot_of[i] = in_batch->second;
-          continue;
-        }
+      std::unordered_set<std::string> pending_archs;
+      for (const std::string& arch : canonical) {
+        if (seen.count(arch) || pending_archs.count(arch)) continue;
         StoredEvaluation e;
         e.run = run_id;
         e.seq = done + static_cast<std::int64_t>(pending.size());
         e.space = space_name;
         e.arch = arch;
-        pending_index[arch] = static_cast<int>(pending.size());
-        slot_of[i] = static_cast<int>(pending.size());
+        pending_archs.insert(arch);
         pending.push_back(std::move(e));
       }
       std::vector<char> replayed(pending.size(), 0);
@@ -301,10 +296,7 @@ SearchSummary run_search(const SearchOptions& options) {
         seen[e.arch] = e.fitness;
         report(e, e.fitness);
       }
-      for (std::size_t i = 0; i < asked.size(); ++i) {
-        const std::string arch = space->canonical(asked[i]);
-        strategy->tell(arch, seen.at(arch));
-      }
+      for (const std::string& arch : canonical) strategy->tell(arch, seen.at(arch));
       // A strategy that only proposes architectures it has already seen can make no progress.
       fruitless_asks = pending.empty() ? fruitless_asks + 1 : 0;
       if (fruitless_asks > 1000) {

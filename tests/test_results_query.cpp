@@ -1,0 +1,424 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "results/query.hpp"
+#include "results/store.hpp"
+#include "tests/scratch_dir.hpp"
+
+namespace nascent {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+StoredEvaluation evaluation(std::int64_t seq, const std::string& arch, std::map<std::string, double> metrics,
+                            bool ok = true, std::int64_t run = 1) {
+  StoredEvaluation e;
+  e.run = run;
+  e.seq = seq;
+  e.space = "nb201";
+  e.arch = arch;
+  e.fingerprint = "fp" + std::to_string(seq);
+  e.result.ok = ok;
+  e.result.error = ok ? "" : "out of memory, \"CUDA\"";
+  e.result.metrics = std::move(metrics);
+  e.result.cost = 2.0 * static_cast<double>(seq);
+  e.result.seconds = 1.0;
+  if (ok && e.result.metrics.count("acc")) e.fitness = e.result.metrics.at("acc");
+  e.created_at = "2026-11-28T22:40:00Z";
+  return e;
+}
+
+std::vector<std::string> archs(const std::vector<StoredEvaluation>& evaluations) {
+  std::vector<std::string> names;
+  for (const auto& e : evaluations) names.push_back(e.arch);
+  return names;
+}
+
+// A strict RFC 4180 reader, to check what a spreadsheet or pandas would see.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> records(1);
+  std::string field;
+  bool quoted = false, was_quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      if (!field.empty()) throw std::runtime_error("quote inside an unquoted field");
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      records.back().push_back(field);
+      field.clear();
+      was_quoted = false;
+    } else if (c == '\n') {
+      records.back().push_back(field);
+      field.clear();
+      was_quoted = false;
+      records.emplace_back();
+    } else {
+      if (was_quoted) throw std::runtime_error("text after a closing quote");
+      field += c;
+    }
+  }
+  if (quoted) throw std::runtime_error("unterminated quote");
+  if (!records.back().empty() || !field.empty()) throw std::runtime_error("missing final newline");
+  records.pop_back();
+  return records;
+}
+
+TEST(ResultsQuery, ParseObjectives) {
+  const auto objectives = parse_objectives("val_acc:max, params:min ,latency_ms:min");
+  ASSERT_EQ(objectives.size(), 3u);
+  EXPECT_EQ(objectives[0].metric, "val_acc");
+  EXPECT_TRUE(objectives[0].maximize);
+  EXPECT_EQ(objectives[1].metric, "params");
+  EXPECT_FALSE(objectives[1].maximize);
+  EXPECT_EQ(objectives[2].metric, "latency_ms");
+  // Metric names may contain colons; the direction is after the last one.
+  EXPECT_EQ(parse_objectives("a:b:max,c:min")[0].metric, "a:b");
+  for (const char* bad : {"", "acc:max", "acc:max,", "acc:up,params:min", "acc,params:min", ":max,params:min",
+                          "acc:max,acc:min", "acc:max,,params:min", "acc:MAX,params:min"})
+    EXPECT_THROW(parse_objectives(bad), Error) << "'" << bad << "'";
+}
+
+TEST(ResultsQuery, MetricValue) {
+  auto e = evaluation(3, "a", {{"acc", 90}, {"lat", kInf}, {"loss", std::nan("")}, {"cost", 7}});
+  EXPECT_EQ(metric_value(e, "acc"), 90.0);
+  EXPECT_EQ(metric_value(e, "fitness"), 90.0);
+  EXPECT_EQ(metric_value(e, "lat"), kInf);
+  EXPECT_FALSE(metric_value(e, "loss"));    // NaN is missing
+  EXPECT_FALSE(metric_value(e, "params"));  // absent
+  EXPECT_EQ(metric_value(e, "cost"), 7.0);  // a reported metric wins over the budget field
+  EXPECT_EQ(metric_value(e, "seconds"), 1.0);
+  e.result.ok = false;
+  EXPECT_FALSE(metric_value(e, "acc"));
+}
+
+TEST(ResultsQuery, TopKOrdersAndSkipsFailuresAndMissingValues) {
+  const std::vector<StoredEvaluation> all{
+      evaluation(0, "a", {{"acc", 3}, {"params", 10}}), evaluation(1, "b", {{"acc", 9}, {"params", 30}}),
+      evaluation(2, "failed", {{"acc", 99}}, false),    evaluation(3, "no-acc", {{"params", 5}}),
+      evaluation(4, "e", {{"acc", 6}, {"params", 20}}), evaluation(5, "nan", {{"acc", std::nan("")}, {"params", 1}}),
+      evaluation(6, "tie-with-e", {{"acc", 6}})};
+  EXPECT_EQ(archs(top_k(all, 2, "acc", true)), (std::vector<std::string>{"b", "e"}));
+  EXPECT_EQ(archs(top_k(all, 10, "acc", true)), (std::vector<std::string>{"b", "e", "tie-with-e", "a"}));
+  EXPECT_EQ(archs(top_k(all, 10, "acc", false)), (std::vector<std::string>{"a", "e", "tie-with-e", "b"}));
+  EXPECT_EQ(archs(top_k(all, 3, "params", false)), (std::vector<std::string>{"nan", "no-acc", "a"}));
+  EXPECT_EQ(archs(top_k(all, 1, "fitness", true)), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(top_k(all, 0, "acc", true).empty());
+  EXPECT_TRUE(top_k({}, 5, "acc", true).empty());
+}
+
+TEST(ResultsQuery, RequireMetricNamesTheKnownOnes) {
+  const std::vector<StoredEvaluation> all{evaluation(0, "a", {{"acc", 1}, {"params", 2}})};
+  EXPECT_NO_THROW(require_metric(all, "acc"));
+  EXPECT_NO_THROW(require_metric(all, "fitness"));
+  EXPECT_NO_THROW(require_metric(all, "cost"));
+  EXPECT_NO_THROW(require_metric({}, "anything"));
+  try {
+    require_metric(all, "size");
+    FAIL() << "an unknown metric was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("no stored evaluation has a metric 'size'"), std::string::npos) << message;
+    EXPECT_NE(message.find("acc, params"), std::string::npos) << message;
+  }
+}
+
+TEST(ResultsQuery, ParetoFrontOfAHandMadeSet) {
+  // acc up, params down. "dominated" loses to "middle" on both; "worse-twin" loses to "middle" on
+  // acc only with equal params; "small-weak" and "big-strong" are the extremes.
+  const std::vector<StoredEvaluation> all{
+      evaluation(0, "small-weak", {{"acc", 80}, {"params", 1}}),
+      evaluation(1, "big-strong", {{"acc", 95}, {"params", 10}}),
+      evaluation(2, "dominated", {{"acc", 85}, {"params", 12}}),
+      evaluation(3, "middle", {{"acc", 90}, {"params", 5}}),
+      evaluation(4, "same-as-middle", {{"acc", 90}, {"params", 5}}),
+      evaluation(5, "worse-twin", {{"acc", 89}, {"params", 5}}),
+      evaluation(6, "failed-but-perfect", {{"acc", 100}, {"params", 0}}, false),
+      evaluation(7, "no-params", {{"acc", 100}}),
+  };
+  const auto front = pareto_front(all, parse_objectives("acc:max,params:min"));
+  EXPECT_EQ(archs(front), (std::vector<std::string>{"small-weak", "big-strong", "middle", "same-as-middle"}));
+  // Flipping a direction changes the front: now small and weak is best on both.
+  EXPECT_EQ(archs(pareto_front(all, parse_objectives("acc:min,params:min"))), (std::vector<std::string>{"small-weak"}));
+  // A third objective can rescue a point that two objectives dominate.
+  auto three = all;
+  three[2].result.metrics["latency"] = 0.1;
+  for (std::size_t i = 0; i < three.size(); ++i)
+    if (i != 2) three[i].result.metrics["latency"] = 1.0;
+  EXPECT_EQ(archs(pareto_front(three, parse_objectives("acc:max,params:min,latency:min"))),
+            (std::vector<std::string>{"small-weak", "big-strong", "dominated", "middle", "same-as-middle"}));
+}
+
+TEST(ResultsQuery, ParetoFrontMatchesBruteForceOnRandomSets) {
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> value(0, 12);  // small range: many ties
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<StoredEvaluation> all;
+    for (int i = 0; i < 60; ++i)
+      all.push_back(evaluation(i, "x" + std::to_string(i), {{"a", value(rng)}, {"b", value(rng)}, {"c", value(rng)}}));
+    const auto objectives = parse_objectives(trial % 2 ? "a:max,b:min,c:max" : "a:min,b:max");
+    std::vector<std::string> expected;
+    for (const auto& p : all) {
+      bool dominated = false;
+      for (const auto& q : all) {
+        bool no_worse = true, better = false;
+        for (const auto& o : objectives) {
+          const double pv = p.result.metrics.at(o.metric) * (o.maximize ? 1 : -1);
+          const double qv = q.result.metrics.at(o.metric) * (o.maximize ? 1 : -1);
+          no_worse = no_worse && qv >= pv;
+          better = better || qv > pv;
+        }
+        dominated = dominated || (no_worse && better);
+      }
+      if (!dominated) expected.push_back(p.arch);
+    }
+    EXPECT_EQ(archs(pareto_front(all, objectives)), expected) << "trial " << trial;
+  }
+}
+
+TEST(ResultsQuery, CsvQuotingFollowsRfc4180) {
+  EXPECT_EQ(csv_field("plain"), "plain");
+  EXPECT_EQ(csv_field(""), "");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(csv_field("cr\r"), "\"cr\r\"");
+}
+
+TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
+  const std::vector<StoredEvaluation> all{
+      evaluation(0, "|nor_conv_3x3~0|+|a,b|", {{"acc", 0.1 + 0.2}, {"loss", std::nan("")}, {"lat", kInf}}),
+      evaluation(1, "multi\nline \"arch\"", {{"params", 1e6}}, false),
+      evaluation(2, "c", {{"acc", 1.0 / 3}, {"we,ird", -kInf}})};
+  const std::string csv = evaluations_to_csv(all);
+  const auto records = parse_csv(csv);
+  ASSERT_EQ(records.size(), 4u) << csv;
+  const std::vector<std::string> header{"run",  "seq",    "space",   "arch",       "fingerprint", "ok",   "error",
+                                        "fitness", "cost", "seconds", "device",   "created_at",  "acc",  "lat",
+                                        "loss",    "params", "we,ird"};
+  EXPECT_EQ(records[0], header);
+  for (const auto& record : records) ASSERT_EQ(record.size(), header.size()) << csv;
+  const auto cell = [&](std::size_t row, const std::string& column) {
+    return records[row][std::find(header.begin(), header.end(), column) - header.begin()];
+  };
+  EXPECT_EQ(cell(1, "arch"), "|nor_conv_3x3~0|+|a,b|");
+  EXPECT_EQ(std::strtod(cell(1, "acc").c_str(), nullptr), 0.1 + 0.2);  // full precision
+  EXPECT_EQ(std::strtod(cell(3, "acc").c_str(), nullptr), 1.0 / 3);
+  EXPECT_EQ(cell(1, "loss"), "nan");
+  EXPECT_EQ(cell(1, "lat"), "inf");
+  EXPECT_EQ(cell(3, "we,ird"), "-inf");
+  EXPECT_EQ(cell(1, "params"), "");  // absent, unlike NaN
+  EXPECT_EQ(cell(2, "arch"), "multi\nline \"arch\"");
+  EXPECT_EQ(cell(2, "ok"), "0");
+  EXPECT_EQ(cell(2, "error"), "out of memory, \"CUDA\"");
+  EXPECT_EQ(cell(2, "fitness"), "");
+  EXPECT_EQ(cell(2, "params"), "1000000");
+  EXPECT_EQ(cell(3, "cost"), "4");
+  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at\n");
+}
+
+TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
+  const std::vector<StoredEvaluation> all{evaluation(0, "a", {{"acc", 91.5}, {"loss", std::nan("")}, {"lat", kInf}}),
+                                          evaluation(1, "b", {}, false, 7)};
+  const auto json = nlohmann::json::parse(evaluations_to_json(all));
+  ASSERT_TRUE(json.is_array());
+  ASSERT_EQ(json.size(), 2u);
+  for (const char* key : {"run", "seq", "space", "arch", "fingerprint", "ok", "error", "fitness", "cost", "seconds",
+                          "device", "created_at", "metrics"})
+    EXPECT_TRUE(json[0].contains(key)) << key;
+  EXPECT_EQ(json[0]["run"], 1);
+  EXPECT_EQ(json[0]["seq"], 0);
+  EXPECT_EQ(json[0]["space"], "nb201");
+  EXPECT_EQ(json[0]["arch"], "a");
+  EXPECT_EQ(json[0]["fingerprint"], "fp0");
+  EXPECT_EQ(json[0]["ok"], true);
+  EXPECT_EQ(json[0]["fitness"], 91.5);
+  EXPECT_EQ(json[0]["device"], "cpu");
+  EXPECT_EQ(json[0]["metrics"]["acc"], 91.5);
+  EXPECT_TRUE(json[0]["metrics"]["loss"].is_null());
+  EXPECT_TRUE(json[0]["metrics"]["lat"].is_null());
+  EXPECT_EQ(json[1]["run"], 7);
+  EXPECT_EQ(json[1]["ok"], false);
+  EXPECT_TRUE(json[1]["fitness"].is_null());
+  EXPECT_EQ(json[1]["error"], "out of memory, \"CUDA\"");
+  EXPECT_TRUE(json[1]["metrics"].is_object());
+  EXPECT_EQ(nlohmann::json::parse(evaluations_to_json({})), nlohmann::json::array());
+  EXPECT_EQ(nlohmann::json::parse(evaluation_to_json(all[0]))["arch"], "a");
+}
+
+RunRecord sample_run() {
+  RunRecord r;
+  r.id = 4;
+  r.config = "seed: 1\nspace: {name: nb201}\n";
+  r.seed = 18446744073709551615ULL;
+  r.space = "nb201";
+  r.strategy = "evolution";
+  r.evaluator = "table";
+  r.versions = "nascent 0.1.0; sqlite 3";
+  r.started_at = "2026-11-28T22:40:00Z";
+  r.status = "running";
+  r.evaluations = 12;
+  return r;
+}
+
+TEST(ResultsQuery, RunListings) {
+  const auto json = nlohmann::json::parse(runs_to_json({sample_run()}));
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0]["run"], 4);
+  EXPECT_EQ(json[0]["seed"].get<std::uint64_t>(), 18446744073709551615ULL);
+  EXPECT_EQ(json[0]["evaluations"], 12);
+  EXPECT_EQ(json[0]["status"], "running");
+  EXPECT_TRUE(json[0]["ended_at"].is_null());
+  EXPECT_EQ(json[0]["config"], "seed: 1\nspace: {name: nb201}\n");
+
+  const auto csv = parse_csv(runs_to_csv({sample_run()}));
+  ASSERT_EQ(csv.size(), 2u);
+  EXPECT_EQ(csv[0][0], "run");
+  EXPECT_EQ(csv[1][5], "18446744073709551615");
+  EXPECT_EQ(csv[1].back(), "seed: 1\nspace: {name: nb201}\n");
+
+  const std::string table = runs_to_table({sample_run()});
+  EXPECT_NE(table.find("18446744073709551615"), std::string::npos) << table;
+  EXPECT_EQ(table.rfind("run", 0), 0u);
+
+  const auto shown = nlohmann::json::parse(run_to_json(sample_run(), {evaluation(0, "a", {{"acc", 1}})}));
+  EXPECT_EQ(shown["run"], 4);
+  ASSERT_EQ(shown["evaluations"].size(), 1u);
+  EXPECT_EQ(shown["evaluations"][0]["arch"], "a");
+  const std::string text = run_to_text(sample_run(), {evaluation(0, "a", {{"acc", 1}})});
+  EXPECT_NE(text.find("space: {name: nb201}"), std::string::npos) << text;
+  EXPECT_NE(text.find("evolution"), std::string::npos) << text;
+}
+
+TEST(ResultsQuery, TablesAlignTheirColumns) {
+  const std::vector<StoredEvaluation> all{evaluation(0, "short", {{"acc", 91.23456789}, {"params", 1234567}}),
+                                          evaluation(12, "a-much-longer-architecture", {{"acc", 5}}),
+                                          evaluation(3, "failed", {}, false)};
+  const std::string table = evaluations_to_table(all, {"acc", "params"});
+  std::vector<std::string> lines;
+  std::stringstream stream(table);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u) << table;
+  // The last column, arch, starts at the same place in every line.
+  const auto arch_column = lines[0].find("arch");
+  ASSERT_NE(arch_column, std::string::npos);
+  EXPECT_EQ(lines[1].find("short"), arch_column) << table;
+  EXPECT_EQ(lines[2].find("a-much-longer-architecture"), arch_column) << table;
+  EXPECT_EQ(lines[3].find("failed", lines[3].find("failed") + 1), arch_column) << table;
+  EXPECT_NE(lines[1].find("91.2346"), std::string::npos) << table;
+  EXPECT_NE(lines[1].find("1234567"), std::string::npos) << table;  // whole numbers in full
+  EXPECT_NE(lines[2].find(" - "), std::string::npos) << table;        // missing params
+  EXPECT_NE(evaluation_to_text(all[0]).find("params"), std::string::npos);
+}
+
+// The command line wiring, through the real binary.
+class ResultsCli : public ScratchDirTest {
+ protected:
+  struct Output {
+    int status;
+    std::string out;
+  };
+  static Output cli(const std::string& arguments) {
+    const std::string command = std::string(NASCENT_BINARY) + " " + arguments + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buffer;
+    while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
+    const int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  }
+  void SetUp() override {
+    ScratchDirTest::SetUp();
+    ResultStore store(db(), ResultStore::Mode::ReadWrite);
+    const auto first = store.begin_run("seed: 1\n", 1, "nb201", "random", "table");
+    const auto second = store.begin_run("seed: 2\n", 2, "nb201", "evolution", "table");
+    store.add_evaluation(evaluation(0, "a", {{"acc", 80}, {"params", 1}}, true, first));
+    store.add_evaluation(evaluation(1, "b", {{"acc", 95}, {"params", 10}}, true, first));
+    store.add_evaluation(evaluation(0, "c", {{"acc", 85}, {"params", 12}}, true, second));
+    store.add_evaluation(evaluation(1, "d", {}, false, second));
+    store.finish_run(first, "finished");
+  }
+  std::string db() const { return path("results.db"); }
+};
+
+TEST_F(ResultsCli, ListingsInEveryFormat) {
+  const auto runs = nlohmann::json::parse(cli("results runs --db " + db() + " --format json").out);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1]["evaluations"], 2);
+
+  const auto top = nlohmann::json::parse(cli("results top -k 2 --db " + db() + " --format json").out);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0]["arch"], "b");
+  EXPECT_EQ(top[1]["arch"], "c");
+  const auto smallest =
+      nlohmann::json::parse(cli("results top -k 1 --metric params --min --run 2 --db " + db() + " --format json").out);
+  ASSERT_EQ(smallest.size(), 1u);
+  EXPECT_EQ(smallest[0]["arch"], "c");
+
+  const auto exported = cli("results export --db " + db());  // csv by default
+  ASSERT_EQ(exported.status, 0) << exported.out;
+  EXPECT_EQ(parse_csv(exported.out).size(), 5u) << exported.out;
+  EXPECT_EQ(nlohmann::json::parse(cli("results export --run 1 --format json --db " + db()).out).size(), 2u);
+
+  const auto front = nlohmann::json::parse(
+      cli("results pareto --objectives acc:max,params:min --format json --db " + db()).out);
+  EXPECT_EQ(front.size(), 2u);
+
+  const auto shown = cli("results show --run 1 --db " + db());
+  ASSERT_EQ(shown.status, 0) << shown.out;
+  EXPECT_NE(shown.out.find("seed: 1"), std::string::npos) << shown.out;
+  const auto one = nlohmann::json::parse(cli("results show --eval 2:1 --format json --db " + db()).out);
+  EXPECT_EQ(one["arch"], "d");
+  EXPECT_EQ(one["ok"], false);
+  const auto table = cli("results top --db " + db());
+  EXPECT_EQ(table.out.rfind("run", 0), 0u) << table.out;
+}
+
+TEST_F(ResultsCli, ErrorsAreOneLine) {
+  { std::ofstream(path("notes.txt")) << "not a database at all, just some notes that are long enough ......................"; }
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"results runs --db " + path("missing.db"), "no such database"},
+      {"results runs --db " + path("notes.txt"), "file is not a database"},
+      {"results top --metric size --db " + db(), "no stored evaluation has a metric 'size'"},
+      {"results pareto --objectives acc:max --db " + db(), "at least two objectives"},
+      {"results pareto --objectives acc:best,params:min --db " + db(), "expected metric:max or metric:min"},
+      {"results pareto --objectives acc:max,size:min --db " + db(), "no stored evaluation has a metric 'size'"},
+      {"results top --run 9 --db " + db(), "has no run 9"},
+      {"results show --eval 1:99 --db " + db(), "has no evaluation 1:99"},
+      {"results show --eval one --db " + db(), "expected RUN:SEQ"},
+  };
+  for (const auto& [arguments, expected] : cases) {
+    const auto r = cli(arguments);
+    EXPECT_EQ(r.status, 1) << arguments << "\n" << r.out;
+    EXPECT_EQ(r.out.rfind("nascent: ", 0), 0u) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_NE(r.out.find(expected), std::string::npos) << arguments << "\n" << r.out;
+  }
+  // Table output is not an export format.
+  EXPECT_NE(cli("results export --format table --db " + db()).status, 0);
+}
+
+}  // namespace
+}  // namespace nascent

@@ -1,0 +1,443 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <limits>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "core/error.hpp"
+#include "results/store.hpp"
+#include "tests/scratch_dir.hpp"
+
+namespace nascent {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+class ResultStoreTest : public ScratchDirTest {
+ protected:
+  static StoredEvaluation evaluation(std::int64_t run, std::int64_t seq, const std::string& arch,
+                                     std::map<std::string, double> metrics = {}, bool ok = true) {
+    StoredEvaluation e;
+    e.run = run;
+    e.seq = seq;
+    e.space = "nb201";
+    e.arch = arch;
+    e.fingerprint = "fp-" + arch;
+    e.result.ok = ok;
+    e.result.error = ok ? "" : "shape mismatch: 3x32x32 vs \"1x28x28\"\nsecond line";
+    e.result.metrics = std::move(metrics);
+    e.result.cost = 12.25;
+    e.result.seconds = 3.5;
+    e.result.device = "cuda:1";
+    e.elapsed = 100.0 + static_cast<double>(seq);
+    if (ok) e.fitness = 0.5 + static_cast<double>(seq);
+    return e;
+  }
+
+  static std::string bytes(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // Runs SQL with the plain sqlite3 API, as another program would.
+  static void sql(const std::string& file, const std::string& statements) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &message);
+    const std::string text = message ? message : "";
+    sqlite3_free(message);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << text;
+  }
+
+  static std::string query_text(const std::string& file, const std::string& query) {
+    sqlite3* db = nullptr;
+    std::string value = "<error>";
+    if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+        const auto* text = sqlite3_column_text(stmt, 0);
+        value = text ? reinterpret_cast<const char*>(text) : "NULL";
+      }
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return value;
+  }
+
+  // The Error message of opening `file`, or "accepted".
+  static std::string refusal(const std::string& file, ResultStore::Mode mode = ResultStore::Mode::ReadWrite) {
+    try {
+      ResultStore store(file, mode);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "accepted";
+  }
+
+  // Every file in the scratch folder with its contents, to show that a refusal left no trace.
+  // SQLite's -shm file is left out: any reader of a WAL database may create it and update its
+  // read marks, and it holds no data.
+  std::map<std::string, std::string> snapshot() const {
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      const std::string name = entry.path().filename().string();
+      const bool shm = name.size() > 4 && name.compare(name.size() - 4, 4, "-shm") == 0;
+      if (!entry.is_regular_file() || shm) continue;
+      const std::string content = bytes(entry.path().string());
+      // Size and digest rather than the bytes keep a failure message readable.
+      files[name] = std::to_string(content.size()) + " bytes, hash " + std::to_string(std::hash<std::string>{}(content));
+    }
+    return files;
+  }
+
+  void expect_refused_untouched(const std::string& name, const std::string& expected,
+                                ResultStore::Mode mode = ResultStore::Mode::ReadWrite) {
+    const auto before = snapshot();
+    const std::string message = refusal(path(name), mode);
+    EXPECT_NE(message.find(expected), std::string::npos) << name << ": " << message;
+    EXPECT_NE(message.find(path(name)), std::string::npos) << "the message should name the file: " << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(snapshot(), before) << name << " or a file next to it changed";
+  }
+};
+
+TEST_F(ResultStoreTest, RunsRoundTripIncludingFullRangeSeeds) {
+  const std::string config = "seed: 7\nspace: {name: nb201}\nnote: \"naïve, quoted\"\n";
+  const std::vector<std::uint64_t> seeds{0, 1, 9223372036854775807ULL, 9223372036854775808ULL,
+                                         18446744073709551615ULL};
+  std::vector<std::int64_t> ids;
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    for (auto seed : seeds) ids.push_back(store.begin_run(config, seed, "nb201", "evolution", "table"));
+    store.finish_run(ids[0], "finished");
+    store.finish_run(ids[1], "interrupted");
+  }
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadOnly);
+  const auto runs = store.runs();
+  ASSERT_EQ(runs.size(), seeds.size());
+  const std::regex iso(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)");
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    EXPECT_EQ(runs[i].id, ids[i]);
+    EXPECT_EQ(runs[i].seed, seeds[i]);
+    EXPECT_EQ(runs[i].config, config);
+    EXPECT_EQ(runs[i].space, "nb201");
+    EXPECT_EQ(runs[i].strategy, "evolution");
+    EXPECT_EQ(runs[i].evaluator, "table");
+    EXPECT_EQ(runs[i].evaluations, 0);
+    EXPECT_TRUE(std::regex_match(runs[i].started_at, iso)) << runs[i].started_at;
+  }
+  EXPECT_EQ(runs[0].status, "finished");
+  EXPECT_TRUE(std::regex_match(runs[0].ended_at, iso)) << runs[0].ended_at;
+  EXPECT_EQ(runs[1].status, "interrupted");
+  EXPECT_EQ(runs[2].status, "running");
+  EXPECT_EQ(runs[2].ended_at, "");
+  EXPECT_EQ(store.latest_run()->id, ids.back());
+  EXPECT_EQ(store.run(ids[3])->seed, 9223372036854775808ULL);
+  EXPECT_FALSE(store.run(ids.back() + 1));
+
+  const std::string versions = runs[0].versions;
+  EXPECT_EQ(versions.rfind(std::string("nascent ") + NASCENT_VERSION + ";", 0), 0u) << versions;
+  EXPECT_NE(versions.find("; libtorch "), std::string::npos) << versions;
+  EXPECT_NE(versions.find(std::string("; sqlite ") + sqlite3_libversion()), std::string::npos) << versions;
+}
+
+TEST_F(ResultStoreTest, EvaluationsAndMetricsRoundTripIncludingNanAndInfinities) {
+  std::int64_t run = 0;
+  const std::map<std::string, double> metrics{{"val_acc", 91.23456789012345},
+                                              {"loss", std::nan("")},
+                                              {"latency_ms", kInf},
+                                              {"margin", -kInf},
+                                              {"tiny", 5e-324},
+                                              {"huge", 1.7976931348623157e308},
+                                              {"params", 1234567},
+                                              {"zero", -0.0}};
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    run = store.begin_run("", 3, "nb201", "random", "train");
+    store.add_evaluation(evaluation(run, 0, "|a|", metrics));
+    store.add_evaluation(evaluation(run, 1, "|b|", {}, false));
+    auto nan_cost = evaluation(run, 2, "|c|", {{"val_acc", 1}});
+    nan_cost.result.cost = std::nan("");
+    nan_cost.fitness = -kInf;
+    store.add_evaluation(nan_cost);
+  }
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.run(run)->evaluations, 3);
+  const auto all = store.evaluations(run);
+  ASSERT_EQ(all.size(), 3u);
+
+  const auto& a = all[0];
+  EXPECT_EQ(a.run, run);
+  EXPECT_EQ(a.seq, 0);
+  EXPECT_EQ(a.space, "nb201");
+  EXPECT_EQ(a.arch, "|a|");
+  EXPECT_EQ(a.fingerprint, "fp-|a|");
+  EXPECT_TRUE(a.result.ok);
+  EXPECT_EQ(a.result.error, "");
+  ASSERT_TRUE(a.fitness);
+  EXPECT_EQ(*a.fitness, 0.5);
+  EXPECT_EQ(a.result.cost, 12.25);
+  EXPECT_EQ(a.result.seconds, 3.5);
+  EXPECT_EQ(a.result.device, "cuda:1");
+  EXPECT_EQ(a.elapsed, 100.0);
+  EXPECT_TRUE(std::regex_match(a.created_at, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"))) << a.created_at;
+  ASSERT_EQ(a.result.metrics.size(), metrics.size());
+  for (const auto& [name, value] : metrics) {
+    const double stored = a.result.metrics.at(name);
+    if (std::isnan(value)) EXPECT_TRUE(std::isnan(stored)) << name;
+    else EXPECT_EQ(stored, value) << name;  // exact, not approximately
+  }
+
+  const auto& b = all[1];
+  EXPECT_FALSE(b.result.ok);
+  EXPECT_FALSE(b.fitness);
+  EXPECT_EQ(b.result.error, "shape mismatch: 3x32x32 vs \"1x28x28\"\nsecond line");
+  EXPECT_TRUE(b.result.metrics.empty());
+
+  EXPECT_TRUE(std::isnan(all[2].result.cost));
+  ASSERT_TRUE(all[2].fitness);
+  EXPECT_EQ(*all[2].fitness, -kInf);
+
+  // NaN is NULL in the file, so plain SQL aggregates skip it instead of returning NaN.
+  EXPECT_EQ(query_text(path("r.db"), "SELECT value IS NULL FROM metrics WHERE name = 'loss'"), "1");
+
+  const auto one = store.evaluation(run, 1);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->arch, "|b|");
+  EXPECT_FALSE(store.evaluation(run, 3));
+  EXPECT_FALSE(store.evaluation(run + 1, 0));
+}
+
+TEST_F(ResultStoreTest, EvaluationsOfAllRunsComeInRunThenSequenceOrder) {
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  const auto first = store.begin_run("", 1, "nb201", "random", "table");
+  const auto second = store.begin_run("", 2, "nb201", "random", "table");
+  // Parallel workers finish out of order; seq, not insertion order, is what reads follow.
+  store.add_evaluation(evaluation(second, 1, "x", {{"m", 21}}));
+  store.add_evaluation(evaluation(first, 1, "y", {{"m", 11}}));
+  store.add_evaluation(evaluation(second, 0, "y", {{"m", 20}}));
+  store.add_evaluation(evaluation(first, 0, "x", {{"m", 10}}));
+  const auto all = store.evaluations();
+  ASSERT_EQ(all.size(), 4u);
+  std::vector<double> order;
+  for (const auto& e : all) order.push_back(e.result.metrics.at("m"));
+  EXPECT_EQ(order, (std::vector<double>{10, 11, 20, 21}));
+  EXPECT_EQ(store.evaluations(second).size(), 2u);
+  EXPECT_EQ(store.evaluations(second)[0].arch, "y");
+  // A candidate evaluated in two runs is one candidate row.
+  EXPECT_EQ(query_text(path("r.db"), "SELECT count(*) FROM candidates"), "2");
+}
+
+TEST_F(ResultStoreTest, FileIsMarkedAsNascentWalDatabase) {
+  { ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite); }
+  EXPECT_EQ(query_text(path("r.db"), "PRAGMA application_id"), std::to_string(0x6E617363));
+  EXPECT_EQ(query_text(path("r.db"), "PRAGMA user_version"), std::to_string(ResultStore::kSchemaVersion));
+  EXPECT_EQ(query_text(path("r.db"), "PRAGMA journal_mode"), "wal");
+  for (const char* table : {"runs", "candidates", "evaluations", "metrics"})
+    EXPECT_EQ(query_text(path("r.db"), std::string("SELECT count(*) FROM sqlite_master WHERE name = '") + table + "'"), "1")
+        << table;
+}
+
+TEST_F(ResultStoreTest, ReopeningAppendsAndPreservesEarlierData) {
+  std::int64_t first = 0;
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    first = store.begin_run("a: 1\n", 11, "nb201", "random", "table");
+    store.add_evaluation(evaluation(first, 0, "x", {{"acc", 1}}));
+    store.add_evaluation(evaluation(first, 1, "y", {{"acc", 2}}));
+    store.finish_run(first, "interrupted");
+  }
+  {
+    // --resume: the same run continues, then a new run follows.
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    store.reopen_run(first);
+    EXPECT_EQ(store.run(first)->status, "running");
+    EXPECT_EQ(store.run(first)->ended_at, "");
+    store.add_evaluation(evaluation(first, 2, "z", {{"acc", 3}}));
+    store.finish_run(first, "finished");
+    const auto second = store.begin_run("b: 2\n", 22, "nb201", "evolution", "table");
+    store.add_evaluation(evaluation(second, 0, "x", {{"acc", 4}}));
+  }
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadOnly);
+  const auto runs = store.runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].config, "a: 1\n");
+  EXPECT_EQ(runs[0].status, "finished");
+  EXPECT_EQ(runs[0].evaluations, 3);
+  EXPECT_EQ(runs[1].seed, 22u);
+  EXPECT_EQ(runs[1].evaluations, 1);
+  const auto all = store.evaluations();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].arch, "x");
+  EXPECT_EQ(all[0].result.metrics.at("acc"), 1);
+  EXPECT_EQ(all[2].arch, "z");
+  EXPECT_EQ(all[3].run, runs[1].id);
+}
+
+TEST_F(ResultStoreTest, FailedWriteLeavesNothingBehind) {
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  const auto run = store.begin_run("", 1, "nb201", "random", "table");
+  store.add_evaluation(evaluation(run, 0, "a", {{"acc", 1}}));
+  try {
+    store.add_evaluation(evaluation(run, 0, "new-candidate", {{"acc", 2}, {"params", 3}}));
+    FAIL() << "a second evaluation 0 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already has evaluation 0"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store.add_evaluation(evaluation(run + 5, 0, "b")), Error);  // no such run
+  EXPECT_THROW(store.finish_run(run + 5, "finished"), Error);
+  EXPECT_THROW(store.reopen_run(run + 5), Error);
+  // Neither the candidate nor the metrics of the refused evaluation were kept.
+  EXPECT_EQ(query_text(path("r.db"), "SELECT count(*) FROM candidates"), "1");
+  EXPECT_EQ(query_text(path("r.db"), "SELECT count(*) FROM metrics"), "1");
+  // And the store is still usable.
+  store.add_evaluation(evaluation(run, 1, "c", {{"acc", 3}}));
+  EXPECT_EQ(store.evaluations(run).size(), 2u);
+}
+
+TEST_F(ResultStoreTest, ConcurrentWritersLoseNothing) {
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  const auto run = store.begin_run("", 1, "nb201", "random", "table");
+  constexpr int kThreads = 4, kEach = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const int seq = t * kEach + i;
+        store.add_evaluation(evaluation(run, seq, "arch" + std::to_string(seq % 10), {{"a", seq}, {"b", -seq}}));
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  const auto all = store.evaluations(run);
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kEach));
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].seq, static_cast<std::int64_t>(i));
+    EXPECT_EQ(all[i].result.metrics.at("a"), static_cast<double>(i));
+    EXPECT_EQ(all[i].arch, "arch" + std::to_string(i % 10));
+  }
+}
+
+TEST_F(ResultStoreTest, ReaderSeesCommittedEvaluationsWhileWriterIsOpen) {
+  ResultStore writer(path("r.db"), ResultStore::Mode::ReadWrite);
+  const auto run = writer.begin_run("", 1, "nb201", "random", "table");
+  writer.add_evaluation(evaluation(run, 0, "a", {{"acc", 1}}));
+  ResultStore reader(path("r.db"), ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(reader.evaluations(run).size(), 1u);
+  writer.add_evaluation(evaluation(run, 1, "b", {{"acc", 2}}));
+  EXPECT_EQ(reader.evaluations(run).size(), 2u);
+  EXPECT_THROW(reader.begin_run("", 1, "x", "y", "z"), Error);
+}
+
+TEST_F(ResultStoreTest, ReadOnlyOpenLeavesTheDatabaseIntact) {
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    store.add_evaluation(evaluation(store.begin_run("", 1, "nb201", "random", "table"), 0, "a", {{"acc", 1}}));
+  }
+  const std::string before = bytes(path("r.db"));
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(store.evaluations().size(), 1u);
+  }
+  EXPECT_EQ(bytes(path("r.db")), before);
+  // Whatever a reader leaves next to the file must not stand in a writer's way.
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  store.add_evaluation(evaluation(1, 1, "b"));
+  EXPECT_EQ(store.evaluations().size(), 2u);
+}
+
+TEST_F(ResultStoreTest, NewEmptyAndBlankSqliteFilesBecomeStores) {
+  { std::ofstream(path("empty.db")); }
+  sql(path("blank.db"), "CREATE TABLE t (x); DROP TABLE t;");  // an SQLite header, but nothing in it
+  for (const char* name : {"fresh.db", "empty.db", "blank.db"}) {
+    {
+      ResultStore store(path(name), ResultStore::Mode::ReadWrite);
+      store.begin_run("", 1, "nb201", "random", "table");
+    }
+    ResultStore store(path(name), ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(store.runs().size(), 1u) << name;
+  }
+}
+
+TEST_F(ResultStoreTest, RefusesForeignNewerAndNonDatabaseFilesWithoutTouchingThem) {
+  sql(path("foreign.db"), "CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x');");
+  sql(path("foreign-id.db"), "PRAGMA application_id = 1234;");
+  sql(path("foreign-wal.db"), "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+  sql(path("newer.db"), "PRAGMA application_id = 1851880291; PRAGMA user_version = 99; CREATE TABLE runs (x);");
+  { std::ofstream(path("text.db")) << "precious notes, not a database, long enough to fill an SQLite header ........."; }
+  { std::ofstream(path("short.db")) << "hi"; }
+
+  for (auto mode : {ResultStore::Mode::ReadWrite, ResultStore::Mode::ReadOnly}) {
+    SCOPED_TRACE(mode == ResultStore::Mode::ReadWrite ? "read-write" : "read-only");
+    expect_refused_untouched("foreign.db", "is not a nascent results database", mode);
+    expect_refused_untouched("foreign-id.db", "is not a nascent results database", mode);
+    expect_refused_untouched("foreign-wal.db", "is not a nascent results database", mode);
+    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to 1)", mode);
+    expect_refused_untouched("text.db", "file is not a database", mode);
+    expect_refused_untouched("short.db", "file is not a database", mode);
+  }
+  EXPECT_EQ(bytes(path("text.db")).rfind("precious notes", 0), 0u);
+
+  const auto before = snapshot();
+  EXPECT_NE(refusal(path("missing.db"), ResultStore::Mode::ReadOnly).find("no such database"), std::string::npos);
+  EXPECT_FALSE(fs::exists(path("missing.db")));
+  fs::create_directories(path("folder.db"));
+  EXPECT_NE(refusal(path("folder.db")).find("is a directory"), std::string::npos);
+  EXPECT_NE(refusal(path("folder.db"), ResultStore::Mode::ReadOnly).find("is a directory"), std::string::npos);
+  EXPECT_NE(refusal(path("no/such/folder/r.db")).find("no folder"), std::string::npos);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(ResultStoreTest, ReadOnlyRefusesFilesWithoutResults) {
+  { std::ofstream(path("empty.db")); }
+  sql(path("blank.db"), "CREATE TABLE t (x); DROP TABLE t;");
+  expect_refused_untouched("empty.db", "no nascent results", ResultStore::Mode::ReadOnly);
+  expect_refused_untouched("blank.db", "no nascent results", ResultStore::Mode::ReadOnly);
+}
+
+TEST_F(ResultStoreTest, RefusesDatabaseLockedByAnotherConnection) {
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    store.begin_run("", 1, "nb201", "random", "table");
+  }
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(path("r.db").c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE runs SET status = 'held';",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  for (auto mode : {ResultStore::Mode::ReadWrite, ResultStore::Mode::ReadOnly})
+    expect_refused_untouched("r.db", "is locked by another process", mode);
+  ASSERT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(holder);
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  EXPECT_EQ(store.latest_run()->status, "running");
+}
+
+TEST_F(ResultStoreTest, WriterHoldingTheWriteLockBlocksWritersButNotReaders) {
+  {
+    ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+    store.begin_run("", 1, "nb201", "random", "table");
+  }
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(path("r.db").c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  expect_refused_untouched("r.db", "is locked by another process");
+  EXPECT_EQ(refusal(path("r.db"), ResultStore::Mode::ReadOnly), "accepted");
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  EXPECT_EQ(refusal(path("r.db")), "accepted");
+}
+
+}  // namespace
+}  // namespace nascent
