@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -22,20 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status;
-  std::string out;  // stdout and stderr together
-};
+using Result = nascent::CliOutput;
 
-Result run(const std::string& arguments) {
-  const std::string command = std::string(NASCENT_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Result run(const std::string& arguments) { return nascent::run_cli(arguments); }
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> result;
@@ -108,6 +97,20 @@ class CliSearch : public nascent::ScratchDirTest {
     return (dir_ / "config.yaml").string();
   }
   std::string db() const { return (dir_ / "results.db").string(); }
+
+  // Starts `nascent search ARGS` in the background and returns its pid once `evaluations` are
+  // stored (or after 20 s), so a test can interrupt a run that is surely under way.
+  int start_search_after_evaluations(const std::string& args, int evaluations) {
+    const std::string command = std::string(NASCENT_BINARY) + " search " + args + " > " + path("out.txt") +
+                                " 2>&1 & echo $!";
+    FILE* pipe = popen(command.c_str(), "r");
+    int pid = 0;
+    if (fscanf(pipe, "%d", &pid) != 1) pid = 0;
+    pclose(pipe);
+    for (int i = 0; i < 2000 && stored_evaluations(db()) < evaluations; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pid;
+  }
 };
 
 // A config for the example plugin's space, trained on synthetic data: quick but real training.
@@ -155,14 +158,10 @@ TEST_F(CliSearch, KilledRunResumesToTheUninterruptedResult) {
   // The reference: the same run, never interrupted.
   ASSERT_EQ(run("search " + config + " --db " + (dir_ / "reference.db").string() + " --quiet --set budget.evaluations=12 --set evaluator.steps=250").status, 0);
 
-  const std::string command = std::string(NASCENT_BINARY) + " search " + config + " --db " + db() +
-                              " --quiet --set budget.evaluations=12 --set evaluator.steps=250 & echo $!";
-  FILE* pipe = popen(command.c_str(), "r");
-  int pid = 0;
-  ASSERT_EQ(fscanf(pipe, "%d", &pid), 1);
-  pclose(pipe);
-  // Kill -9 once a few evaluations are stored: no chance to clean up.
-  for (int i = 0; i < 2000 && stored_evaluations(db()) < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int pid = start_search_after_evaluations(
+      config + " --db " + db() + " --quiet --set budget.evaluations=12 --set evaluator.steps=250", 3);
+  ASSERT_GT(pid, 0);
+  // Kill -9 now: no chance to clean up.
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   waitpid(pid, nullptr, 0);
   const auto stored = lines(run("results export --db " + db() + " --format csv").out);
@@ -190,14 +189,9 @@ TEST_F(CliSearch, KilledRunResumesToTheUninterruptedResult) {
 
 TEST_F(CliSearch, InterruptFinishesInFlightWorkAndMarksTheRun) {
   const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
-  const std::string command = std::string(NASCENT_BINARY) + " search " + config + " --db " + db() +
-                              " --quiet --set budget.evaluations=100 --set evaluator.steps=250 > " +
-                              (dir_ / "out.txt").string() + " 2>&1 & echo $!";
-  FILE* pipe = popen(command.c_str(), "r");
-  int pid = 0;
-  ASSERT_EQ(fscanf(pipe, "%d", &pid), 1);
-  pclose(pipe);
-  for (int i = 0; i < 2000 && stored_evaluations(db()) < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int pid = start_search_after_evaluations(
+      config + " --db " + db() + " --quiet --set budget.evaluations=100 --set evaluator.steps=250", 2);
+  ASSERT_GT(pid, 0);
   ASSERT_EQ(kill(pid, SIGINT), 0);
   int status = 0;
   waitpid(pid, &status, 0);

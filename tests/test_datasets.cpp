@@ -11,7 +11,7 @@
 
 #include "core/error.hpp"
 #include "datasets/dataset.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 namespace nascent {
 namespace {
@@ -95,19 +95,6 @@ std::vector<std::int64_t> decoded_indices(const ImageSet& set) {
 
 class DatasetTest : public ScratchDirTest {
  protected:
-  std::string write(const std::string& name, const Bytes& content) {
-    fs::create_directories((dir_ / name).parent_path());
-    std::ofstream(path(name), std::ios::binary) << content;
-    return path(name);
-  }
-  static std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "accepted";
-  }
   // A complete stand-in for the Fashion-MNIST folder, mixing gzipped and plain files.
   std::string fake_fashion_mnist(const std::string& name) {
     write(name + "/train-images-idx3-ubyte", indexed_images(60000));
@@ -117,13 +104,6 @@ class DatasetTest : public ScratchDirTest {
     return path(name);
   }
 };
-
-#define EXPECT_ERROR(statement, fragment)                                        \
-  do {                                                                           \
-    const std::string message_ = error_of([&] { statement; });                   \
-    EXPECT_NE(message_.find(fragment), std::string::npos) << message_;           \
-    EXPECT_EQ(message_.find('\n'), std::string::npos) << message_;               \
-  } while (0)
 
 TEST_F(DatasetTest, IdxReadsPlainAndGzippedAlike) {
   const Bytes content = idx({3, 2, 2}, Bytes("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\xff", 12));

@@ -11,7 +11,7 @@
 #include "evaluators/table_evaluator.hpp"
 #include "evaluators/train_evaluator.hpp"
 #include "search_spaces/nb201/nb201.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 namespace nascent {
 namespace {
@@ -69,18 +69,6 @@ class TinySpace : public SearchSpace {
 
 class EvaluatorTest : public ScratchDirTest {
  protected:
-  std::string write(const std::string& name, const std::string& content) {
-    std::ofstream(path(name), std::ios::binary) << content;
-    return path(name);
-  }
-  static std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "accepted";
-  }
   static EvaluatorContext context(const std::string& dir, const std::string& device = "") {
     EvaluatorContext c;
     c.config_dir = dir;
@@ -88,13 +76,6 @@ class EvaluatorTest : public ScratchDirTest {
     return c;
   }
 };
-
-#define EXPECT_ERROR(statement, fragment)                              \
-  do {                                                                 \
-    const std::string message_ = error_of([&] { statement; });         \
-    EXPECT_NE(message_.find(fragment), std::string::npos) << message_; \
-    EXPECT_EQ(message_.find('\n'), std::string::npos) << message_;     \
-  } while (0)
 
 DataSplits small_synthetic() {
   SyntheticOptions options;

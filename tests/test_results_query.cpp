@@ -16,7 +16,7 @@
 #include "core/error.hpp"
 #include "results/query.hpp"
 #include "results/store.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 namespace nascent {
 namespace {
@@ -336,19 +336,7 @@ TEST(ResultsQuery, TablesAlignTheirColumns) {
 // The command line wiring, through the real binary.
 class ResultsCli : public ScratchDirTest {
  protected:
-  struct Output {
-    int status;
-    std::string out;
-  };
-  static Output cli(const std::string& arguments) {
-    const std::string command = std::string(NASCENT_BINARY) + " " + arguments + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buffer;
-    while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-  }
+  static CliOutput cli(const std::string& arguments) { return run_cli(arguments); }
   void SetUp() override {
     ScratchDirTest::SetUp();
     ResultStore store(db(), ResultStore::Mode::ReadWrite);

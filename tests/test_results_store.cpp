@@ -12,7 +12,7 @@
 
 #include "core/error.hpp"
 #include "results/store.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 namespace nascent {
 namespace {

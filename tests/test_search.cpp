@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 #include <filesystem>
 #include <fstream>

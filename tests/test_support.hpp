@@ -1,0 +1,78 @@
+#pragma once
+// Helpers shared by the test files: a private scratch folder per test, capturing a nascent::Error
+// message, and running the nascent binary.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace nascent {
+
+// A test fixture with a fresh, private temporary folder, removed afterwards. Named after the
+// process and test so that CTest's parallel runs never share one.
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("nascent-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Writes `content` byte for byte to `name` inside the scratch folder; returns its path.
+  std::string write(const std::string& name, const std::string& content) {
+    std::filesystem::create_directories((dir_ / name).parent_path());
+    std::ofstream(path(name), std::ios::binary) << content;
+    return path(name);
+  }
+
+  std::filesystem::path dir_;
+};
+
+// The message of the nascent::Error that `f` throws, or "accepted" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+// Expects `statement` to throw a one-line nascent::Error containing `fragment`.
+#define EXPECT_ERROR(statement, fragment)                                        \
+  do {                                                                           \
+    const std::string message_ = ::nascent::error_of([&] { statement; });        \
+    EXPECT_NE(message_.find(fragment), std::string::npos) << message_;           \
+    EXPECT_EQ(message_.find('\n'), std::string::npos) << message_;               \
+  } while (0)
+
+struct CliOutput {
+  int status;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs the nascent binary built with the tests; `arguments` go through the shell.
+inline CliOutput run_cli(const std::string& arguments) {
+  const std::string command = std::string(NASCENT_BINARY) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace nascent
