@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/results_command.hpp"
+#include "cli/score_command.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "runner/search.hpp"
@@ -140,6 +141,7 @@ int main(int argc, char** argv) {
   });
 
   add_results_command(app);
+  add_score_command(app, plugins);
 
   try {
     app.parse(argc, argv);

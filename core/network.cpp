@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace nascent {
 
 namespace {
@@ -13,6 +15,10 @@ double fan_in_of(const torch::Tensor& weight) {
 }
 
 }  // namespace
+
+torch::Tensor Network::features(torch::Tensor) {
+  throw Error("this network does not expose its features before global pooling");
+}
 
 void Network::reset_parameters(at::Generator& generator) {
   torch::NoGradGuard no_grad;

@@ -8,6 +8,10 @@ class Network : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(torch::Tensor input) = 0;
 
+  // The feature map just before global pooling, for predictors that score it (Zen-NAS). The
+  // default throws Error: spaces without such a map need not provide one.
+  virtual torch::Tensor features(torch::Tensor input);
+
   // PyTorch's default initialisation, drawn from `generator` instead of the global one so that
   // candidates built on parallel workers are reproducible. Spaces with custom parameters override.
   virtual void reset_parameters(at::Generator& generator);

@@ -7,7 +7,7 @@ namespace nascent {
 DataSplits load_dataset(const Config& config, const std::string& config_dir) {
   const std::string name = config.get<std::string>("name", "fashion-mnist");
   if (name == "fashion-mnist") {
-    config.check_keys({"name", "path", "val_size", "train_subset", "val_subset", "test_subset", "resize", "channels"});
+    config.check_keys({"name", "path", "val_size", "train_subset", "val_subset", "test_subset", "resize", "pad", "channels"});
     FashionMnistOptions options;
     options.folder = resolve_path(config.get<std::string>("path", options.folder), config_dir);
     options.val_size = config.get<long long>("val_size", options.val_size);
@@ -15,6 +15,7 @@ DataSplits load_dataset(const Config& config, const std::string& config_dir) {
     options.val_subset = config.get<long long>("val_subset", options.val_subset);
     options.test_subset = config.get<long long>("test_subset", options.test_subset);
     options.resize = config.get<long long>("resize", options.resize);
+    options.pad = config.get<long long>("pad", options.pad);
     options.channels = config.get<long long>("channels", options.channels);
     return load_fashion_mnist(options);
   }

@@ -50,6 +50,7 @@ struct FashionMnistOptions {
   std::int64_t val_subset = 0;
   std::int64_t test_subset = 0;
   std::int64_t resize = 0;    // 0: native 28x28
+  std::int64_t pad = 0;       // > 28: zero-pad (black borders) to pad x pad, centred; excludes resize
   std::int64_t channels = 1;  // 1, or 3
 };
 // The decoded files are cached process-wide per folder (thread-safe), so several evaluators or

@@ -170,7 +170,7 @@ const RawFashionMnist& raw_fashion_mnist(const std::string& folder) {
 
 // Selecting before converting keeps a small subset from costing a float copy of all 60,000 images.
 ImageSet prepare(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& index,
-                 std::int64_t resize, std::int64_t channels) {
+                 std::int64_t resize, std::int64_t pad, std::int64_t channels) {
   torch::Tensor x = images.index_select(0, index).to(torch::kFloat32).div_(255.0).sub_(kMean).div_(kStd).unsqueeze(1);
   if (resize > 0 && resize != kSide) {
     namespace F = torch::nn::functional;
@@ -178,6 +178,11 @@ ImageSet prepare(const torch::Tensor& images, const torch::Tensor& labels, const
                               .size(std::vector<std::int64_t>{resize, resize})
                               .mode(torch::kBilinear)
                               .align_corners(false));
+  }
+  if (pad > kSide) {
+    // Black borders, as the garments' own background: raw 0, normalised.
+    const std::int64_t before = (pad - kSide) / 2, after = pad - kSide - before;
+    x = torch::constant_pad_nd(x, {before, after, before, after}, (0.0 - kMean) / kStd);
   }
   if (channels == 3) x = x.expand({-1, 3, -1, -1});
   return ImageSet{x.contiguous(), labels.index_select(0, index)};
@@ -195,6 +200,8 @@ DataSplits load_fashion_mnist(const FashionMnistOptions& options) {
   if (options.val_size < 0 || options.val_size >= kTrainCount)
     throw Error("config: dataset.val_size must be between 0 and 59999, got " + std::to_string(options.val_size));
   if (options.resize < 0) throw Error("config: dataset.resize must be 0 (native 28) or a positive size");
+  if (options.pad != 0 && options.pad < kSide) throw Error("config: dataset.pad must be 0 or a size of at least 28");
+  if (options.pad > 0 && options.resize > 0) throw Error("config: dataset.pad and dataset.resize exclude each other");
   if (options.train_subset < 0 || options.val_subset < 0 || options.test_subset < 0)
     throw Error("config: dataset.train_subset, val_subset and test_subset must not be negative (0 means all)");
   const RawFashionMnist& raw = raw_fashion_mnist(options.folder);
@@ -211,13 +218,13 @@ DataSplits load_fashion_mnist(const FashionMnistOptions& options) {
   splits.name = "fashion-mnist";
   splits.num_classes = 10;
   splits.train = prepare(raw.train_images, raw.train_labels, first(train_index, options.train_subset), options.resize,
-                         options.channels);
+                         options.pad, options.channels);
   splits.val = prepare(raw.train_images, raw.train_labels, first(val_index, options.val_subset), options.resize,
-                       options.channels);
+                       options.pad, options.channels);
   splits.test = prepare(raw.test_images, raw.test_labels,
                         first(torch::arange(kTestCount, torch::kInt64), options.test_subset), options.resize,
-                        options.channels);
-  const std::int64_t side = options.resize > 0 ? options.resize : kSide;
+                        options.pad, options.channels);
+  const std::int64_t side = options.resize > 0 ? options.resize : options.pad > 0 ? options.pad : kSide;
   splits.input_shape = {options.channels, side, side};
   return splits;
 }

@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "evaluators/proxy_evaluator.hpp"
 #include "evaluators/table_evaluator.hpp"
 #include "evaluators/train_evaluator.hpp"
 
@@ -8,7 +9,8 @@ std::unique_ptr<Evaluator> make_evaluator(const Config& config, const EvaluatorC
   const std::string name = config.get<std::string>("name", "train");
   if (name == "train") return TrainEvaluator::from_config(config, context);
   if (name == "table") return TableEvaluator::from_config(config, context);
-  throw Error("config: evaluator.name: unknown evaluator '" + name + "' (expected train or table)");
+  if (name == "proxy") return ProxyEvaluator::from_config(config, context);
+  throw Error("config: evaluator.name: unknown evaluator '" + name + "' (expected train, table or proxy)");
 }
 
 }  // namespace nascent

@@ -151,6 +151,7 @@ CREATE TABLE evaluations (
   elapsed REAL,              -- run seconds when stored
   device TEXT NOT NULL,
   created_at TEXT NOT NULL,
+  stage TEXT NOT NULL DEFAULT 'query',  -- query: the run's evaluator; score: training-free predictors
   UNIQUE (run_id, seq)
 );
 CREATE INDEX evaluations_candidate ON evaluations (candidate_id);
@@ -288,7 +289,7 @@ struct ResultStore::Statements {
         find_candidate(db, "SELECT id FROM candidates WHERE space = ? AND arch = ?", path),
         evaluation(db,
                    "INSERT INTO evaluations (run_id, seq, candidate_id, ok, error, fitness, cost, seconds, elapsed, "
-                   "device, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "device, created_at, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    path),
         metric(db, "INSERT INTO metrics (evaluation_id, name, value) VALUES (?, ?, ?)", path) {}
   Statement candidate, find_candidate, evaluation, metric;
@@ -315,7 +316,11 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
     throw Error(path + ": cannot open: " + message);
   }
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-  if (mode == Mode::ReadOnly) return;
+  if (mode == Mode::ReadOnly) {
+    Identity identity;
+    if (read_identity(db_, identity) == SQLITE_OK) schema_version_ = identity.user_version;
+    return;
+  }
   try {
     if (sqlite3_db_readonly(db_, "main") == 1) throw Error(path + " is read-only");
     // Under the write lock, look again: the file may have changed since the read-only check, and a
@@ -330,7 +335,12 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
         exec(kSchema);
         exec("PRAGMA application_id = " + std::to_string(kApplicationId));
         exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+      } else if (identity.user_version == 1) {
+        // Schema 1 had no stages: every evaluation in it was a query.
+        exec("ALTER TABLE evaluations ADD COLUMN stage TEXT NOT NULL DEFAULT 'query'");
+        exec("PRAGMA user_version = 2");
       }
+      schema_version_ = kSchemaVersion;
       exec("COMMIT");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -408,7 +418,7 @@ void ResultStore::add_evaluation(const StoredEvaluation& e) {
 
     s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
     s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
-    s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc());
+    s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, e.stage);
     try {
       s.evaluation.step("write");
     } catch (const Error&) {
@@ -504,7 +514,8 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
   try {
     Statement s(db_,
                 "SELECT e.id, e.run_id, e.seq, c.space, c.arch, c.fingerprint, e.ok, e.error, e.fitness, e.cost, "
-                "e.seconds, e.elapsed, e.device, e.created_at FROM evaluations e JOIN candidates c ON c.id = "
+                "e.seconds, e.elapsed, e.device, e.created_at, " + std::string(schema_version_ >= 2 ? "e.stage" : "'query'") +
+                " FROM evaluations e JOIN candidates c ON c.id = "
                 "e.candidate_id " + where + "ORDER BY e.run_id, e.seq",
                 path_);
     if (run) s.bind(1, *run);
@@ -527,6 +538,7 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
       e.elapsed = s.real(11);
       e.result.device = s.text(12);
       e.created_at = s.text(13);
+      e.stage = s.text(14);
       result.push_back(std::move(e));
     }
     Statement m(db_,

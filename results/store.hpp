@@ -31,6 +31,7 @@ struct StoredEvaluation {
   Evaluation result;
   std::optional<double> fitness;  // objective value, higher is better; empty when failed
   double elapsed = 0;             // run seconds when it was stored (for wall-clock budgets on resume)
+  std::string stage = "query";    // "query": the run's evaluator; "score": training-free predictors
   std::string created_at;
 };
 
@@ -46,7 +47,8 @@ class ResultStore {
   ResultStore(const ResultStore&) = delete;
   ResultStore& operator=(const ResultStore&) = delete;
 
-  static constexpr int kSchemaVersion = 1;
+  // 2 added evaluations.stage; a schema-1 file is upgraded when opened for writing.
+  static constexpr int kSchemaVersion = 2;
 
   std::int64_t begin_run(const std::string& config, std::uint64_t seed, const std::string& space,
                          const std::string& strategy, const std::string& evaluator);
@@ -68,6 +70,7 @@ class ResultStore {
   void exec(const std::string& sql) const;
   std::vector<StoredEvaluation> select_evaluations(std::optional<std::int64_t> run, std::optional<std::int64_t> seq) const;
   std::string path_;
+  int schema_version_ = kSchemaVersion;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> statements_;
   mutable std::mutex mutex_;

@@ -38,7 +38,7 @@ struct Settings {
 
 Settings read_settings(const Config& config, const SearchOptions& options) {
   config.check_keys({"name", "description", "seed", "space", "strategy", "evaluator", "objective", "budget",
-                     "parallel", "plugins"});
+                     "parallel", "plugins", "predictor"});
   Settings s;
   s.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
 
@@ -80,6 +80,7 @@ std::string identity_of(const Config& config) {
     copy["parallel"].remove("threads_per_worker");
   }
   if (copy["evaluator"]) copy["evaluator"].remove("device");
+  if (copy["predictor"]) copy["predictor"].remove("device");
   YAML::Emitter out;
   out << copy;
   return out.c_str();
@@ -140,7 +141,7 @@ SearchSummary run_search(const SearchOptions& options) {
   const Config space_config = config.child("space");
   const std::string space_name = space_config.get<std::string>("name");
   auto space = SpaceRegistry::instance().create(space_name, space_config);
-  auto strategy = make_strategy(config.child("strategy"), *space);
+  auto strategy = make_strategy(config.child("strategy"), *space, options.config_dir);
   EvaluatorContext context{options.config_dir, settings.threads_per_worker, options.device.value_or("")};
   auto evaluator = make_evaluator(config.child("evaluator"), context);
   at::set_num_threads(settings.threads_per_worker);
@@ -175,7 +176,8 @@ SearchSummary run_search(const SearchOptions& options) {
   const Clock clock(elapsed_offset);
   Rng rng(settings.seed);
   std::unordered_map<std::string, std::optional<double>> seen;  // arch -> fitness, within this run
-  std::int64_t done = 0;
+  std::int64_t done = 0;      // query evaluations, which the evaluations budget counts
+  std::int64_t next_seq = 0;  // every stored evaluation, scores included
   double total_cost = 0;
   std::optional<double> best;
   std::mutex store_mutex;
@@ -220,8 +222,113 @@ SearchSummary run_search(const SearchOptions& options) {
                  value.c_str(), best_text, format_duration(elapsed).c_str(), left.c_str());
   };
 
+  // Evaluates what is not stored yet (in parallel) and replays what is (on resume); stores each
+  // result as it finishes. Returns which entries were replayed.
+  std::unordered_map<std::string, std::map<std::string, double>> pool_scores;  // arch -> its training-free scores
+  const auto evaluate_pending = [&](std::vector<StoredEvaluation>& pending, Evaluator& with, const std::string& stage) {
+    std::vector<char> replayed(pending.size(), 0);
+    for (std::size_t p = 0; p < pending.size(); ++p) {
+      pending[p].stage = stage;
+      auto it = stored.find(pending[p].seq);
+      if (it == stored.end()) continue;
+      if (it->second.arch != pending[p].arch || it->second.stage != stage)
+        throw Error("--resume: evaluation " + std::to_string(pending[p].seq) + " of run " + std::to_string(run_id) +
+                    " is " + it->second.arch + " (" + it->second.stage + ") but the strategy now asks for " +
+                    pending[p].arch + " (" + stage + ") (was the run made by another nascent version?)");
+      pending[p] = it->second;
+      replayed[p] = 1;
+    }
+    std::vector<std::size_t> to_evaluate;
+    for (std::size_t p = 0; p < pending.size(); ++p)
+      if (!replayed[p]) to_evaluate.push_back(p);
+
+    tbb::task_arena arena(settings.workers);
+    arena.execute([&] {
+      tbb::parallel_for(
+          tbb::blocked_range<std::size_t>(0, to_evaluate.size(), 1),
+          [&](const tbb::blocked_range<std::size_t>& range) {
+            // LibTorch's thread count is per calling thread under OpenMP: set it on each worker.
+            at::set_num_threads(settings.threads_per_worker);
+            for (std::size_t k = range.begin(); k != range.end(); ++k) {
+              StoredEvaluation& e = pending[to_evaluate[k]];
+              e.fingerprint = space->fingerprint(e.arch);
+              try {
+                e.result = with.evaluate(*space, e.arch, derive_seed(settings.seed, static_cast<std::uint64_t>(e.seq)));
+              } catch (const std::exception& error) {
+                e.result = Evaluation{};
+                e.result.ok = false;
+                e.result.error = error.what();
+              }
+              // A queried candidate keeps the training-free scores it was chosen by.
+              auto scores = pool_scores.find(e.arch);
+              if (stage == "query" && scores != pool_scores.end())
+                for (const auto& [name, value] : scores->second) e.result.metrics.emplace(name, value);
+              std::lock_guard<std::mutex> lock(store_mutex);
+              e.elapsed = clock.elapsed();
+              e.fitness = fitness_of(e.result, settings);
+              store.add_evaluation(e);
+            }
+          },
+          tbb::simple_partitioner());
+    });
+    return replayed;
+  };
+
+  // Scores the strategy's pool with the `predictor` evaluator before any query. False when the
+  // run was stopped or ran out of time first (--resume continues it).
+  const auto score_pool = [&] {
+    const std::vector<std::string> pool = strategy->score_pool(rng);
+    if (pool.empty()) return true;
+    if (!config.has("predictor"))
+      throw Error("config: strategy " + strategy->name() +
+                  " scores a pool of candidates first: add a `predictor` section (e.g. name: proxy, metrics: [synflow])");
+    auto predictor = make_evaluator(config.child("predictor"), context);
+    std::size_t scored = 0, failed = 0;
+    auto last_print = std::chrono::steady_clock::now();
+    const std::size_t chunk = std::max<std::size_t>(settings.batch, 16);
+    for (std::size_t begin = 0; begin < pool.size(); begin += chunk) {
+      if (g_stop_requested || (settings.max_seconds && clock.elapsed() >= *settings.max_seconds)) {
+        if (!options.quiet)
+          std::fprintf(stderr, "stopped while scoring the candidate pool (%zu of %zu scored)\n", scored, pool.size());
+        return false;
+      }
+      std::vector<StoredEvaluation> pending;
+      for (std::size_t i = begin; i < std::min(pool.size(), begin + chunk); ++i) {
+        StoredEvaluation e;
+        e.run = run_id;
+        e.seq = next_seq++;
+        e.space = space_name;
+        e.arch = pool[i];
+        pending.push_back(std::move(e));
+      }
+      evaluate_pending(pending, *predictor, "score");
+      for (const auto& e : pending) {
+        strategy->tell_scores(e.arch, e.result.metrics, e.result.ok);
+        pool_scores[e.arch] = e.result.metrics;
+        if (e.fitness && (!best || *e.fitness > *best)) {
+          best = e.fitness;
+          summary.best_arch = e.arch;
+          summary.best_fitness = settings.maximize ? *e.fitness : -*e.fitness;
+          summary.best_metrics = e.result.metrics;
+        }
+        ++scored;
+        if (!e.result.ok) ++failed;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (!options.quiet && (std::chrono::duration<double>(now - last_print).count() >= 1 || scored == pool.size())) {
+        last_print = now;
+        const double elapsed = clock.elapsed();
+        std::fprintf(stderr, "[scored %zu/%zu] %zu failed  elapsed %s  ~%s left\n", scored, pool.size(), failed,
+                     format_duration(elapsed).c_str(),
+                     format_duration((elapsed - elapsed_offset) / scored * (pool.size() - scored)).c_str());
+      }
+    }
+    return true;
+  };
+
   try {
-    while (!out_of_budget() && !g_stop_requested) {
+    const bool pool_scored = score_pool();
+    while (pool_scored && !out_of_budget() && !g_stop_requested) {
       std::size_t want = settings.batch;
       if (auto left = budget_left()) want = std::min<std::size_t>(want, static_cast<std::size_t>(*left));
       const std::vector<std::string> asked = strategy->ask(want, rng);
@@ -239,58 +346,19 @@ SearchSummary run_search(const SearchOptions& options) {
         if (seen.count(arch) || pending_archs.count(arch)) continue;
         StoredEvaluation e;
         e.run = run_id;
-        e.seq = done + static_cast<std::int64_t>(pending.size());
+        e.seq = next_seq + static_cast<std::int64_t>(pending.size());
         e.space = space_name;
         e.arch = arch;
         pending_archs.insert(arch);
         pending.push_back(std::move(e));
       }
-      std::vector<char> replayed(pending.size(), 0);
-      for (std::size_t p = 0; p < pending.size(); ++p) {
-        auto it = stored.find(pending[p].seq);
-        if (it == stored.end()) continue;
-        if (it->second.arch != pending[p].arch)
-          throw Error("--resume: evaluation " + std::to_string(pending[p].seq) + " of run " + std::to_string(run_id) +
-                      " is " + it->second.arch + " but the strategy now asks for " + pending[p].arch +
-                      " (was the run made by another nascent version?)");
-        pending[p] = it->second;
-        replayed[p] = 1;
-      }
-      std::vector<std::size_t> to_evaluate;
-      for (std::size_t p = 0; p < pending.size(); ++p)
-        if (!replayed[p]) to_evaluate.push_back(p);
-
-      tbb::task_arena arena(settings.workers);
-      arena.execute([&] {
-        tbb::parallel_for(
-            tbb::blocked_range<std::size_t>(0, to_evaluate.size(), 1),
-            [&](const tbb::blocked_range<std::size_t>& range) {
-              // LibTorch's thread count is per calling thread under OpenMP: set it on each worker.
-              at::set_num_threads(settings.threads_per_worker);
-              for (std::size_t k = range.begin(); k != range.end(); ++k) {
-                StoredEvaluation& e = pending[to_evaluate[k]];
-                e.fingerprint = space->fingerprint(e.arch);
-                try {
-                  e.result = evaluator->evaluate(*space, e.arch, derive_seed(settings.seed, static_cast<std::uint64_t>(e.seq)));
-                } catch (const std::exception& error) {
-                  e.result = Evaluation{};
-                  e.result.ok = false;
-                  e.result.error = error.what();
-                }
-                std::lock_guard<std::mutex> lock(store_mutex);
-                e.elapsed = clock.elapsed();
-                e.fitness = fitness_of(e.result, settings);
-                store.add_evaluation(e);
-              }
-            },
-            tbb::simple_partitioner());
-      });
-
+      const std::vector<char> replayed = evaluate_pending(pending, *evaluator, "query");
       for (std::size_t p = 0; p < pending.size(); ++p) {
         StoredEvaluation& e = pending[p];
         check_metric_reported(e.result, settings);
         if (replayed[p]) e.fitness = fitness_of(e.result, settings);
         ++done;
+        ++next_seq;
         if (!replayed[p]) ++summary.evaluated_now;
         total_cost += e.result.cost;
         seen[e.arch] = e.fitness;

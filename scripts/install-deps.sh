@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ccache pkg-config
   libtorch-dev libopenblas0-openmp
   libboost-graph-dev libtbb-dev libyaml-cpp-dev libsqlite3-dev zlib1g-dev
-  libgtest-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libcli11-dev nlohmann-json3-dev libnlopt-cxx-dev
   dataset-fashion-mnist sqlite3
 )
 missing=()

@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,8 +23,17 @@ class Strategy {
   virtual std::vector<std::string> ask(std::size_t count, Rng& rng) = 0;
   // fitness: higher is better; std::nullopt for a failed evaluation.
   virtual void tell(const std::string& arch, std::optional<double> fitness) = 0;
+
+  // Strategies that rank candidates by training-free scores first (training-free search, RoBoT
+  // with computed metrics) return the pool to score here. The loop asks once, before the first
+  // ask(); scores every candidate with the config's `predictor` evaluator, stores them as stage
+  // "score" and tells each back, in order, before asking for queries.
+  virtual std::vector<std::string> score_pool(Rng& rng) { return {}; }
+  virtual void tell_scores(const std::string& arch, const std::map<std::string, double>& metrics, bool ok) {}
 };
 
-std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace& space);
+// config_dir resolves relative paths (a metrics table) as the rest of the config does.
+std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace& space,
+                                        const std::string& config_dir = "");
 
 }  // namespace nascent

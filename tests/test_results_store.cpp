@@ -383,7 +383,7 @@ TEST_F(ResultStoreTest, RefusesForeignNewerAndNonDatabaseFilesWithoutTouchingThe
     expect_refused_untouched("foreign.db", "is not a nascent results database", mode);
     expect_refused_untouched("foreign-id.db", "is not a nascent results database", mode);
     expect_refused_untouched("foreign-wal.db", "is not a nascent results database", mode);
-    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to 1)", mode);
+    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to 2)", mode);
     expect_refused_untouched("text.db", "file is not a database", mode);
     expect_refused_untouched("short.db", "file is not a database", mode);
   }

@@ -1,6 +1,7 @@
 #include "search_spaces/nb201/nb201.hpp"
 
 #include "core/error.hpp"
+#include "core/probe.hpp"
 #include "core/network.hpp"
 
 namespace nascent {
@@ -225,26 +226,34 @@ Description Nb201Space::describe(const std::string& arch, const Task& task) cons
 
 namespace {
 
-torch::nn::Sequential relu_conv_bn(std::int64_t in, std::int64_t out, int kernel, int stride, int pad) {
-  return torch::nn::Sequential(torch::nn::ReLU(),
-                               torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad).bias(false)),
-                               torch::nn::BatchNorm2d(out));
-}
+// ReLU -> conv -> BN, through the probe functions so that training-free predictors can see it.
+class ReLUConvBNImpl : public torch::nn::Module {
+ public:
+  ReLUConvBNImpl(std::int64_t in, std::int64_t out, int kernel, int stride, int pad, bool relu = true)
+      : relu_(relu),
+        conv_(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad).bias(false)))),
+        bn_(register_module("bn", torch::nn::BatchNorm2d(out))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    return probe_norm(bn_, probe_conv(conv_, relu_ ? probe_relu(x) : x));
+  }
+
+ private:
+  bool relu_;
+  torch::nn::Conv2d conv_;
+  torch::nn::BatchNorm2d bn_;
+};
+TORCH_MODULE(ReLUConvBN);
 
 class CellImpl : public torch::nn::Module {
  public:
   CellImpl(const Nb201Space::Cell& cell, std::int64_t channels) : cell_(cell) {
     for (int e = 0; e < Nb201Space::kEdges; ++e) {
-      torch::nn::Sequential op;
+      const std::string name = "edge" + std::to_string(e);
       switch (cell[e]) {
-        case kConv1: op = relu_conv_bn(channels, channels, 1, 1, 0); break;
-        case kConv3: op = relu_conv_bn(channels, channels, 3, 1, 1); break;
-        case kPool:
-          op = torch::nn::Sequential(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(3).stride(1).padding(1).count_include_pad(false)));
-          break;
-        default: break;  // none and skip_connect need no module
+        case kConv1: convs_[e] = register_module(name, ReLUConvBN(channels, channels, 1, 1, 0)); break;
+        case kConv3: convs_[e] = register_module(name, ReLUConvBN(channels, channels, 3, 1, 1)); break;
+        default: break;  // pooling, none and skip_connect have no parameters
       }
-      if (op) edges_[e] = register_module("edge" + std::to_string(e), op);
     }
   }
 
@@ -255,7 +264,10 @@ class CellImpl : public torch::nn::Module {
       torch::Tensor sum;
       for (int from = 0; from < to; ++from, ++e) {
         if (cell_[e] == kNone) continue;
-        torch::Tensor term = cell_[e] == kSkip ? node[from] : edges_[e]->forward(node[from]);
+        torch::Tensor term = cell_[e] == kSkip   ? node[from]
+                             : cell_[e] == kPool ? torch::avg_pool2d(node[from], 3, 1, 1, /*ceil_mode=*/false,
+                                                                     /*count_include_pad=*/false)
+                                                 : convs_[e]->forward(node[from]);
         sum = sum.defined() ? sum + term : term;
       }
       node[to] = sum.defined() ? sum : torch::zeros_like(input);
@@ -265,53 +277,66 @@ class CellImpl : public torch::nn::Module {
 
  private:
   Nb201Space::Cell cell_;
-  std::array<torch::nn::Sequential, Nb201Space::kEdges> edges_;
+  std::array<ReLUConvBN, Nb201Space::kEdges> convs_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 };
 TORCH_MODULE(Cell);
 
 class ResidualBlockImpl : public torch::nn::Module {
  public:
   ResidualBlockImpl(std::int64_t in, std::int64_t out)
-      : conv_a_(register_module("conv_a", relu_conv_bn(in, out, 3, 2, 1))),
-        conv_b_(register_module("conv_b", relu_conv_bn(out, out, 3, 1, 1))),
-        downsample_(register_module(
-            "downsample", torch::nn::Sequential(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(2).stride(2)),
-                                                torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).bias(false))))) {}
+      : conv_a_(register_module("conv_a", ReLUConvBN(in, out, 3, 2, 1))),
+        conv_b_(register_module("conv_b", ReLUConvBN(out, out, 3, 1, 1))),
+        downsample_(register_module("downsample", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).bias(false)))) {}
 
-  torch::Tensor forward(const torch::Tensor& x) { return conv_b_->forward(conv_a_->forward(x)) + downsample_->forward(x); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return conv_b_->forward(conv_a_->forward(x)) + probe_conv(downsample_, torch::avg_pool2d(x, 2, 2));
+  }
 
  private:
-  torch::nn::Sequential conv_a_, conv_b_, downsample_;
+  ReLUConvBN conv_a_, conv_b_;
+  torch::nn::Conv2d downsample_;
 };
 TORCH_MODULE(ResidualBlock);
 
 class Nb201Network : public Network {
  public:
   Nb201Network(const Nb201Space::Cell& cell, int channels, int cells_per_stage, const Task& task) {
-    const std::int64_t in_channels = task.input_shape.at(0);
-    stem_ = register_module("stem", torch::nn::Sequential(
-                                        torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, channels, 3).padding(1).bias(false)),
-                                        torch::nn::BatchNorm2d(channels)));
-    body_ = register_module("body", torch::nn::Sequential());
+    stem_ = register_module("stem", ReLUConvBN(task.input_shape.at(0), channels, 3, 1, 1, /*relu=*/false));
     std::int64_t width = channels;
     for (int stage = 0; stage < 3; ++stage) {
       if (stage > 0) {
-        body_->push_back(ResidualBlock(width, width * 2));
+        const std::string name = "reduce" + std::to_string(blocks_.size());
+        blocks_.emplace_back(name, torch::nn::AnyModule(register_module(name, ResidualBlock(width, width * 2))));
         width *= 2;
       }
-      for (int c = 0; c < cells_per_stage; ++c) body_->push_back(Cell(cell, width));
+      for (int c = 0; c < cells_per_stage; ++c) {
+        const std::string name = "cell" + std::to_string(blocks_.size());
+        blocks_.emplace_back(name, torch::nn::AnyModule(register_module(name, Cell(cell, width))));
+      }
     }
-    head_ = register_module("head", torch::nn::Sequential(torch::nn::BatchNorm2d(width), torch::nn::ReLU(),
-                                                          torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten()));
+    last_bn_ = register_module("last_bn", torch::nn::BatchNorm2d(width));
     classifier_ = register_module("classifier", torch::nn::Linear(width, task.num_classes));
   }
 
+  torch::Tensor features(torch::Tensor input) override {
+    torch::Tensor x = stem_->forward(input);
+    probe_hidden("stem", x);
+    for (auto& [name, block] : blocks_) {
+      x = block.forward(x);
+      probe_hidden(name, x);
+    }
+    return probe_relu(probe_norm(last_bn_, x));
+  }
+
   torch::Tensor forward(torch::Tensor input) override {
-    return classifier_->forward(head_->forward(body_->forward(stem_->forward(input))));
+    torch::Tensor pooled = torch::adaptive_avg_pool2d(features(input), {1, 1}).flatten(1);
+    return probe_linear(classifier_, pooled);
   }
 
  private:
-  torch::nn::Sequential stem_{nullptr}, body_{nullptr}, head_{nullptr};
+  ReLUConvBN stem_{nullptr};
+  std::vector<std::pair<std::string, torch::nn::AnyModule>> blocks_;  // cells and reduction blocks, in order
+  torch::nn::BatchNorm2d last_bn_{nullptr};
   torch::nn::Linear classifier_{nullptr};
 };
 

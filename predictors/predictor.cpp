@@ -1,0 +1,133 @@
+#include "predictors/predictor.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "predictors/passes.hpp"
+
+namespace nascent {
+
+std::unique_ptr<Predictor> make_zero_cost_predictor(const std::string& name);
+std::unique_ptr<Predictor> make_hidden_covariance(const std::string& name, const std::string& layer);
+std::unique_ptr<Predictor> make_lga(int warmup_steps, double warmup_lr);
+
+torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return torch::nn::functional::cross_entropy(logits, labels);
+}
+
+ScoreInput::ScoreInput(Network& network_, torch::Tensor inputs_, torch::Tensor labels_, Rng& rng_, LossFunction loss_)
+    : network(network_), inputs(std::move(inputs_)), labels(std::move(labels_)), rng(rng_), loss(std::move(loss_)) {}
+
+std::vector<std::string> predictor_names() {
+  return {"grad_norm", "snip",    "grasp",   "fisher", "jacob_cov", "synflow", "nwot",      "zen",
+          "epe_nas",   "l2_norm", "plain",   "params", "flops",     "hidden_cov", "lga"};
+}
+
+std::unique_ptr<Predictor> make_predictor(const std::string& name, const Config& options) {
+  const std::size_t at = name.find('@');
+  const std::string base = name.substr(0, at);
+  if (base == "hidden_cov") {
+    options.check_keys({"name", "layer", "weight"});
+    std::string layer = at == std::string::npos ? options.get<std::string>("layer", "-1") : name.substr(at + 1);
+    if (layer.empty()) throw Error("predictor '" + name + "': empty layer after '@'");
+    return make_hidden_covariance(name, layer);
+  }
+  if (at != std::string::npos) throw Error("predictor '" + name + "': only hidden_cov takes a layer after '@'");
+  if (base == "lga") {
+    options.check_keys({"name", "warmup_steps", "warmup_lr", "weight"});
+    return make_lga(options.get<int>("warmup_steps", 0), options.get<double>("warmup_lr", 0.01));
+  }
+  options.check_keys({"name", "weight"});
+  if (auto predictor = make_zero_cost_predictor(base)) return predictor;
+  std::string known;
+  for (const auto& n : predictor_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown predictor '" + name + "' (known: " + known + ")");
+}
+
+namespace {
+
+// The state a predictor may change: parameter and buffer values, dtype, and train/eval mode.
+class SavedState {
+ public:
+  explicit SavedState(Network& net) : net_(net), training_(net.is_training()) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net.parameters()) saved_.push_back({p, p.detach().clone()});
+    for (auto& b : net.buffers()) saved_.push_back({b, b.detach().clone()});
+  }
+  void restore() {
+    torch::NoGradGuard no_grad;
+    if (!saved_.empty() && saved_.front().first.dtype() != saved_.front().second.dtype())
+      net_.to(saved_.front().second.scalar_type());
+    for (auto& [live, copy] : saved_) {
+      if (live.dtype() != copy.dtype()) live.set_data(copy.clone());
+      else live.copy_(copy);
+    }
+    net_.zero_grad();
+    net_.train(training_);
+  }
+
+ private:
+  Network& net_;
+  bool training_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> saved_;
+};
+
+}  // namespace
+
+PredictorScores score_predictors(const std::vector<const Predictor*>& predictors, ScoreInput& input) {
+  PredictorScores result;
+  input.cache = std::make_shared<PassCache>();
+  SavedState saved(input.network);
+  for (const Predictor* predictor : predictors) {
+    const auto start = std::chrono::steady_clock::now();
+    double value = predictor_detail::nan();
+    try {
+      value = predictor->score(input);
+    } catch (const c10::Error& error) {
+      std::string message = error.what_without_backtrace();
+      result.errors[predictor->name()] = message.substr(0, message.find('\n'));
+    } catch (const std::exception& error) {
+      result.errors[predictor->name()] = error.what();
+    }
+    saved.restore();
+    result.scores[predictor->name()] = value;
+    result.milliseconds[predictor->name()] =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  return result;
+}
+
+namespace predictor_detail {
+
+double nan() { return std::numeric_limits<double>::quiet_NaN(); }
+
+std::vector<torch::Tensor> weighted_layer_weights(torch::nn::Module& network) {
+  std::vector<torch::Tensor> weights;
+  for (auto& module : network.modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2d>()) weights.push_back(conv->weight);
+    else if (auto* conv1 = module->as<torch::nn::Conv1d>()) weights.push_back(conv1->weight);
+    else if (auto* linear = module->as<torch::nn::Linear>()) weights.push_back(linear->weight);
+  }
+  return weights;
+}
+
+torch::Tensor corrcoef(const torch::Tensor& x) {
+  torch::Tensor centred = x.to(torch::kDouble);
+  centred = centred - centred.mean(1, /*keepdim=*/true);
+  torch::Tensor cov = centred.matmul(centred.t());
+  torch::Tensor d = cov.diagonal().sqrt();
+  return (cov / d.unsqueeze(1) / d.unsqueeze(0)).clamp(-1, 1);
+}
+
+double eigen_score(const torch::Tensor& correlation) {
+  // clamp() keeps NaN, so a constant unit or sample (zero variance) is detected here.
+  if (!torch::isfinite(correlation).all().item<bool>()) return nan();
+  torch::Tensor eigenvalues = torch::linalg::eigvalsh(correlation, "L");
+  const double k = 1e-5;
+  return -(torch::log(eigenvalues + k) + 1.0 / (eigenvalues + k)).sum().item<double>();
+}
+
+}  // namespace predictor_detail
+
+}  // namespace nascent
