@@ -42,7 +42,7 @@ std::unique_ptr<Evaluator> ProxyEvaluator::from_config(const Config& config, con
   options.batch_size = config.get<long long>("batch_size", options.batch_size);
   options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
   return std::make_unique<ProxyEvaluator>(load_dataset(config.child("dataset"), context.config_dir),
-                                          predictors_from_config(config.child("metrics")), options);
+                                          predictors_from_config(Config(config.node()["metrics"])), options);
 }
 
 Evaluation ProxyEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {

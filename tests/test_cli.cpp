@@ -59,6 +59,33 @@ TEST(Cli, DescribeReportsPublishedFigures) {
   EXPECT_NE(r.out.find("nor_conv_1x1"), std::string::npos);
 }
 
+TEST(Cli, ScorePrintsEachRequestedPredictor) {
+  const std::string cell = "'|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|'";
+  const std::string small = " --option channels=4 --option cells_per_stage=1 --dataset synthetic --input 3x8x8 --batch 8";
+  const Result r = run("score nb201 " + cell + " --metric synflow,params,hidden_cov@stem" + small);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto rows = lines(r.out);
+  ASSERT_EQ(rows.size(), 4u) << r.out;
+  EXPECT_EQ(rows[1].rfind("synflow ", 0), 0u) << r.out;
+  EXPECT_EQ(rows[3].rfind("hidden_cov@stem ", 0), 0u) << r.out;
+  // Same seed, same scores (the last column is the time taken).
+  const auto scores_only = [](const std::string& out) {
+    std::string kept;
+    for (const auto& row : lines(out)) kept += row.substr(0, row.find_last_of(' ')) + "\n";
+    return kept;
+  };
+  EXPECT_EQ(scores_only(run("score nb201 " + cell + " --metric synflow,params,hidden_cov@stem" + small).out),
+            scores_only(r.out));
+
+  const Result unknown = run("score nb201 " + cell + " --metric synflw" + small);
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_EQ(lines(unknown.out).size(), 1u) << unknown.out;
+  EXPECT_NE(unknown.out.find("unknown predictor 'synflw'"), std::string::npos) << unknown.out;
+  const Result bad_arch = run("score nb201 '|bogus|' --metric synflow" + small);
+  EXPECT_EQ(bad_arch.status, 1);
+  EXPECT_NE(bad_arch.out.find("cannot parse"), std::string::npos) << bad_arch.out;
+}
+
 TEST(Cli, BadInputIsOneLineError) {
   for (const std::string& args :
        {std::string("describe nb201 '|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|'"),

@@ -441,3 +441,39 @@ TEST_F(ResultStoreTest, WriterHoldingTheWriteLockBlocksWritersButNotReaders) {
 
 }  // namespace
 }  // namespace nascent
+
+namespace nascent {
+namespace {
+
+// A database written before evaluations had stages (schema 1) is read as all queries, and is
+// upgraded in place, keeping every result, when opened for writing.
+TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
+  {
+    ResultStore store(path("old.db"), ResultStore::Mode::ReadWrite);
+    const auto run = store.begin_run("seed: 1", 1, "nb201", "random", "table");
+    store.add_evaluation(evaluation(run, 0, "a", {{"acc", 1.0}}));
+  }
+  sql(path("old.db"), "ALTER TABLE evaluations DROP COLUMN stage; PRAGMA user_version = 1;");
+  {
+    ResultStore store(path("old.db"), ResultStore::Mode::ReadOnly);
+    const auto evaluations = store.evaluations();
+    ASSERT_EQ(evaluations.size(), 1u);
+    EXPECT_EQ(evaluations[0].stage, "query");
+  }
+  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "1") << "reading must not upgrade";
+  {
+    ResultStore store(path("old.db"), ResultStore::Mode::ReadWrite);
+    auto e = evaluation(1, 1, "b", {{"synflow", 3.0}});
+    e.stage = "score";
+    store.add_evaluation(e);
+    const auto evaluations = store.evaluations(1);
+    ASSERT_EQ(evaluations.size(), 2u);
+    EXPECT_EQ(evaluations[0].stage, "query");
+    EXPECT_EQ(evaluations[0].result.metrics.at("acc"), 1.0);
+    EXPECT_EQ(evaluations[1].stage, "score");
+  }
+  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "2");
+}
+
+}  // namespace
+}  // namespace nascent
