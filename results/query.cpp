@@ -207,6 +207,7 @@ Json evaluation_json(const StoredEvaluation& e) {
               {"seconds", number(e.result.seconds)},
               {"device", e.result.device},
               {"created_at", e.created_at},
+              {"stage", e.stage},
               {"metrics", metrics}};
 }
 
@@ -297,6 +298,7 @@ std::string evaluation_to_text(const StoredEvaluation& e) {
       {"space", e.space},
       {"arch", e.arch},
       {"fingerprint", e.fingerprint},
+      {"stage", e.stage},
       {"status", e.result.ok ? "ok" : "failed: " + e.result.error},
       {"fitness", e.fitness ? exact_number(*e.fitness) : "-"},
       {"cost", exact_number(e.result.cost)},

@@ -268,4 +268,39 @@ TEST(CliExamples, TableExamplesRunAndReportTheirBest) {
   fs::remove_all(dir);
 }
 
+TEST(CliExamples, RobotTableExampleReachesThePublishedAccuracy) {
+  const std::string zc = std::string(NASCENT_SOURCE_DIR) + "/../shared/data/nas-bench-201/zc_proxies_cifar10.csv";
+  if (!fs::exists(zc)) GTEST_SKIP() << "no " << zc;
+  const fs::path dir = fs::temp_directory_path() / ("nascent-robot-example-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string db = (dir / "robot.db").string();
+  const Result r = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/nb201-robot-table.yaml --quiet --db " + db);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("run 1 finished: 20 evaluations"), std::string::npos) << r.out;
+  const auto top = nlohmann::json::parse(run("results top --db " + db + " -k 1 --format json").out);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_GE(top[0]["metrics"]["cifar10_test_200ep"].get<double>(), 94.3) << top.dump();
+  fs::remove_all(dir);
+}
+
+// The training-free example's config is valid and runs end to end (shrunk to seconds here).
+TEST(CliExamples, TrainingFreeExampleScoresThenTrains) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const fs::path dir = fs::temp_directory_path() / ("nascent-tf-example-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string db = (dir / "tf.db").string();
+  const Result r = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/nb201-training-free.yaml --db " + db +
+                       " --set strategy.pool=4 --set strategy.top_k=1 --set budget.evaluations=1"
+                       " --set evaluator.epochs=0.05 --set evaluator.dataset.test_subset=64");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("[scored 4/4]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("run 1 finished: 1 evaluations"), std::string::npos) << r.out;
+  const auto all = nlohmann::json::parse(run("results show --db " + db + " --format json").out);
+  ASSERT_EQ(all["evaluations"].size(), 5u) << all.dump();
+  EXPECT_EQ(all["evaluations"][0]["stage"], "score");
+  EXPECT_TRUE(all["evaluations"][0]["metrics"].contains("nwot"));
+  EXPECT_EQ(all["evaluations"][4]["stage"], "query");
+  fs::remove_all(dir);
+}
+
 }  // namespace

@@ -246,7 +246,7 @@ TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
   ASSERT_TRUE(json.is_array());
   ASSERT_EQ(json.size(), 2u);
   for (const char* key : {"run", "seq", "space", "arch", "fingerprint", "ok", "error", "fitness", "cost", "seconds",
-                          "device", "created_at", "metrics"})
+                          "device", "created_at", "stage", "metrics"})
     EXPECT_TRUE(json[0].contains(key)) << key;
   EXPECT_EQ(json[0]["run"], 1);
   EXPECT_EQ(json[0]["seq"], 0);

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/network.hpp"
+#include "core/probe.hpp"
 #include "core/registry.hpp"
 
 namespace {
@@ -51,7 +52,7 @@ class ChainNetwork : public Network {
     for (int width : widths) {
       body_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, width, 3).stride(2).padding(1).bias(false)));
       body_->push_back(torch::nn::BatchNorm2d(width));
-      body_->push_back(torch::nn::ReLU());
+      body_->push_back(ProbedReLU());  // visible to NASWOT and the other probe-based predictors
       channels = width;
     }
     body_->push_back(torch::nn::AdaptiveAvgPool2d(1));
