@@ -189,6 +189,29 @@ TEST_F(PredictorTest, UnprobedNetworksScoreNaNWithAReasonNeverCrash) {
   for (const auto& name : {"snip", "synflow", "jacob_cov", "lga"}) EXPECT_TRUE(std::isfinite(scores.at(name))) << name;
 }
 
+// A token model (N x T x H hidden states): hidden covariance takes the features as units and
+// every batch x position pair as a sample.
+class TokenNetwork : public Network {
+ public:
+  TokenNetwork() { embed_ = register_module("embed", torch::nn::Linear(3, 6)); }
+  torch::Tensor forward(torch::Tensor x) override {
+    torch::Tensor tokens = x.flatten(2).transpose(1, 2);  // N x (H*W) x C: one token per pixel
+    torch::Tensor hidden = torch::tanh(embed_->forward(tokens));
+    probe_hidden("encoder0", hidden, /*unit_dim=*/2);
+    last_hidden = hidden.detach();
+    return hidden.mean(1).slice(1, 0, 4);
+  }
+  torch::nn::Linear embed_{nullptr};
+  torch::Tensor last_hidden;
+};
+
+TEST_F(PredictorTest, HiddenCovarianceOfTokenSequencesUsesFeaturesAsUnits) {
+  TokenNetwork net;
+  const double score_value = score(net, {"hidden_cov@encoder0"}).at("hidden_cov@encoder0");
+  const torch::Tensor units = net.last_hidden.reshape({-1, 6}).t();  // 6 units x (N * T) samples
+  EXPECT_NEAR(score_value, predictor_detail::eigen_score(predictor_detail::corrcoef(units)), 1e-9 * std::abs(score_value));
+}
+
 TEST(PredictorFactory, UnknownNamesAndOptionsAreOneLineErrors) {
   EXPECT_ERROR(make_predictor("synflw"), "unknown predictor 'synflw'");
   EXPECT_ERROR(make_predictor("synflow@3"), "only hidden_cov takes a layer");
