@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/results_command.hpp"
+#include "cli/input_shape.hpp"
 #include "cli/score_command.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -25,22 +26,6 @@ extern "C" void on_interrupt(int) {
 void load_plugins(const std::vector<std::string>& plugins) {
   register_builtin_spaces();
   for (const auto& plugin : plugins) load_plugin(plugin);
-}
-
-std::vector<std::int64_t> parse_shape(const std::string& text) {
-  std::vector<std::int64_t> shape;
-  std::stringstream stream(text);
-  for (std::string part; std::getline(stream, part, 'x');) {
-    try {
-      std::size_t used = 0;
-      shape.push_back(std::stoll(part, &used));
-      if (used != part.size() || shape.back() < 1) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw Error("--input: expected dimensions like 3x32x32, got '" + text + "'");
-    }
-  }
-  if (shape.empty()) throw Error("--input: expected dimensions like 3x32x32, got '" + text + "'");
-  return shape;
 }
 
 std::unique_ptr<SearchSpace> make_space(const std::string& name, const std::vector<std::string>& options) {
@@ -129,7 +114,7 @@ int main(int argc, char** argv) {
     load_plugins(plugins);
     auto space = make_space(space_name, space_options);
     const std::string canonical = space->canonical(arch);
-    const Description d = space->describe(canonical, Task{parse_shape(input), classes});
+    const Description d = space->describe(canonical, Task{parse_input_shape(input), classes});
     std::cout << "space        " << space->name() << "\n"
               << "arch         " << canonical << "\n"
               << "fingerprint  " << space->fingerprint(canonical) << "\n"

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/input_shape.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "datasets/dataset.hpp"
@@ -20,24 +21,6 @@ struct ScoreArgs {
   std::uint64_t seed = 0;
   int threads = 0;
 };
-
-std::vector<std::int64_t> shape_of(const std::string& text) {
-  std::vector<std::int64_t> shape;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t end = std::min(text.find('x', start), text.size());
-    const std::string part = text.substr(start, end - start);
-    try {
-      std::size_t used = 0;
-      shape.push_back(std::stoll(part, &used));
-      if (used != part.size() || shape.back() < 1) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw Error("--input: expected dimensions like 3x32x32, got '" + text + "'");
-    }
-    start = end + 1;
-  }
-  return shape;
-}
 
 // The dataset section for the requested input shape: Fashion-MNIST padded to the size (black
 // borders) with the grey channel replicated, or learnable synthetic data of that shape.
@@ -77,7 +60,7 @@ void run_score(const ScoreArgs& args, const std::vector<std::string>& plugins) {
   for (const auto& name : args.metrics) predictors.push_back(make_predictor(name));
   if (predictors.empty()) throw Error("--metric: name at least one predictor");
 
-  const std::vector<std::int64_t> shape = shape_of(args.input);
+  const std::vector<std::int64_t> shape = parse_input_shape(args.input);
   DataSplits data = load_dataset(dataset_config(args, shape), ".");
   if (data.train.size() < args.batch)
     throw Error("the dataset has " + std::to_string(data.train.size()) + " training samples, fewer than --batch");

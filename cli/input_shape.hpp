@@ -1,0 +1,29 @@
+#pragma once
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace nascent {
+
+// `--input 3x32x32` -> {3, 32, 32}; anything else is a one-line Error.
+inline std::vector<std::int64_t> parse_input_shape(const std::string& text) {
+  const std::string message = "--input: expected dimensions like 3x32x32, got '" + text + "'";
+  std::vector<std::int64_t> shape;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, 'x');) {
+    try {
+      std::size_t used = 0;
+      shape.push_back(std::stoll(part, &used));
+      if (used != part.size() || shape.back() < 1) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw Error(message);
+    }
+  }
+  if (shape.empty() || text.back() == 'x') throw Error(message);
+  return shape;
+}
+
+}  // namespace nascent
