@@ -57,7 +57,7 @@ const LossPass& loss_pass(const ScoreInput& input) {
   if (input.cache && input.cache->loss_pass) return *input.cache->loss_pass;
   Network& net = input.network;
   net.train();
-  net.zero_grad();
+  predictor_detail::clear_gradients(net);
   LossPassListener listener(input.inputs.size(0));
   LossPass pass;
   {
@@ -72,7 +72,7 @@ const LossPass& loss_pass(const ScoreInput& input) {
   pass.saw_weighted_output = !listener.outputs_.empty();
   pass.activation_kernel = listener.kernel_;
   pass.hidden = std::move(listener.hidden_);
-  net.zero_grad();
+  predictor_detail::clear_gradients(net);
   if (!input.cache) input.cache = std::make_shared<PassCache>();
   input.cache->loss_pass = std::move(pass);
   return *input.cache->loss_pass;

@@ -63,7 +63,7 @@ class SavedState {
       if (live.dtype() != copy.dtype()) live.set_data(copy.clone());
       else live.copy_(copy);
     }
-    net_.zero_grad();
+    predictor_detail::clear_gradients(net_);
     net_.train(training_);
   }
 
@@ -101,6 +101,10 @@ PredictorScores score_predictors(const std::vector<const Predictor*>& predictors
 namespace predictor_detail {
 
 double nan() { return std::numeric_limits<double>::quiet_NaN(); }
+
+void clear_gradients(torch::nn::Module& network) {
+  for (auto& p : network.parameters()) p.mutable_grad() = torch::Tensor();
+}
 
 std::vector<torch::Tensor> weighted_layer_weights(torch::nn::Module& network) {
   std::vector<torch::Tensor> weights;

@@ -73,6 +73,8 @@ torch::Tensor corrcoef(const torch::Tensor& x);
 // -sum(log(l + 1e-5) + 1/(l + 1e-5)) over the eigenvalues of a correlation matrix; NaN if it has NaNs.
 double eigen_score(const torch::Tensor& correlation);
 double nan();
+// Drops every parameter's gradient (rather than zeroing it), so none keeps a stale dtype.
+void clear_gradients(torch::nn::Module& network);
 }  // namespace predictor_detail
 
 }  // namespace nascent

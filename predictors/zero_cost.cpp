@@ -82,7 +82,7 @@ double flops(const ScoreInput& input) {
 double grasp(const ScoreInput& input) {
   Network& net = input.network;
   net.train();
-  net.zero_grad();
+  predictor_detail::clear_gradients(net);
   std::vector<torch::Tensor> weights = predictor_detail::weighted_layer_weights(net);
   std::vector<torch::Tensor> g =
       torch::autograd::grad({input.loss(net.forward(input.inputs), input.labels)}, weights, {}, false, false, true);
@@ -99,7 +99,7 @@ double grasp(const ScoreInput& input) {
   double total = 0;
   for (const auto& w : weights)
     if (w.grad().defined()) total += (-w.detach().to(torch::kDouble) * w.grad().to(torch::kDouble)).sum().item<double>();
-  net.zero_grad();
+  predictor_detail::clear_gradients(net);
   return total;
 }
 
@@ -133,9 +133,10 @@ double synflow(const ScoreInput& input) {
     for (auto& b : net.buffers())
       if (b.is_floating_point()) b.abs_();
   }
+  // Gradients left in float32 would receive the float64 ones below and overflow (sums reach 1e50).
+  predictor_detail::clear_gradients(net);
   net.to(torch::kDouble);
   net.train();
-  net.zero_grad();
   ProbeListener bypass;
   bypass.bypass_normalisation = true;
   std::vector<std::int64_t> shape = input.inputs.sizes().vec();
@@ -148,7 +149,7 @@ double synflow(const ScoreInput& input) {
   double total = 0;
   for (const auto& w : predictor_detail::weighted_layer_weights(net))
     if (w.grad().defined()) total += (w.detach() * w.grad()).abs().sum().item<double>();
-  net.zero_grad();
+  predictor_detail::clear_gradients(net);
   if (total == 0 || !std::isfinite(total)) return total;
   return total > 0 ? std::log(total) : -std::log(-total);
 }

@@ -116,6 +116,28 @@ TEST_F(PredictorTest, SharedPassesGiveWhatEachPredictorGivesAlone) {
   }
 }
 
+// synflow runs in float64: gradients left by an earlier predictor must not hold it to float32
+// (which overflows on large NAS-Bench-201 networks, whose synflow sums reach 1e50).
+TEST_F(PredictorTest, SynflowAfterOtherPredictorsIsFullFloat64) {
+  // A full-size NAS-Bench-201 network whose synflow sum (about 1e49) exceeds float32's range.
+  Nb201Space full;
+  const Task task{{3, 32, 32}, 10};
+  const std::string arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_3x3~2|";
+  auto synflow = make_predictor("synflow"), grad_norm = make_predictor("grad_norm");
+  const auto synflow_of = [&](std::vector<const Predictor*> list) {
+    auto net = full.build(arch, task);  // fresh, identically initialised networks
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(0);
+    net->reset_parameters(generator);
+    Rng rng(0);
+    ScoreInput input(*net, torch::randn({16, 3, 32, 32}), torch::arange(16, torch::kInt64) % 10, rng);
+    return score_predictors(list, input).scores.at("synflow");
+  };
+  const double after_grad_norm = synflow_of({grad_norm.get(), synflow.get()});
+  const double alone = synflow_of({synflow.get()});
+  EXPECT_GT(alone, std::log(3.4e38));
+  EXPECT_DOUBLE_EQ(after_grad_norm, alone);
+}
+
 TEST_F(PredictorTest, SynflowIgnoresTheDataAndTheWeightSigns) {
   auto net = build();
   const double original = score(*net, {"synflow"}).at("synflow");
