@@ -9,7 +9,8 @@ namespace {
 
 class LabelGradientAlignment : public Predictor {
  public:
-  LabelGradientAlignment(int warmup_steps, double warmup_lr) : warmup_steps_(warmup_steps), warmup_lr_(warmup_lr) {}
+  LabelGradientAlignment(int warmup_steps, double warmup_lr, bool batch_statistics)
+      : warmup_steps_(warmup_steps), warmup_lr_(warmup_lr), batch_statistics_(batch_statistics) {}
   std::string name() const override { return "lga"; }
 
   double score(const ScoreInput& input) const override {
@@ -26,16 +27,20 @@ class LabelGradientAlignment : public Predictor {
     std::vector<torch::Tensor> weights;
     for (const auto& item : net.named_parameters())
       if (item.key().find("weight") != std::string::npos && item.value().requires_grad()) weights.push_back(item.value());
-    // Per-sample gradients from one forward and backward per sample (batch of one): one pass
-    // per sample, never one per parameter tensor. BatchNorm therefore normalises each sample
-    // over its own positions rather than over the batch.
+    // Per-sample gradients: one backward pass per sample, never one per parameter tensor. By
+    // default each sample also gets its own forward pass (batch of one), so BatchNorm normalises
+    // it over its own positions; with batch_statistics the whole batch goes forward once and
+    // each sample's summed logits are differentiated through it (TE-NAS's form: BatchNorm keeps
+    // the batch's statistics, each backward pass costs a full batch's).
     const std::int64_t n = input.inputs.size(0);
+    torch::Tensor batch_logits = batch_statistics_ ? net.forward(input.inputs) : torch::Tensor();
     std::int64_t total = 0;
     for (const auto& w : weights) total += w.numel();
     torch::Tensor gradients = torch::zeros({n, total}, torch::TensorOptions().dtype(torch::kFloat).device(input.inputs.device()));
     for (std::int64_t i = 0; i < n; ++i) {
-      torch::Tensor logits = net.forward(input.inputs.slice(0, i, i + 1));
-      std::vector<torch::Tensor> grads = torch::autograd::grad({logits.sum()}, weights, {}, false, false, true);
+      torch::Tensor logits = batch_statistics_ ? batch_logits[i] : net.forward(input.inputs.slice(0, i, i + 1));
+      std::vector<torch::Tensor> grads =
+          torch::autograd::grad({logits.sum()}, weights, {}, /*retain_graph=*/batch_statistics_, false, true);
       std::int64_t offset = 0;
       for (std::size_t k = 0; k < weights.size(); ++k) {
         const std::int64_t size = weights[k].numel();
@@ -58,6 +63,7 @@ class LabelGradientAlignment : public Predictor {
  private:
   int warmup_steps_;
   double warmup_lr_;
+  bool batch_statistics_;
 };
 
 }  // namespace
@@ -66,10 +72,10 @@ double label_gradient_alignment(const torch::Tensor& ntk, const torch::Tensor& l
   return LabelGradientAlignment::alignment(ntk, labels);
 }
 
-std::unique_ptr<Predictor> make_lga(int warmup_steps, double warmup_lr) {
+std::unique_ptr<Predictor> make_lga(int warmup_steps, double warmup_lr, bool batch_statistics) {
   if (warmup_steps < 0) throw Error("lga: warmup_steps must not be negative");
   if (!(warmup_lr >= 0)) throw Error("lga: warmup_lr must not be negative");
-  return std::make_unique<LabelGradientAlignment>(warmup_steps, warmup_lr);
+  return std::make_unique<LabelGradientAlignment>(warmup_steps, warmup_lr, batch_statistics);
 }
 
 }  // namespace nascent

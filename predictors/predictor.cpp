@@ -10,7 +10,7 @@ namespace nascent {
 
 std::unique_ptr<Predictor> make_zero_cost_predictor(const std::string& name);
 std::unique_ptr<Predictor> make_hidden_covariance(const std::string& name, const std::string& layer);
-std::unique_ptr<Predictor> make_lga(int warmup_steps, double warmup_lr);
+std::unique_ptr<Predictor> make_lga(int warmup_steps, double warmup_lr, bool batch_statistics);
 
 torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   return torch::nn::functional::cross_entropy(logits, labels);
@@ -35,8 +35,9 @@ std::unique_ptr<Predictor> make_predictor(const std::string& name, const Config&
   }
   if (at != std::string::npos) throw Error("predictor '" + name + "': only hidden_cov takes a layer after '@'");
   if (base == "lga") {
-    options.check_keys({"name", "warmup_steps", "warmup_lr", "weight"});
-    return make_lga(options.get<int>("warmup_steps", 0), options.get<double>("warmup_lr", 0.01));
+    options.check_keys({"name", "warmup_steps", "warmup_lr", "batch_statistics", "weight"});
+    return make_lga(options.get<int>("warmup_steps", 0), options.get<double>("warmup_lr", 0.01),
+                    options.get<bool>("batch_statistics", false));
   }
   options.check_keys({"name", "weight"});
   if (auto predictor = make_zero_cost_predictor(base)) return predictor;

@@ -234,6 +234,25 @@ TEST_F(PredictorTest, HiddenCovarianceOfTokenSequencesUsesFeaturesAsUnits) {
   EXPECT_NEAR(score_value, predictor_detail::eigen_score(predictor_detail::corrcoef(units)), 1e-9 * std::abs(score_value));
 }
 
+// Without BatchNorm, samples do not interact: both ways of taking per-sample gradients agree.
+// With it they differ (batch statistics versus each sample's own).
+TEST_F(PredictorTest, LgaBatchStatisticsOnlyMatterWithBatchNorm) {
+  const auto lga_pair = [&](Network& net) {
+    auto own = make_predictor("lga");
+    auto batch = make_predictor("lga", Config::parse("batch_statistics: true"));
+    Rng rng(0);
+    ScoreInput input(net, data_.train.images, data_.train.labels, rng);
+    return std::make_pair(own->score(input), batch->score(input));
+  };
+  PlainNetwork plain;
+  const auto [plain_own, plain_batch] = lga_pair(plain);
+  EXPECT_NEAR(plain_own, plain_batch, 1e-6);
+  auto nb201 = build();
+  const auto [own, batch] = lga_pair(*nb201);
+  EXPECT_GT(std::abs(own - batch), 1e-6);
+  EXPECT_LE(std::abs(batch), 1.0);
+}
+
 TEST(PredictorFactory, UnknownNamesAndOptionsAreOneLineErrors) {
   EXPECT_ERROR(make_predictor("synflw"), "unknown predictor 'synflw'");
   EXPECT_ERROR(make_predictor("synflow@3"), "only hidden_cov takes a layer");
