@@ -21,7 +21,6 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
-#include <sstream>
 
 #include "core/stats.hpp"
 #include "datasets/dataset.hpp"
@@ -45,14 +44,10 @@ struct Table {
 };
 
 Table read_csv(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw Error("cannot open " + path);
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  CsvReader reader(buffer.str(), path);
+  CsvFile file(path, path);
   Table table;
-  reader.next(table.header);
-  for (std::vector<std::string> cells; reader.next(cells);) table.rows.push_back(cells);
+  table.header = file.header;
+  for (std::vector<std::string> cells; file.reader.next(cells);) table.rows.push_back(cells);
   return table;
 }
 
@@ -165,13 +160,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t k = 0; k < corr_cells; ++k) {
     const std::string arch = zc.rows[order[k]][zc.column("arch")];
-    auto net = space.build(arch, task);
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(k);
-    net->reset_parameters(generator);
-    Rng rng(k);
-    ScoreInput input(*net, batch.train.images, batch.train.labels, rng);
-    input.flops = space.describe(arch, task).flops;
-    const PredictorScores result = score_predictors(list, input);
+    const PredictorScores result = score_architecture(space, arch, task, k, list, batch.train.images, batch.train.labels);
     out << arch;
     for (const auto& name : names) {
       scores[name].push_back(result.scores.at(name));

@@ -10,9 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include "evaluators/table_evaluator.hpp"
@@ -71,23 +69,14 @@ Figures run_robot(const std::string& nb201, const std::string& metrics_table, co
 
 // The best cifar10_test_200ep among a pool's architectures (the pool's optimum).
 double pool_optimum(const std::string& nb201, const std::string& pool_csv) {
-  auto read = [](const std::string& path) {
-    std::ifstream file(path);
-    std::stringstream buffer;
-    buffer << file.rdbuf();
-    return buffer.str();
-  };
-  CsvReader table(read(nb201), nb201), pool(read(pool_csv), pool_csv);
-  std::vector<std::string> header, cells;
-  table.next(header);
-  const auto arch_col = std::find(header.begin(), header.end(), "arch") - header.begin();
-  const auto test_col = std::find(header.begin(), header.end(), "cifar10_test_200ep") - header.begin();
+  CsvFile table(nb201, nb201), pool(pool_csv, pool_csv);
+  const std::size_t arch_col = table.column("arch", "key"), test_col = table.column("cifar10_test_200ep", "test");
   std::map<std::string, double> test;
-  while (table.next(cells)) test[cells[arch_col]] = std::stod(cells[test_col]);
-  pool.next(header);
-  const auto pool_arch = std::find(header.begin(), header.end(), "arch") - header.begin();
+  std::vector<std::string> cells;
+  while (table.reader.next(cells)) test[cells[arch_col]] = std::stod(cells[test_col]);
+  const std::size_t pool_arch = pool.column("arch", "key");
   double best = 0;
-  while (pool.next(cells)) best = std::max(best, test[cells[pool_arch]]);
+  while (pool.reader.next(cells)) best = std::max(best, test[cells[pool_arch]]);
   return best;
 }
 

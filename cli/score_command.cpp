@@ -66,19 +66,11 @@ void run_score(const ScoreArgs& args, const std::vector<std::string>& plugins) {
     throw Error("the dataset has " + std::to_string(data.train.size()) + " training samples, fewer than --batch");
   if (args.threads > 0) at::set_num_threads(args.threads);
 
-  const Task task{data.input_shape, data.num_classes};
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(args.seed);
-  auto net = space->build(arch, task);
-  net->reset_parameters(generator);
-  Rng rng(args.seed);
-  ScoreInput input(*net, data.train.images.slice(0, 0, args.batch), data.train.labels.slice(0, 0, args.batch), rng);
-  try {
-    input.flops = space->describe(arch, task).flops;
-  } catch (const std::exception&) {
-  }
   std::vector<const Predictor*> list;
   for (const auto& p : predictors) list.push_back(p.get());
-  const PredictorScores scores = score_predictors(list, input);
+  const PredictorScores scores =
+      score_architecture(*space, arch, Task{data.input_shape, data.num_classes}, args.seed, list,
+                         data.train.images.slice(0, 0, args.batch), data.train.labels.slice(0, 0, args.batch));
 
   std::printf("%-14s %16s %10s\n", "metric", "score", "ms");
   for (const auto* predictor : list) {

@@ -50,21 +50,10 @@ Evaluation ProxyEvaluator::evaluate(const SearchSpace& space, const std::string&
   Evaluation evaluation;
   evaluation.device = options_.device;
   try {
-    const Task task{data_.input_shape, data_.num_classes};
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-    std::shared_ptr<Network> net = space.build(arch, task);
-    net->reset_parameters(generator);
-    net->to(torch::Device(options_.device));
-    Rng rng(seed);
-    ScoreInput input(*net, inputs_, labels_, rng);
-    try {
-      input.flops = space.describe(arch, task).flops;
-    } catch (const std::exception&) {
-      // Only the flops predictor needs it; it reports the missing value itself.
-    }
     std::vector<const Predictor*> list;
     for (const auto& p : predictors_) list.push_back(p.get());
-    PredictorScores scores = score_predictors(list, input);
+    const PredictorScores scores = score_architecture(space, arch, Task{data_.input_shape, data_.num_classes}, seed,
+                                                      list, inputs_, labels_, options_.device);
     evaluation.metrics = scores.scores;
     for (const auto& [name, message] : scores.errors)
       evaluation.error += (evaluation.error.empty() ? "" : "; ") + name + ": " + message;

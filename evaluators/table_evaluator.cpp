@@ -80,10 +80,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return cells;
 }
 
-namespace {
-
-// Locale-independent, and strict: the whole cell (bar surrounding blanks) must be a finite number.
-std::optional<double> parse_number(std::string_view text) {
+std::optional<double> parse_csv_number(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
@@ -93,40 +90,51 @@ std::optional<double> parse_number(std::string_view text) {
   return value;
 }
 
-}  // namespace
+namespace {
 
-TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
-  const std::string source = "table '" + options_.path + "'";
-  std::ifstream in(options_.path, std::ios::binary);
+std::string read_whole_file(const std::string& path, const std::string& source) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(source + ": cannot read the file");
   std::ostringstream content;
   content << in.rdbuf();
   if (in.bad()) throw Error(source + ": read error");
-  CsvReader reader(content.str(), source);
+  return content.str();
+}
 
-  std::vector<std::string> header;
+}  // namespace
+
+CsvFile::CsvFile(const std::string& path, std::string source_name)
+    : source(std::move(source_name)), reader(read_whole_file(path, source), source) {
   if (!reader.next(header)) throw Error(source + ": the file is empty (expected a header line)");
-  const std::string header_where = source + " line " + std::to_string(reader.line());
-  const auto column = [&](const std::string& name, const char* role) {
-    std::size_t found = header.size();
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      if (header[i] != name) continue;
-      if (found != header.size()) throw Error(header_where + ": column '" + name + "' appears twice");
-      found = i;
-    }
-    if (found == header.size()) {
-      std::string names;
-      for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
-      throw Error(header_where + ": no column '" + name + "' (the " + role + " column; the columns are " + names + ")");
-    }
-    return found;
-  };
+  header_where_ = source + " line " + std::to_string(reader.line());
+}
+
+std::size_t CsvFile::column(const std::string& name, const char* role) const {
+  std::size_t found = header.size();
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (header[i] != name) continue;
+    if (found != header.size()) throw Error(header_where_ + ": column '" + name + "' appears twice");
+    found = i;
+  }
+  if (found == header.size()) {
+    std::string names;
+    for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
+    throw Error(header_where_ + ": no column '" + name + "' (the " + role + " column; the columns are " + names + ")");
+  }
+  return found;
+}
+
+TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
+  CsvFile file(options_.path, "table '" + options_.path + "'");
+  const std::string& source = file.source;
+  const std::vector<std::string>& header = file.header;
+  CsvReader& reader = file.reader;
   if (options_.metric.empty()) throw Error(source + ": no metric column given");
-  const std::size_t key_col = column(options_.key, "key");
-  std::vector<std::pair<std::string, std::size_t>> metric_cols{{options_.metric, column(options_.metric, "metric")}};
+  const std::size_t key_col = file.column(options_.key, "key");
+  std::vector<std::pair<std::string, std::size_t>> metric_cols{{options_.metric, file.column(options_.metric, "metric")}};
   for (const auto& name : options_.report)
-    if (name != options_.metric) metric_cols.emplace_back(name, column(name, "report"));
-  const std::size_t cost_col = options_.cost.empty() ? header.size() : column(options_.cost, "cost");
+    if (name != options_.metric) metric_cols.emplace_back(name, file.column(name, "report"));
+  const std::size_t cost_col = options_.cost.empty() ? header.size() : file.column(options_.cost, "cost");
 
   std::vector<std::string> cells;
   while (reader.next(cells)) {
@@ -134,7 +142,7 @@ TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
     if (cells.size() != header.size())
       throw Error(where + ": " + std::to_string(cells.size()) + " cells, the header has " + std::to_string(header.size()));
     const auto number = [&](std::size_t col) {
-      if (const auto value = parse_number(cells[col])) return *value;
+      if (const auto value = parse_csv_number(cells[col])) return *value;
       throw Error(where + ", column '" + header[col] + "': '" + cells[col] + "' is not a number");
     };
     Row row;

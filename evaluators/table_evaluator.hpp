@@ -1,4 +1,6 @@
 #pragma once
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -57,6 +59,25 @@ class CsvReader {
   std::string text_, source_;
   std::size_t pos_ = 0, line_ = 1, record_line_ = 0;
 };
+
+// A CSV file read whole: its header, and a reader at the first data record. A file that cannot
+// be read or has no header is an Error prefixed with `source`.
+struct CsvFile {
+  CsvFile(const std::string& path, std::string source);
+  // The header's index of `name`; an Error naming the role and listing the columns when it is
+  // absent, or when it appears twice.
+  std::size_t column(const std::string& name, const char* role) const;
+
+  std::string source;
+  CsvReader reader;
+  std::vector<std::string> header;
+
+ private:
+  std::string header_where_;
+};
+
+// Locale-independent and strict: the whole cell (bar surrounding blanks) must be a finite number.
+std::optional<double> parse_csv_number(std::string_view text);
 
 // Splits one CSV record; throws Error on malformed quoting.
 std::vector<std::string> split_csv_line(const std::string& line);

@@ -1,6 +1,5 @@
 #include "predictors/passes.hpp"
 
-#include "core/error.hpp"
 
 namespace nascent {
 

@@ -99,6 +99,23 @@ PredictorScores score_predictors(const std::vector<const Predictor*>& predictors
   return result;
 }
 
+PredictorScores score_architecture(const SearchSpace& space, const std::string& arch, const Task& task,
+                                   std::uint64_t seed, const std::vector<const Predictor*>& predictors,
+                                   const torch::Tensor& inputs, const torch::Tensor& labels, const std::string& device) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  std::shared_ptr<Network> net = space.build(arch, task);
+  net->reset_parameters(generator);
+  net->to(torch::Device(device));
+  Rng rng(seed);
+  ScoreInput input(*net, inputs, labels, rng);
+  try {
+    input.flops = space.describe(arch, task).flops;
+  } catch (const std::exception&) {
+    // Only the flops predictor needs it; it reports the missing value itself.
+  }
+  return score_predictors(predictors, input);
+}
+
 namespace predictor_detail {
 
 double nan() { return std::numeric_limits<double>::quiet_NaN(); }

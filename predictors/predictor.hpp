@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/network.hpp"
 #include "core/rng.hpp"
+#include "core/search_space.hpp"
 
 namespace nascent {
 
@@ -63,6 +64,14 @@ struct PredictorScores {
 // the same one (one loss backward serves grad_norm, snip, fisher, plain, nwot and hidden_cov; one
 // input-Jacobian pass serves jacob_cov and epe_nas). A predictor that throws scores NaN.
 PredictorScores score_predictors(const std::vector<const Predictor*>& predictors, ScoreInput& input);
+
+// Builds `arch` for `task` on `device`, initialises its weights from `seed` (as the training
+// evaluator does), and scores it on the batch with `predictors`, whose random stream is also
+// seeded by `seed`; the flops predictor gets the space's describe() figure. Building errors propagate.
+PredictorScores score_architecture(const SearchSpace& space, const std::string& arch, const Task& task,
+                                   std::uint64_t seed, const std::vector<const Predictor*>& predictors,
+                                   const torch::Tensor& inputs, const torch::Tensor& labels,
+                                   const std::string& device = "cpu");
 
 // Per-predictor helpers shared by the implementations.
 namespace predictor_detail {

@@ -193,13 +193,16 @@ SearchSummary run_search(const SearchOptions& options) {
            (settings.max_seconds && clock.elapsed() >= *settings.max_seconds) ||
            (settings.max_cost && total_cost >= *settings.max_cost);
   };
-  const auto report = [&](const StoredEvaluation& e, std::optional<double> fitness) {
-    if (fitness && (!best || *fitness > *best)) {
-      best = fitness;
+  const auto note_best = [&](const StoredEvaluation& e) {
+    if (e.fitness && (!best || *e.fitness > *best)) {
+      best = e.fitness;
       summary.best_arch = e.arch;
-      summary.best_fitness = settings.maximize ? *fitness : -*fitness;
+      summary.best_fitness = settings.maximize ? *e.fitness : -*e.fitness;
       summary.best_metrics = e.result.metrics;
     }
+  };
+  const auto report = [&](const StoredEvaluation& e) {
+    note_best(e);
     if (options.quiet) return;
     const double elapsed = clock.elapsed();
     std::string left;
@@ -305,12 +308,7 @@ SearchSummary run_search(const SearchOptions& options) {
       for (const auto& e : pending) {
         strategy->tell_scores(e.arch, e.result.metrics, e.result.ok);
         pool_scores[e.arch] = e.result.metrics;
-        if (e.fitness && (!best || *e.fitness > *best)) {
-          best = e.fitness;
-          summary.best_arch = e.arch;
-          summary.best_fitness = settings.maximize ? *e.fitness : -*e.fitness;
-          summary.best_metrics = e.result.metrics;
-        }
+        note_best(e);
         ++scored;
         if (!e.result.ok) ++failed;
       }
@@ -362,7 +360,7 @@ SearchSummary run_search(const SearchOptions& options) {
         if (!replayed[p]) ++summary.evaluated_now;
         total_cost += e.result.cost;
         seen[e.arch] = e.fitness;
-        report(e, e.fitness);
+        report(e);
       }
       for (const std::string& arch : canonical) strategy->tell(arch, seen.at(arch));
       // A strategy that only proposes architectures it has already seen can make no progress.

@@ -1,12 +1,10 @@
 #include "strategies/metric_pool.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <numeric>
-#include <sstream>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "core/error.hpp"
@@ -53,28 +51,18 @@ std::vector<std::size_t> rank_by_weights(const MetricPool& pool, const std::vect
 
 MetricPool read_metric_table(const std::string& path, const std::string& key, const std::vector<std::string>& metrics,
                              const SearchSpace& space) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error("metric table " + path + ": cannot open");
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  CsvReader reader(buffer.str(), path);
-  std::vector<std::string> header, cells;
-  if (!reader.next(header)) throw Error("metric table " + path + ": empty file");
-  const auto column = [&](const std::string& name) {
-    auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) throw Error("metric table " + path + ": no column '" + name + "'");
-    return static_cast<std::size_t>(it - header.begin());
-  };
-  const std::size_t key_column = column(key);
+  CsvFile file(path, "metric table '" + path + "'");
+  const std::size_t key_column = file.column(key, "key");
   std::vector<std::size_t> metric_columns;
-  for (const auto& m : metrics) metric_columns.push_back(column(m));
+  for (const auto& m : metrics) metric_columns.push_back(file.column(m, "metric"));
   MetricPool pool;
   pool.metrics = metrics;
   std::unordered_set<std::string> seen;
-  while (reader.next(cells)) {
-    const std::string where = "metric table " + path + " line " + std::to_string(reader.line());
-    if (cells.size() != header.size())
-      throw Error(where + ": " + std::to_string(cells.size()) + " fields, the header has " + std::to_string(header.size()));
+  for (std::vector<std::string> cells; file.reader.next(cells);) {
+    const std::string where = file.source + " line " + std::to_string(file.reader.line());
+    if (cells.size() != file.header.size())
+      throw Error(where + ": " + std::to_string(cells.size()) + " fields, the header has " +
+                  std::to_string(file.header.size()));
     std::string arch;
     try {
       arch = space.canonical(cells[key_column]);
@@ -85,22 +73,19 @@ MetricPool read_metric_table(const std::string& path, const std::string& key, co
     std::vector<double> row;
     for (std::size_t m = 0; m < metrics.size(); ++m) {
       const std::string& text = cells[metric_columns[m]];
-      double value = std::numeric_limits<double>::quiet_NaN();
-      if (!text.empty() && text != "nan" && text != "NaN") {
-        try {
-          std::size_t used = 0;
-          value = std::stod(text, &used);
-          if (used != text.size()) throw std::invalid_argument(text);
-        } catch (const std::exception&) {
-          throw Error(where + ": column " + metrics[m] + ": '" + text + "' is not a number");
-        }
-      }
-      row.push_back(value);
+      // A score that could not be computed is written as an empty cell, nan or inf; it stays non-finite.
+      std::string lower;
+      for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower.empty() || lower == "nan" || lower == "-nan") row.push_back(std::numeric_limits<double>::quiet_NaN());
+      else if (lower == "inf" || lower == "+inf") row.push_back(std::numeric_limits<double>::infinity());
+      else if (lower == "-inf") row.push_back(-std::numeric_limits<double>::infinity());
+      else if (const auto value = parse_csv_number(text)) row.push_back(*value);
+      else throw Error(where + ": column " + metrics[m] + ": '" + text + "' is not a number");
     }
     pool.archs.push_back(arch);
     pool.values.push_back(std::move(row));
   }
-  if (pool.archs.empty()) throw Error("metric table " + path + ": no rows");
+  if (pool.archs.empty()) throw Error(file.source + ": no rows");
   return pool;
 }
 
