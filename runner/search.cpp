@@ -144,6 +144,9 @@ SearchSummary run_search(const SearchOptions& options) {
   auto strategy = make_strategy(config.child("strategy"), *space, options.config_dir);
   EvaluatorContext context{options.config_dir, settings.threads_per_worker, options.device.value_or("")};
   auto evaluator = make_evaluator(config.child("evaluator"), context);
+  // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
+  std::unique_ptr<Evaluator> predictor;
+  if (config.has("predictor")) predictor = make_evaluator(config.child("predictor"), context);
   at::set_num_threads(settings.threads_per_worker);
 
   ResultStore store(options.db_path, ResultStore::Mode::ReadWrite);
@@ -282,10 +285,9 @@ SearchSummary run_search(const SearchOptions& options) {
   const auto score_pool = [&] {
     const std::vector<std::string> pool = strategy->score_pool(rng);
     if (pool.empty()) return true;
-    if (!config.has("predictor"))
+    if (!predictor)
       throw Error("config: strategy " + strategy->name() +
                   " scores a pool of candidates first: add a `predictor` section (e.g. name: proxy, metrics: [synflow])");
-    auto predictor = make_evaluator(config.child("predictor"), context);
     std::size_t scored = 0, failed = 0;
     auto last_print = std::chrono::steady_clock::now();
     const std::size_t chunk = std::max<std::size_t>(settings.batch, 16);

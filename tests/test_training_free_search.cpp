@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/graph.hpp"
+#include "datasets/dataset.hpp"
 #include "results/store.hpp"
 #include "runner/search.hpp"
 #include "search_spaces/nb201/nb201.hpp"
@@ -193,6 +194,60 @@ TEST_F(TrainingFreeRunTest, MetricTablesAreCheckedWithLineNumbers) {
   EXPECT_ERROR(read_metric_table(path("u.csv"), "arch", {"n"}, space), "no column 'n'");
   write("v.csv", "arch,m\n" + cell + ",nan\n");
   EXPECT_TRUE(std::isnan(read_metric_table(path("v.csv"), "arch", {"m"}, space).values[0][0]));
+}
+
+}  // namespace
+}  // namespace nascent
+
+namespace nascent {
+namespace {
+
+// Bad training-free settings are one-line errors before anything runs; the database keeps the
+// runs it already holds.
+TEST_F(TrainingFreeRunTest, BadSettingsAreOneLineErrorsAndKeepStoredRuns) {
+  const std::string yaml =
+      "seed: 1\nspace: {name: nb201, channels: 4, cells_per_stage: 1}\n"
+      "strategy: {name: training_free, metrics: [synflow], pool: 3, top_k: 0}\n"
+      "predictor: {name: proxy, metrics: [synflow], batch_size: 4, dataset: {name: synthetic, shape: [3, 8, 8]}}\n"
+      "evaluator: {name: train, steps: 1, dataset: {name: synthetic, shape: [3, 8, 8]}}\n"
+      "budget: {evaluations: 1}\n";
+  SearchOptions good;
+  good.config = Config::parse(yaml);
+  good.db_path = path("run.db");
+  good.quiet = true;
+  run_search(good);
+  const auto bad = [&](const std::string& assignment) {
+    SearchOptions options = good;
+    options.config = Config::parse(yaml);
+    options.config.set(assignment);
+    return error_of([&] { run_search(options); });
+  };
+  const auto expect_one_line = [](const std::string& message, const std::string& fragment) {
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  };
+  expect_one_line(bad("strategy.weights=[1, 2]"), "one weight per metric");
+  expect_one_line(bad("strategy.top_k=-1"), "strategy.top_k must not be negative");
+  expect_one_line(bad("strategy.metrics=[]"), "strategy.metrics must name at least one predictor");
+  expect_one_line(bad("predictor.metrics=synflow"), "metrics must be a non-empty list");
+  expect_one_line(bad("predictor.metrics=[synflw]"), "unknown predictor 'synflw'");
+  expect_one_line(bad("predictor.batch_size=1"), "batch_size must be at least 2");
+  expect_one_line(bad("strategy={name: robot}"), "strategy.metrics must list RoBoT's base metrics");
+  expect_one_line(bad("strategy={name: robot, metrics: [synflow], queries: -2}"), "strategy.queries must not be negative");
+  expect_one_line(bad("strategy={name: robot, metrics: [a, a]}"), "lists a metric twice");
+  expect_one_line(bad("strategy={name: robot, metrics: [a], metrics_table: nowhere.csv}"), "cannot read the file");
+  ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+  ASSERT_EQ(store.runs().size(), 1u);
+  EXPECT_EQ(store.evaluations(store.runs()[0].id).size(), 3u);
+}
+
+TEST(FashionMnistPad, BadPaddingIsAOneLineError) {
+  FashionMnistOptions options;
+  options.pad = 20;
+  EXPECT_ERROR(load_fashion_mnist(options), "dataset.pad must be 0 or a size of at least 28");
+  options.pad = 32;
+  options.resize = 32;
+  EXPECT_ERROR(load_fashion_mnist(options), "pad and dataset.resize exclude each other");
 }
 
 }  // namespace
