@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli/results_command.hpp"
-#include "cli/input_shape.hpp"
+#include "core/input_shape.hpp"
 #include "cli/score_command.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -102,19 +102,23 @@ int main(int argc, char** argv) {
 
   // describe
   std::string arch;
-  std::string input = "3x32x32";
+  std::string input;
   std::int64_t classes = 10;
   auto* describe_cmd = app.add_subcommand("describe", "Print an architecture's parameters, FLOPs and graph");
   describe_cmd->add_option("space", space_name, "Search space name")->required();
   describe_cmd->add_option("arch", arch, "Architecture string")->required();
-  describe_cmd->add_option("--input", input, "Input shape, e.g. 3x32x32 or 1x28x28")->capture_default_str();
+  describe_cmd->add_option("--input", input, "Input shape, e.g. 3x32x32 or 1x28x28 (default: the space's, else 3x32x32)");
   describe_cmd->add_option("--classes", classes, "Number of classes")->capture_default_str();
   describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
   describe_cmd->callback([&] {
     load_plugins(plugins);
     auto space = make_space(space_name, space_options);
     const std::string canonical = space->canonical(arch);
-    const Description d = space->describe(canonical, Task{parse_input_shape(input), classes});
+    const Task task{input.empty() ? space->default_input_shape() : parse_input_shape(input), classes};
+    if (input.empty()) {
+      for (std::size_t i = 0; i < task.input_shape.size(); ++i) input += (i ? "x" : "") + std::to_string(task.input_shape[i]);
+    }
+    const Description d = space->describe(canonical, task);
     std::cout << "space        " << space->name() << "\n"
               << "arch         " << canonical << "\n"
               << "fingerprint  " << space->fingerprint(canonical) << "\n"
@@ -122,6 +126,8 @@ int main(int argc, char** argv) {
               << "flops        " << static_cast<long long>(d.flops) << " (" << d.flops / 1e6 << " M) at " << input
               << ", " << classes << " classes\n";
     for (const auto& [name, value] : d.extra) std::cout << name << std::string(13 - std::min<size_t>(12, name.size()), ' ') << value << "\n";
+    const std::string tree = space->explain(canonical, task);
+    if (!tree.empty()) std::cout << "tree\n" << tree;
     std::cout << "graph\n" << graph_to_text(d.graph);
   });
 

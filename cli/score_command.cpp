@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli/input_shape.hpp"
+#include "core/input_shape.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "datasets/dataset.hpp"

@@ -16,6 +16,11 @@ torch::Tensor probe_relu(const torch::Tensor& x) {
   return torch::relu(x);
 }
 
+torch::Tensor probe_leaky_relu(const torch::Tensor& x, double slope) {
+  if (t_listener) t_listener->nonlinearity_input(x);
+  return torch::leaky_relu(x, slope);
+}
+
 torch::Tensor probe_conv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   torch::Tensor y = conv->forward(x);
   return t_listener ? t_listener->weighted_output(conv->weight, y) : y;

@@ -42,6 +42,7 @@ ProbeListener* current_probe();
 
 // Instrumented building blocks: identical to the plain LibTorch calls when nothing listens.
 torch::Tensor probe_relu(const torch::Tensor& x);
+torch::Tensor probe_leaky_relu(const torch::Tensor& x, double slope);
 torch::Tensor probe_conv(torch::nn::Conv2d& conv, const torch::Tensor& x);
 torch::Tensor probe_linear(torch::nn::Linear& linear, const torch::Tensor& x);
 // BatchNorm, LayerNorm, ...: pass the module's forward; skipped when normalisation is bypassed.

@@ -64,6 +64,12 @@ class SearchSpace {
   // Isomorphism-aware identity: equivalent architectures share it.
   virtual std::string fingerprint(const std::string& arch) const { return nascent::fingerprint(graph(arch)); }
 
+  // The input shape the space's architectures are written for, when it has one (describe's default).
+  virtual std::vector<std::int64_t> default_input_shape() const { return Task{}.input_shape; }
+
+  // A readable rendering beyond the graph (e.g. a derivation tree with shapes); empty if none.
+  virtual std::string explain(const std::string& arch, const Task& task) const { return ""; }
+
   // The whole space, when it is small enough to list (empty otherwise).
   virtual std::vector<std::string> enumerate() const { return {}; }
 };

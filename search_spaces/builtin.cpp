@@ -1,4 +1,6 @@
 #include "core/registry.hpp"
+#include "search_spaces/einspace/einspace.hpp"
+#include "search_spaces/grammar/grammar_space.hpp"
 #include "search_spaces/nb201/nb201.hpp"
 
 namespace nascent {
@@ -8,6 +10,9 @@ void register_builtin_spaces() {
   if (registry.contains("nb201")) return;
   registry.add("nb201", "NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 operations (15,625 cells)",
                &Nb201Space::from_config);
+  registry.add("einspace", "einspace: a probabilistic context-free grammar over fundamental operations (grammars/einspace.yaml)",
+               &make_einspace);
+  registry.add("grammar", "Any grammar file in einspace's format (option file: path.yaml)", &GrammarSpace::from_config);
 }
 
 }  // namespace nascent

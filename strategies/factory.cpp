@@ -12,11 +12,15 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
     return std::make_unique<RandomSearch>(space);
   }
   if (name == "evolution" || name == "regularized_evolution") {
-    config.check_keys({"name", "population", "sample", "seeds"});
+    config.check_keys({"name", "population", "sample", "seeds", "fill_with_seeds", "sample_with_replacement"});
     RegularizedEvolution::Options options;
     options.population = static_cast<std::size_t>(config.get<int>("population", 50));
     options.sample = static_cast<std::size_t>(config.get<int>("sample", 10));
     options.seeds = config.get<std::vector<std::string>>("seeds", {});
+    options.fill_with_seeds = config.get<bool>("fill_with_seeds", false);
+    options.sample_with_replacement = config.get<bool>("sample_with_replacement", false);
+    if (options.fill_with_seeds && options.seeds.empty())
+      throw Error("config: strategy.fill_with_seeds needs strategy.seeds");
     if (config.get<int>("population", 50) < 1) throw Error("config: strategy.population must be at least 1");
     return std::make_unique<RegularizedEvolution>(space, options);
   }

@@ -17,11 +17,15 @@ RegularizedEvolution::RegularizedEvolution(const SearchSpace& space, Options opt
 std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) {
   std::vector<std::string> batch;
   // Until the first population has been asked for, children would have no parents: sample.
-  while (batch.size() < count && initial_asked_ < options_.population) {
+  const std::size_t initial =
+      options_.fill_with_seeds && !options_.seeds.empty() ? options_.seeds.size() : options_.population;
+  while (batch.size() < count && initial_asked_ < initial) {
     batch.push_back(initial_asked_ < options_.seeds.size() ? options_.seeds[initial_asked_] : space_.sample(rng));
     ++initial_asked_;
   }
   if (batch.size() == count) return batch;
+  // A seeded start waits for the seeds' results, which make the whole first population.
+  if (options_.fill_with_seeds && seeds_told_ < options_.seeds.size()) return batch;
   if (population_.empty()) {
     // Every initial candidate failed (or none was told yet): keep exploring at random.
     while (batch.size() < count) batch.push_back(space_.sample(rng));
@@ -30,12 +34,19 @@ std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) 
   std::vector<std::size_t> order(population_.size());
   while (batch.size() < count) {
     // Tournament without replacement: a partial Fisher-Yates shuffle of member indices.
-    std::iota(order.begin(), order.end(), 0);
-    const std::size_t contestants = std::min(options_.sample, population_.size());
-    std::size_t best = order[0];
-    for (std::size_t i = 0; i < contestants; ++i) {
-      std::swap(order[i], order[i + uniform_index(rng, order.size() - i)]);
-      if (i == 0 || population_[order[i]].fitness > population_[best].fitness) best = order[i];
+    std::size_t best = 0;
+    if (options_.sample_with_replacement) {
+      for (std::size_t i = 0; i < options_.sample; ++i) {
+        const std::size_t contestant = uniform_index(rng, population_.size());
+        if (i == 0 || population_[contestant].fitness > population_[best].fitness) best = contestant;
+      }
+    } else {
+      std::iota(order.begin(), order.end(), 0);
+      const std::size_t contestants = std::min(options_.sample, population_.size());
+      for (std::size_t i = 0; i < contestants; ++i) {
+        std::swap(order[i], order[i + uniform_index(rng, order.size() - i)]);
+        if (i == 0 || population_[order[i]].fitness > population_[best].fitness) best = order[i];
+      }
     }
     batch.push_back(space_.mutate(population_[best].arch, rng));
   }
@@ -43,10 +54,19 @@ std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) 
 }
 
 void RegularizedEvolution::tell(const std::string& arch, std::optional<double> fitness) {
+  const bool seed_result = options_.fill_with_seeds && seeds_told_ < options_.seeds.size();
+  if (seed_result) ++seeds_told_;
   // A failed candidate never becomes a parent; it does not age anyone out either.
-  if (!fitness) return;
-  population_.push_back(Member{arch, *fitness});
-  if (population_.size() > options_.population) population_.pop_front();
+  if (fitness) {
+    population_.push_back(Member{arch, *fitness});
+    if (population_.size() > options_.population) population_.pop_front();
+  }
+  if (seed_result && seeds_told_ == options_.seeds.size()) {
+    // Every seed is back: copy the trained ones cyclically until the population is full. (If all
+    // failed, the population is empty and ask() samples at random until it is not.)
+    const std::size_t trained = population_.size();
+    for (std::size_t i = trained; trained > 0 && i < options_.population; ++i) population_.push_back(population_[i % trained]);
+  }
 }
 
 }  // namespace nascent

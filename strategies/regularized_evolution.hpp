@@ -13,6 +13,11 @@ class RegularizedEvolution : public Strategy {
     std::size_t population = 50;
     std::size_t sample = 10;  // tournament size
     std::vector<std::string> seeds;  // initial architectures, before random ones
+    // einspace's seeded start: the initial population is the evaluated seeds copied cyclically
+    // up to `population` (copies are not re-evaluated), instead of seeds then random samples.
+    bool fill_with_seeds = false;
+    // Tournament contestants drawn with replacement (einspace's code) instead of without (Real et al.).
+    bool sample_with_replacement = false;
   };
   RegularizedEvolution(const SearchSpace& space, Options options);
   std::string name() const override { return "evolution"; }
@@ -29,6 +34,7 @@ class RegularizedEvolution : public Strategy {
   const SearchSpace& space_;
   Options options_;
   std::size_t initial_asked_ = 0;
+  std::size_t seeds_told_ = 0;
   std::deque<Member> population_;  // front is the oldest
 };
 

@@ -8,9 +8,9 @@
 
 namespace nascent {
 
-// `--input 3x32x32` -> {3, 32, 32}; anything else is a one-line Error.
-inline std::vector<std::int64_t> parse_input_shape(const std::string& text) {
-  const std::string message = "--input: expected dimensions like 3x32x32, got '" + text + "'";
+// `--input 3x32x32` -> {3, 32, 32}; anything else is a one-line Error that starts with `what`.
+inline std::vector<std::int64_t> parse_input_shape(const std::string& text, const std::string& what = "--input") {
+  const std::string message = what + ": expected dimensions like 3x32x32, got '" + text + "'";
   std::vector<std::int64_t> shape;
   std::stringstream stream(text);
   for (std::string part; std::getline(stream, part, 'x');) {

@@ -1,0 +1,156 @@
+#include "search_spaces/grammar/grammar_space.hpp"
+
+#include <cmath>
+#include <functional>
+
+#include "core/error.hpp"
+#include "core/input_shape.hpp"
+#include "search_spaces/grammar/grammar_network.hpp"
+
+namespace nascent {
+
+using grammar::Kind;
+using grammar::Node;
+using grammar::OpKind;
+
+grammar::Grammar apply_space_options(grammar::Grammar grammar, const Config& options, grammar::Shape& input) {
+  if (options.has("input")) {
+    const YAML::Node node = options.node()["input"];
+    if (node.IsSequence()) {
+      const auto dims = options.get<std::vector<int>>("input");
+      input.assign(dims.begin(), dims.end());
+    } else {
+      input = parse_input_shape(options.get<std::string>("input"), "config: " + options.full("input"));
+    }
+  }
+  if (input.size() != 2 && input.size() != 3)
+    throw Error("config: " + options.full("input") + ": expected CxHxW (image) or SxD (sequence), got " + grammar::shape_text(input));
+  for (auto d : input)
+    if (d < 1) throw Error("config: " + options.full("input") + ": dimensions must be positive");
+  if (options.has("max_params")) grammar.limits.params = options.get<double>("max_params");
+  if (options.has("max_activation")) grammar.limits.activation_elements = options.get<double>("max_activation");
+  if (options.has("max_depth")) grammar.max_depth = options.get<int>("max_depth");
+  if (options.has("max_macs")) grammar.limits.macs = options.get<double>("max_macs");
+  if (!(grammar.limits.macs > 0)) throw Error("config: " + options.full("max_macs") + ": must be positive");
+  if (!(grammar.limits.params > 0)) throw Error("config: " + options.full("max_params") + ": must be positive");
+  if (!(grammar.limits.activation_elements > 0)) throw Error("config: " + options.full("max_activation") + ": must be positive");
+  if (grammar.max_depth < 2) throw Error("config: " + options.full("max_depth") + ": must be at least 2");
+  return grammar;
+}
+
+GrammarSpace::GrammarSpace(std::string name, grammar::Grammar grammar, const Config& options)
+    : name_(std::move(name)), input_{1, 28, 28} {
+  grammar_ = apply_space_options(std::move(grammar), options, input_);
+}
+
+std::unique_ptr<SearchSpace> GrammarSpace::from_config(const Config& options) {
+  options.check_keys({"file", "input", "max_params", "max_activation", "max_macs", "max_depth"});
+  const std::string file = options.get<std::string>("file");
+  grammar::Grammar grammar = grammar::Grammar::load(file);
+  const std::string name = grammar.name;
+  return std::make_unique<GrammarSpace>(name, std::move(grammar), options);
+}
+
+std::string GrammarSpace::sample(Rng& rng) const { return grammar::print(grammar_, grammar::sample(grammar_, input_, rng)); }
+
+std::string GrammarSpace::mutate(const std::string& arch, Rng& rng) const {
+  return grammar::print(grammar_, grammar::mutate(grammar_, parse(arch), input_, rng));
+}
+
+std::string GrammarSpace::canonical(const std::string& text) const { return grammar::print(grammar_, parse(text)); }
+
+std::vector<double> GrammarSpace::encode(const std::string& arch) const {
+  const Node tree = parse(arch);
+  std::vector<double> features = grammar::terminal_counts(grammar_, tree);
+  const grammar::Measures m = grammar::measure(grammar_, tree, 1);
+  features.push_back(m.nodes);
+  features.push_back(m.depth);
+  features.push_back(m.convolutions);
+  features.push_back(std::log10(1 + m.params));
+  features.push_back(std::log10(1 + m.macs));
+  return features;
+}
+
+namespace {
+
+// Data flow: identities vanish (so equivalent derivations share a fingerprint), clones fan out
+// the same tensor, group chunks are distinct vertices, merges take their inputs by slot.
+GraphVertex add_to_graph(const grammar::Grammar& g, const Node& node, ArchGraph& graph, GraphVertex input) {
+  const grammar::Production& production = g.productions[node.production];
+  switch (production.kind) {
+    case Kind::terminal: {
+      if (production.op.kind == OpKind::identity) return input;
+      const GraphVertex vertex = add_op(graph, production.name);
+      add_data_edge(graph, input, vertex);
+      return vertex;
+    }
+    case Kind::sequence:
+    case Kind::route:
+      for (const Node& child : node.children) input = add_to_graph(g, child, graph, input);
+      return input;
+    case Kind::branch: {
+      const Node& split = node.children.front();
+      const grammar::Op& split_op = g.productions[split.production].op;
+      const grammar::Op& merge_op = g.productions[node.children.back().production].op;
+      const GraphVertex merge = add_op(graph, g.productions[node.children.back().production].name, merge_op.kind == OpKind::add);
+      const bool shared = node.children.size() == 3;
+      for (int i = 0; i < node.branches; ++i) {
+        GraphVertex source = input;
+        if (split_op.kind == OpKind::group) {
+          source = add_op(graph, g.productions[split.production].name + "[" + std::to_string(i) + "]");
+          add_data_edge(graph, input, source);
+        }
+        const GraphVertex out = add_to_graph(g, node.children[shared ? 1 : 1 + i], graph, source);
+        add_data_edge(graph, out, merge, i);
+      }
+      return merge;
+    }
+  }
+  return input;
+}
+
+ArchGraph graph_of(const grammar::Grammar& grammar, const Node& tree) {
+  ArchGraph graph;
+  const GraphVertex input = add_op(graph, "input");
+  const GraphVertex out = add_to_graph(grammar, tree, graph, input);
+  const GraphVertex head = add_op(graph, "head");
+  add_data_edge(graph, out, head);
+  const GraphVertex output = add_op(graph, "output");
+  add_data_edge(graph, head, output);
+  return graph;
+}
+
+}  // namespace
+
+ArchGraph GrammarSpace::graph(const std::string& arch) const { return graph_of(grammar_, parse(arch)); }
+
+Node GrammarSpace::parse_for(const std::string& arch, const Task& task) const {
+  // A derivation is checked for the shape it will run on, which may differ from the space's.
+  if (task.input_shape == grammar::Shape(input_.begin(), input_.end())) return parse(arch);
+  return grammar::parse(grammar_, arch, grammar::Shape(task.input_shape.begin(), task.input_shape.end()));
+}
+
+Description GrammarSpace::describe(const std::string& arch, const Task& task) const {
+  const Node tree = parse_for(arch, task);
+  const grammar::Measures m = grammar::measure(grammar_, tree, task.num_classes);
+  Description d;
+  d.params = m.params;
+  d.flops = m.macs;
+  d.graph = graph_of(grammar_, tree);
+  d.extra["nodes"] = m.nodes;
+  d.extra["depth"] = m.depth;
+  d.extra["terminals"] = m.terminals;
+  d.extra["convolutions"] = m.convolutions;
+  d.extra["max_activation"] = m.max_activation;
+  return d;
+}
+
+std::shared_ptr<Network> GrammarSpace::build(const std::string& arch, const Task& task) const {
+  return grammar::build_network(grammar_, parse_for(arch, task), task.num_classes);
+}
+
+std::string GrammarSpace::explain(const std::string& arch, const Task& task) const {
+  return grammar::tree_text(grammar_, parse_for(arch, task));
+}
+
+}  // namespace nascent
