@@ -138,7 +138,13 @@ SearchSummary run_search(const SearchOptions& options) {
   for (const auto& plugin : options.plugins) load_plugin(plugin);
 
   Settings settings = read_settings(config, options);
-  const Config space_config = config.child("space");
+  Config space_config = config.child("space");
+  if (space_config.has("file")) {
+    // A grammar file (space `grammar`) may sit next to the config, like any other data path.
+    YAML::Node resolved = YAML::Clone(space_config.node());
+    resolved["file"] = resolve_path(space_config.get<std::string>("file"), options.config_dir);
+    space_config = Config(resolved, space_config.path());
+  }
   const std::string space_name = space_config.get<std::string>("name");
   auto space = SpaceRegistry::instance().create(space_name, space_config);
   auto strategy = make_strategy(config.child("strategy"), *space, options.config_dir);

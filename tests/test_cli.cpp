@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "search_spaces/einspace/einspace.hpp"
+
 #include "tests/test_support.hpp"
 
 #include <signal.h>
@@ -305,6 +307,26 @@ TEST(CliExamples, TrainingFreeExampleScoresThenTrains) {
   EXPECT_EQ(all["evaluations"][0]["stage"], "score");
   EXPECT_TRUE(all["evaluations"][0]["metrics"].contains("nwot"));
   EXPECT_EQ(all["evaluations"][4]["stage"], "query");
+  fs::remove_all(dir);
+}
+
+// The einspace example's config is valid: the four seeds are trained first, then children.
+TEST(CliExamples, EinspaceEvolutionExampleTrainsTheSeedsThenMutates) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const fs::path dir = fs::temp_directory_path() / ("nascent-einspace-example-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string db = (dir / "e.db").string();
+  const Result r = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/einspace-evolution.yaml --quiet --db " + db +
+                       " --set budget.evaluations=6 --set evaluator.epochs=0.05 --set evaluator.dataset.val_size=128"
+                       " --set evaluator.dataset.test_subset=64");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto all = nlohmann::json::parse(run("results show --db " + db + " --format json").out);
+  ASSERT_EQ(all["evaluations"].size(), 6u) << all.dump();
+  const auto seeds = nascent::einspace_seed_architectures();
+  std::set<std::string> first_four;
+  for (int i = 0; i < 4; ++i) first_four.insert(all["evaluations"][i]["arch"].get<std::string>());
+  for (const auto& [name, arch] : seeds) EXPECT_EQ(first_four.count(nascent::make_einspace(nascent::Config())->canonical(arch)), 1u) << name;
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(all["evaluations"][i]["ok"].get<bool>()) << all["evaluations"][i].dump();
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,8 @@
 #include "core/config.hpp"
 #include "core/network.hpp"
 #include "core/registry.hpp"
+#include "results/store.hpp"
+#include "runner/search.hpp"
 #include "search_spaces/einspace/einspace.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
 #include "strategies/regularized_evolution.hpp"
@@ -388,6 +390,60 @@ TEST(EinspaceEvolution, SeededStartCopiesTheTrainedSeedsCyclically) {
   for (const auto& child : children) {
     EXPECT_NE(child, first[0]);
     EXPECT_NE(child, first[1]);
+  }
+}
+
+TEST_F(GrammarFile, SeededEvolutionRunsEndToEndAndStoresEveryCandidate) {
+  // The grammar file sits next to the config and is named relative to it.
+  std::filesystem::create_directories(dir_ / "configs");
+  std::ofstream(dir_ / "configs" / "einspace-copy.yaml")
+      << "# a user's grammar: einspace with fewer widths\n"
+      << "name: mini\nstart: network\nmax_depth: 20\n"
+      << "symbols:\n"
+      << "  network: {productions: [sequential, routing]}\n"
+      << "  module: {productions: [sequential, routing, computation], probability: {computation: 0.5}, at_max_depth: computation}\n"
+      << "  pre: {productions: [identity, im2col3k1s1p]}\n"
+      << "  post: {productions: [identity, col2im]}\n"
+      << "  op: {productions: [linear8, norm, leakyrelu]}\n"
+      << "rules:\n"
+      << "  sequential: {sequence: [module, module]}\n"
+      << "  routing: {route: [pre, module, post]}\n"
+      << "  computation: {sequence: [op]}\n"
+      << "terminals:\n"
+      << "  identity: {op: identity}\n  im2col3k1s1p: {op: im2col, kernel: 3, stride: 1, padding: 1}\n"
+      << "  col2im: {op: col2im}\n  linear8: {op: linear, width: 8}\n  norm: {op: norm}\n"
+      << "  leakyrelu: {op: leaky_relu}\n";
+  SearchOptions options;
+  options.config = Config::parse(R"yaml(
+seed: 1
+space: {name: grammar, file: einspace-copy.yaml, input: 1x8x8}
+strategy:
+  name: evolution
+  population: 4
+  sample: 2
+  seeds: ["sequential(routing(im2col3k1s1p, computation(linear8), col2im), computation(leakyrelu))"]
+  fill_with_seeds: true
+  sample_with_replacement: true
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 8, 8], classes: 4, train: 128, val: 64, test: 64}
+  steps: 4
+  batch_size: 32
+budget: {evaluations: 6}
+)yaml");
+  options.config_dir = (dir_ / "configs").string();
+  options.db_path = path("run.db");
+  options.quiet = true;
+  const SearchSummary summary = run_search(options);
+  EXPECT_EQ(summary.status, "finished");
+  ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+  const auto evaluations = store.evaluations(summary.run);
+  ASSERT_EQ(evaluations.size(), 6u);
+  EXPECT_EQ(evaluations[0].arch, "sequential(routing(im2col3k1s1p, computation(linear8), col2im), computation(leakyrelu))");
+  for (const auto& e : evaluations) {
+    EXPECT_TRUE(e.result.ok) << e.result.error;
+    EXPECT_EQ(e.space, "grammar");  // the registry name, which recreates the space from the stored config
+    EXPECT_GT(e.result.metrics.at("params"), 0);
   }
 }
 

@@ -44,7 +44,7 @@ GrammarSpace::GrammarSpace(std::string name, grammar::Grammar grammar, const Con
 }
 
 std::unique_ptr<SearchSpace> GrammarSpace::from_config(const Config& options) {
-  options.check_keys({"file", "input", "max_params", "max_activation", "max_macs", "max_depth"});
+  options.check_keys({"name", "file", "input", "max_params", "max_activation", "max_macs", "max_depth"});
   const std::string file = options.get<std::string>("file");
   grammar::Grammar grammar = grammar::Grammar::load(file);
   const std::string name = grammar.name;
