@@ -256,6 +256,9 @@ TEST(Einspace, BadDerivationsAreOneLineErrorsSayingWhere) {
                "the branches' shapes differ");
   EXPECT_ERROR(space->canonical("@resnet50"), "no seed architecture named 'resnet50'");
   EXPECT_ERROR(space->canonical("sequential(computation(norm), computation(linear64)) trailing"), "after the derivation");
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "sequential(";
+  EXPECT_ERROR(space->canonical(deep), "nested deeper than");
   try {
     space->canonical("routing(identity, computation(norm), col2im)");
   } catch (const ParseError& e) {

@@ -23,6 +23,7 @@ bool is_image(const Shape& shape) { return shape.size() == 3; }
 constexpr long kExpansionBudget = 200000;
 constexpr int kSampleRestarts = 1000;
 constexpr int kMutationAttempts = 500;
+constexpr int kMaxNesting = 5000;
 
 // How a rule's children are fed (shared by the sampler and the parser).
 // children[0, index) are derived already.
@@ -188,8 +189,10 @@ class Parser {
     while (at_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
   }
 
-  Node node() {
+  Node node(int nesting = 0) {
     const std::size_t start = at_;
+    // Bounded recursion: a pathological string must be an error, not a stack overflow.
+    if (nesting > kMaxNesting) fail(start, "nested deeper than " + std::to_string(kMaxNesting) + " levels");
     while (at_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_')) ++at_;
     if (at_ == start) fail(start, at_ < text_.size() ? "expected a production name, got '" + std::string(1, text_[at_]) + "'" : "expected a production name, got the end");
     const std::string name = text_.substr(start, at_ - start);
@@ -202,7 +205,7 @@ class Parser {
       ++at_;
       while (true) {
         skip_space();
-        result.children.push_back(node());
+        result.children.push_back(node(nesting + 1));
         skip_space();
         if (at_ < text_.size() && text_[at_] == ',') {
           ++at_;
