@@ -113,8 +113,18 @@ int main(int argc, char** argv) {
   describe_cmd->callback([&] {
     load_plugins(plugins);
     auto space = make_space(space_name, space_options);
-    const std::string canonical = space->canonical(arch);
     const Task task{input.empty() ? space->default_input_shape() : parse_input_shape(input), classes};
+    if (task.input_shape != space->default_input_shape()) {
+      // Spaces whose strings depend on the input (grammar spaces) take it as their `input`
+      // option; the others reject the key and keep their own.
+      std::vector<std::string> with_input = space_options;
+      with_input.push_back("input=" + input);
+      try {
+        space = make_space(space_name, with_input);
+      } catch (const Error&) {
+      }
+    }
+    const std::string canonical = space->canonical(arch);
     if (input.empty()) {
       for (std::size_t i = 0; i < task.input_shape.size(); ++i) input += (i ? "x" : "") + std::to_string(task.input_shape[i]);
     }

@@ -464,6 +464,10 @@ TEST(EinspaceCli, SampleAndDescribe) {
   EXPECT_NE(described.out.find("params       11214538"), std::string::npos) << described.out;
   EXPECT_NE(described.out.find("routing = conv"), std::string::npos) << described.out;
   EXPECT_NE(described.out.find("1x28x28 -> 512x2x2"), std::string::npos) << described.out;
+  // --input re-targets a grammar space: 4x4 patches of a 3x32x32 image are 64 tokens of 48.
+  const CliOutput other_shape = run_cli("describe einspace 'routing(im2col4k4s0p, computation(linear16), identity)' --input 3x32x32");
+  ASSERT_EQ(other_shape.status, 0) << other_shape.out;
+  EXPECT_NE(other_shape.out.find("params       1434 "), std::string::npos) << other_shape.out;  // 48*16+16 + 64*10+10
   const CliOutput bad = run_cli("describe einspace 'sequential(computation(norm)'");
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.out.find("expected ',' or ')'"), std::string::npos) << bad.out;
