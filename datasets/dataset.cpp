@@ -34,7 +34,22 @@ DataSplits load_dataset(const Config& config, const std::string& config_dir) {
     options.noise = config.get<double>("noise", options.noise);
     return make_synthetic(options);
   }
-  throw Error("config: " + config.full("name") + ": unknown dataset '" + name + "' (expected fashion-mnist or synthetic)");
+  if (name == "wordnet") {
+    config.check_keys({"name", "path", "task", "max_length", "val_fraction", "test_fraction", "train_subset", "val_subset",
+                       "test_subset"});
+    WordNetOptions options;
+    options.folder = resolve_path(config.get<std::string>("path", options.folder), config_dir);
+    options.task = config.get<std::string>("task", options.task);
+    options.max_length = config.get<long long>("max_length", options.max_length);
+    options.val_fraction = config.get<double>("val_fraction", options.val_fraction);
+    options.test_fraction = config.get<double>("test_fraction", options.test_fraction);
+    options.train_subset = config.get<long long>("train_subset", options.train_subset);
+    options.val_subset = config.get<long long>("val_subset", options.val_subset);
+    options.test_subset = config.get<long long>("test_subset", options.test_subset);
+    return load_wordnet(options);
+  }
+  throw Error("config: " + config.full("name") + ": unknown dataset '" + name +
+              "' (expected fashion-mnist, wordnet or synthetic)");
 }
 
 }  // namespace nascent

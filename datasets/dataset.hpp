@@ -17,10 +17,14 @@ struct ImageSet {
   std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
+// Text sets use the same container: `images` then holds token ids (int64, N x L, 0 = padding).
 struct DataSplits {
   ImageSet train, val, test;
-  std::vector<std::int64_t> input_shape;  // C, H, W
+  std::vector<std::int64_t> input_shape;  // C, H, W (images) or L (token sequences)
   std::int64_t num_classes = 0;
+  std::int64_t vocabulary_size = 0;       // text sets: token ids are < vocabulary_size
+  std::vector<std::string> class_names;   // when the data names its classes
+  std::string token_characters;           // character-level text sets: the byte behind id i + 2
   std::string name;
 };
 
@@ -73,5 +77,30 @@ struct SyntheticOptions {
   double noise = 1.0;
 };
 DataSplits make_synthetic(const SyntheticOptions& options);
+
+// WordNet 3.0 glosses from Debian's wordnet-base (data.noun, data.verb, data.adj, data.adv in
+// `folder`), a text classification task needing no download.
+// task lexname: the synset's lexicographer file (noun.animal, verb.motion, ...; 45 classes);
+// task pos: noun, verb, adjective (satellites included) or adverb (4 classes).
+// Text: the gloss (definition and examples), lower-cased. Tokens: characters, with a vocabulary
+// built from the training split's glosses (id 0 = padding, 1 = a character unseen in training,
+// then by decreasing frequency, ties by byte value); each gloss is cut or padded to `max_length`.
+// Split: all 117,659 synsets in file order (noun, verb, adj, adv) are shuffled by Fisher-Yates with
+// std::mt19937_64 seeded 0; the first `test_fraction` are the test split, the next `val_fraction`
+// the validation split, the rest training. `*_subset` keep the first N of a split (0: all).
+struct WordNetOptions {
+  std::string folder = "/usr/share/wordnet";
+  std::string task = "lexname";
+  std::int64_t max_length = 64;
+  double val_fraction = 0.1;
+  double test_fraction = 0.1;
+  std::int64_t train_subset = 0;
+  std::int64_t val_subset = 0;
+  std::int64_t test_subset = 0;
+};
+DataSplits load_wordnet(const WordNetOptions& options);
+
+// The characters behind token ids (for inspection and tests); padding is dropped, unknown is '?'.
+std::string decode_wordnet_tokens(const DataSplits& data, const torch::Tensor& tokens);
 
 }  // namespace nascent

@@ -278,7 +278,7 @@ TEST_F(DatasetTest, RealFashionMnist) {
 TEST_F(DatasetTest, ConfigKeysAreCheckedAndPathsResolved) {
   const auto load = [&](const std::string& yaml) { return load_dataset(Config::parse(yaml).child("dataset"), dir_.string()); };
   EXPECT_ERROR(load("dataset: {name: fashion-mnist, val_sise: 10}"), "unknown key 'dataset.val_sise'");
-  EXPECT_ERROR(load("dataset: {name: cifar10}"), "unknown dataset 'cifar10' (expected fashion-mnist or synthetic)");
+  EXPECT_ERROR(load("dataset: {name: cifar10}"), "unknown dataset 'cifar10' (expected fashion-mnist, wordnet or synthetic)");
   EXPECT_ERROR(load("dataset: {name: synthetic, noise: 1, resize: 32}"), "unknown key 'dataset.resize'");
   EXPECT_ERROR(load("dataset: {name: fashion-mnist, channels: three}"), "dataset.channels: expected an integer");
   // A relative path is looked up beside the config file.
@@ -316,6 +316,80 @@ TEST_F(DatasetTest, SyntheticDataComesFromItsSeed) {
   means /= torch::bincount(a.train.labels, {}, 4).unsqueeze(1).to(torch::kFloat32);
   const torch::Tensor predicted = torch::cdist(a.val.images.reshape({a.val.size(), -1}), means).argmin(1);
   EXPECT_GT(predicted.eq(a.val.labels).to(torch::kFloat32).mean().item<double>(), 0.9);
+}
+
+}  // namespace
+}  // namespace nascent
+
+namespace nascent {
+namespace {
+
+const char* const kWordNet = "/usr/share/wordnet";
+
+TEST(WordNet, GlossesByLexicographerFileWithADeterministicSplit) {
+  if (!std::filesystem::exists(std::string(kWordNet) + "/data.noun")) GTEST_SKIP() << "wordnet-base not installed";
+  WordNetOptions options;
+  const DataSplits data = load_wordnet(options);
+  // WordNet 3.0: 82,115 noun + 13,767 verb + 18,156 adjective + 3,621 adverb synsets.
+  EXPECT_EQ(data.train.size() + data.val.size() + data.test.size(), 117659);
+  EXPECT_EQ(data.test.size(), 11765);
+  EXPECT_EQ(data.val.size(), 11765);
+  EXPECT_EQ(data.num_classes, 45);
+  EXPECT_EQ(data.class_names[5], "noun.animal");
+  EXPECT_EQ(data.input_shape, (std::vector<std::int64_t>{64}));
+  EXPECT_EQ(data.train.images.dtype(), torch::kInt64);
+  EXPECT_LT(data.train.images.max().item<std::int64_t>(), data.vocabulary_size);
+  EXPECT_GE(data.train.labels.min().item<std::int64_t>(), 0);
+  EXPECT_LT(data.train.labels.max().item<std::int64_t>(), 45);
+  // Every lexicographer file occurs in training.
+  EXPECT_EQ(std::get<0>(torch::_unique(data.train.labels)).numel(), 45);
+  // Same split and tokens on every load; the text decodes to a lower-case gloss.
+  const DataSplits again = load_wordnet(options);
+  EXPECT_TRUE(torch::equal(data.test.images, again.test.images));
+  EXPECT_TRUE(torch::equal(data.train.labels, again.train.labels));
+  const std::string text = decode_wordnet_tokens(data, data.train.images[0]);
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(text.find('?'), std::string::npos) << text;  // training characters are all known
+  for (char c : text) EXPECT_FALSE(std::isupper(static_cast<unsigned char>(c))) << text;
+}
+
+TEST(WordNet, PartOfSpeechTaskAndSubsets) {
+  if (!std::filesystem::exists(std::string(kWordNet) + "/data.noun")) GTEST_SKIP() << "wordnet-base not installed";
+  WordNetOptions options;
+  options.task = "pos";
+  options.max_length = 16;
+  options.train_subset = 100;
+  options.test_subset = 10;
+  const DataSplits data = load_wordnet(options);
+  EXPECT_EQ(data.num_classes, 4);
+  EXPECT_EQ(data.train.size(), 100);
+  EXPECT_EQ(data.test.size(), 10);
+  EXPECT_EQ(data.train.images.size(1), 16);
+  // Nouns are the large majority of WordNet synsets.
+  EXPECT_GT(data.train.labels.eq(0).sum().item<std::int64_t>(), 50);
+}
+
+class WordNetFiles : public ScratchDirTest {};
+
+TEST_F(WordNetFiles, MissingOrCorruptFilesAreOneLineErrors) {
+  WordNetOptions options;
+  options.folder = path("wn");
+  EXPECT_ERROR(load_wordnet(options), "cannot open (install Debian's wordnet-base");
+  const std::string good = "00001740 03 n 01 entity 0 000 | that which is perceived\n";
+  write("wn/data.noun", "  licence header line\n" + good);
+  write("wn/data.verb", "00001740 29 v 01 breathe 0 000 | draw air\n");
+  write("wn/data.adj", "00001740 00 a 01 able 0 000 | having the means\n");
+  write("wn/data.adv", "00001740 02 r 01 barely 0 000 | only just\n");
+  options.val_fraction = 0.25;
+  options.test_fraction = 0.25;
+  EXPECT_EQ(load_wordnet(options).train.size(), 2);
+  write("wn/data.verb", "00001740 99 v 01 breathe 0 000 | draw air\n");
+  EXPECT_ERROR(load_wordnet(options), "data.verb:1: bad lexicographer file number '99'");
+  write("wn/data.verb", "garbage without a gloss\n");
+  EXPECT_ERROR(load_wordnet(options), "data.verb:1: expected 'offset lex_filenum ss_type ... | gloss'");
+  write("wn/data.verb", "00001740 29 v 01 breathe 0 000 | draw air\n");
+  options.task = "sentiment";
+  EXPECT_ERROR(load_wordnet(options), "expected lexname or pos");
 }
 
 }  // namespace

@@ -1,0 +1,151 @@
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <fstream>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "datasets/dataset.hpp"
+
+namespace nascent {
+
+namespace {
+
+// WordNet 3.0's lexicographer files, by the two-digit number data lines carry (lexnames(5WN)).
+const std::array<const char*, 45> kLexicographerFiles{
+    "adj.all",          "adj.pert",         "adv.all",           "noun.Tops",         "noun.act",
+    "noun.animal",      "noun.artifact",    "noun.attribute",    "noun.body",         "noun.cognition",
+    "noun.communication", "noun.event",     "noun.feeling",      "noun.food",         "noun.group",
+    "noun.location",    "noun.motive",      "noun.object",       "noun.person",       "noun.phenomenon",
+    "noun.plant",       "noun.possession",  "noun.process",      "noun.quantity",     "noun.relation",
+    "noun.shape",       "noun.state",       "noun.substance",    "noun.time",         "verb.body",
+    "verb.change",      "verb.cognition",   "verb.communication", "verb.competition", "verb.consumption",
+    "verb.contact",     "verb.creation",    "verb.emotion",      "verb.motion",       "verb.perception",
+    "verb.possession",  "verb.social",      "verb.stative",      "verb.weather",      "adj.ppl"};
+
+struct Synset {
+  int lexicographer_file = 0;
+  int part_of_speech = 0;  // 0 noun, 1 verb, 2 adjective (a or s), 3 adverb
+  std::string gloss;
+};
+
+// One data.* file: "offset lex_filenum ss_type w_cnt word lex_id ... | gloss"; lines starting with
+// two spaces are the licence header.
+void read_data_file(const std::string& path, std::vector<Synset>& out) {
+  std::ifstream file(path);
+  if (!file) throw Error("wordnet: " + path + ": cannot open (install Debian's wordnet-base, or set dataset.path)");
+  std::string line;
+  std::size_t number = 0, read = 0;
+  while (std::getline(file, line)) {
+    ++number;
+    if (line.rfind("  ", 0) == 0 || line.empty()) continue;
+    auto fail = [&](const std::string& what) -> Error {
+      return Error("wordnet: " + path + ":" + std::to_string(number) + ": " + what);
+    };
+    const std::size_t bar = line.find(" | ");
+    std::size_t first = line.find(' ');
+    std::size_t second = first == std::string::npos ? first : line.find(' ', first + 1);
+    std::size_t third = second == std::string::npos ? second : line.find(' ', second + 1);
+    if (bar == std::string::npos || third == std::string::npos || third > bar)
+      throw fail("expected 'offset lex_filenum ss_type ... | gloss'");
+    Synset synset;
+    const std::string lex = line.substr(first + 1, second - first - 1);
+    if (lex.size() != 2 || !std::isdigit(static_cast<unsigned char>(lex[0])) || !std::isdigit(static_cast<unsigned char>(lex[1])) ||
+        std::stoi(lex) >= static_cast<int>(kLexicographerFiles.size()))
+      throw fail("bad lexicographer file number '" + lex + "'");
+    synset.lexicographer_file = std::stoi(lex);
+    const std::string type = line.substr(second + 1, third - second - 1);
+    if (type == "n") synset.part_of_speech = 0;
+    else if (type == "v") synset.part_of_speech = 1;
+    else if (type == "a" || type == "s") synset.part_of_speech = 2;
+    else if (type == "r") synset.part_of_speech = 3;
+    else throw fail("bad synset type '" + type + "'");
+    synset.gloss = line.substr(bar + 3);
+    while (!synset.gloss.empty() && std::isspace(static_cast<unsigned char>(synset.gloss.back()))) synset.gloss.pop_back();
+    for (char& c : synset.gloss) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(std::move(synset));
+    ++read;
+  }
+  if (read == 0) throw Error("wordnet: " + path + ": no synsets in the file");
+}
+
+}  // namespace
+
+DataSplits load_wordnet(const WordNetOptions& options) {
+  if (options.task != "lexname" && options.task != "pos")
+    throw Error("config: dataset.task: expected lexname or pos, got '" + options.task + "'");
+  if (options.max_length < 1) throw Error("config: dataset.max_length: must be at least 1");
+  if (!(options.val_fraction > 0 && options.test_fraction > 0 && options.val_fraction + options.test_fraction < 1))
+    throw Error("config: dataset.val_fraction and dataset.test_fraction: must be positive and sum to less than 1");
+  std::vector<Synset> synsets;
+  for (const char* part : {"noun", "verb", "adj", "adv"}) read_data_file(options.folder + "/data." + part, synsets);
+
+  // The split never depends on a run's seed: every run and candidate sees the same one.
+  std::vector<std::size_t> order(synsets.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  Rng rng(0);
+  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
+  const auto n = static_cast<std::int64_t>(order.size());
+  const auto test_size = static_cast<std::int64_t>(options.test_fraction * n);
+  const auto val_size = static_cast<std::int64_t>(options.val_fraction * n);
+
+  // Character vocabulary from the training split only.
+  std::array<std::int64_t, 256> counts{};
+  for (std::int64_t i = test_size + val_size; i < n; ++i)
+    for (unsigned char c : synsets[order[i]].gloss) ++counts[c];
+  std::vector<int> characters;
+  for (int c = 0; c < 256; ++c)
+    if (counts[c] > 0) characters.push_back(c);
+  std::stable_sort(characters.begin(), characters.end(), [&](int a, int b) { return counts[a] > counts[b]; });
+  std::array<std::int64_t, 256> id{};
+  id.fill(1);
+  DataSplits data;
+  for (std::size_t i = 0; i < characters.size(); ++i) {
+    id[characters[i]] = static_cast<std::int64_t>(i) + 2;
+    data.token_characters += static_cast<char>(characters[i]);
+  }
+
+  auto make = [&](std::int64_t begin, std::int64_t end, std::int64_t subset) {
+    if (subset > 0) end = std::min(end, begin + subset);
+    ImageSet set;
+    set.images = torch::zeros({end - begin, options.max_length}, torch::kInt64);
+    set.labels = torch::empty({end - begin}, torch::kInt64);
+    auto tokens = set.images.accessor<std::int64_t, 2>();
+    auto labels = set.labels.accessor<std::int64_t, 1>();
+    for (std::int64_t row = 0; row < end - begin; ++row) {
+      const Synset& synset = synsets[order[begin + row]];
+      const auto length = std::min<std::int64_t>(options.max_length, static_cast<std::int64_t>(synset.gloss.size()));
+      for (std::int64_t t = 0; t < length; ++t) tokens[row][t] = id[static_cast<unsigned char>(synset.gloss[t])];
+      labels[row] = options.task == "lexname" ? synset.lexicographer_file : synset.part_of_speech;
+    }
+    return set;
+  };
+  data.test = make(0, test_size, options.test_subset);
+  data.val = make(test_size, test_size + val_size, options.val_subset);
+  data.train = make(test_size + val_size, n, options.train_subset);
+  data.input_shape = {options.max_length};
+  data.vocabulary_size = static_cast<std::int64_t>(characters.size()) + 2;
+  if (options.task == "lexname") {
+    data.class_names.assign(kLexicographerFiles.begin(), kLexicographerFiles.end());
+  } else {
+    data.class_names = {"noun", "verb", "adjective", "adverb"};
+  }
+  data.num_classes = static_cast<std::int64_t>(data.class_names.size());
+  data.name = "wordnet-" + options.task;
+  return data;
+}
+
+std::string decode_wordnet_tokens(const DataSplits& data, const torch::Tensor& tokens) {
+  std::string text;
+  const torch::Tensor flat = tokens.to(torch::kInt64).flatten().contiguous();
+  const std::int64_t* ids = flat.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < flat.numel(); ++i) {
+    if (ids[i] == 0) continue;
+    const auto index = static_cast<std::size_t>(ids[i] - 2);
+    text += ids[i] == 1 || index >= data.token_characters.size() ? '?' : data.token_characters[index];
+  }
+  return text;
+}
+
+}  // namespace nascent
