@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 
+#include "bench/bench_args.hpp"
 #include "core/input_shape.hpp"
 #include "core/network.hpp"
 #include "search_spaces/einspace/einspace.hpp"
@@ -33,16 +34,9 @@ double quantile(std::vector<double> values, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> args{{"n", "10000"}, {"seed", "0"}, {"input", "1x28x28"}, {"threads", "1"}};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto eq = arg.find('=');
-    if (eq == std::string::npos || !args.count(arg.substr(0, eq))) {
-      std::fprintf(stderr, "usage: bench_einspace [n=10000] [seed=0] [input=1x28x28] [threads=1]\n");
-      return 2;
-    }
-    args[arg.substr(0, eq)] = arg.substr(eq + 1);
-  }
+  auto parsed = parse_bench_args(argc, argv, "bench_einspace", {{"n", "10000"}, {"seed", "0"}, {"input", "1x28x28"}, {"threads", "1"}});
+  if (!parsed) return 2;
+  auto& args = *parsed;
   try {
     const int n = std::stoi(args["n"]);
     const auto input = parse_input_shape(args["input"], "input");

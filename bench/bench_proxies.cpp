@@ -22,6 +22,7 @@
 #include <iomanip>
 #include <map>
 
+#include "bench/bench_args.hpp"
 #include "core/stats.hpp"
 #include "datasets/dataset.hpp"
 #include "evaluators/table_evaluator.hpp"
@@ -68,19 +69,12 @@ const std::map<std::string, std::string> kPublished = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> args = {{"data", "../shared/data"}, {"cells", "1000"}, {"corr_cells", "1000"},
-                                             {"train_cells", "100"},     {"speed_cells", "5"}, {"threads", "2"},
-                                             {"out", "nascent_proxies.csv"}, {"train_samples", "2000"},
-                                             {"train_epochs", "1"}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    const auto eq = a.find('=');
-    if (eq == std::string::npos || !args.count(a.substr(0, eq))) {
-      std::fprintf(stderr, "bench_proxies: unknown argument '%s'\n", a.c_str());
-      return 2;
-    }
-    args[a.substr(0, eq)] = a.substr(eq + 1);
-  }
+  auto parsed = parse_bench_args(argc, argv, "bench_proxies",
+                                 {{"data", "../shared/data"}, {"cells", "1000"}, {"corr_cells", "1000"}, {"train_cells", "100"},
+                                  {"speed_cells", "5"}, {"threads", "2"}, {"out", "nascent_proxies.csv"},
+                                  {"train_samples", "2000"}, {"train_epochs", "1"}});
+  if (!parsed) return 2;
+  auto& args = *parsed;
   const std::string zc_path = args["data"] + "/nas-bench-201/zc_proxies_cifar10.csv";
   const std::string nb_path = args["data"] + "/nas-bench-201/nb201.csv";
   if (!std::filesystem::exists(zc_path) || !std::filesystem::exists(nb_path)) {
@@ -107,10 +101,8 @@ int main(int argc, char** argv) {
               zc.rows.size(), worst_params, worst_flops);
 
   // A fixed random sample of the table's cells.
-  std::vector<std::size_t> order(zc.rows.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   Rng shuffle(2024);
-  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[uniform_index(shuffle, i + 1)]);
+  const std::vector<std::int64_t> order = shuffled_indices(static_cast<std::int64_t>(zc.rows.size()), shuffle);
   const std::size_t cells = std::min<std::size_t>(std::stoul(args["cells"]), order.size());
   const std::size_t corr_cells = std::min<std::size_t>(std::stoul(args["corr_cells"]), cells);
   const std::size_t train_cells = std::min<std::size_t>(std::stoul(args["train_cells"]), corr_cells);

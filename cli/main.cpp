@@ -125,9 +125,7 @@ int main(int argc, char** argv) {
       }
     }
     const std::string canonical = space->canonical(arch);
-    if (input.empty()) {
-      for (std::size_t i = 0; i < task.input_shape.size(); ++i) input += (i ? "x" : "") + std::to_string(task.input_shape[i]);
-    }
+    if (input.empty()) input = format_shape(task.input_shape);
     const Description d = space->describe(canonical, task);
     std::cout << "space        " << space->name() << "\n"
               << "arch         " << canonical << "\n"

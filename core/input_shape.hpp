@@ -26,4 +26,11 @@ inline std::vector<std::int64_t> parse_input_shape(const std::string& text, cons
   return shape;
 }
 
+// {3, 32, 32} -> "3x32x32", the form parse_input_shape reads.
+inline std::string format_shape(const std::vector<std::int64_t>& shape) {
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
+  return text;
+}
+
 }  // namespace nascent

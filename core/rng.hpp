@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace nascent {
@@ -27,6 +28,15 @@ inline double uniform_real(Rng& rng) {
 template <typename T>
 const T& pick(Rng& rng, const std::vector<T>& items) {
   return items[uniform_index(rng, items.size())];
+}
+
+// 0 .. n-1 in the order of a Fisher-Yates shuffle from the top (swap i with a draw from [0, i]),
+// the fixed permutation data splits and benchmark samples are taken from.
+inline std::vector<std::int64_t> shuffled_indices(std::int64_t n, Rng& rng) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) order[i] = i;
+  for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
+  return order;
 }
 
 // Derives an independent stream (e.g. one per candidate) from a run seed, so that parallel

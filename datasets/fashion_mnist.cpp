@@ -207,10 +207,7 @@ DataSplits load_fashion_mnist(const FashionMnistOptions& options) {
   const RawFashionMnist& raw = raw_fashion_mnist(options.folder);
 
   Rng rng(0);
-  std::vector<std::int64_t> order(kTrainCount);
-  for (std::int64_t i = 0; i < kTrainCount; ++i) order[i] = i;
-  for (std::int64_t i = kTrainCount - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
-  const torch::Tensor permutation = torch::tensor(order, torch::kInt64);
+  const torch::Tensor permutation = torch::tensor(shuffled_indices(kTrainCount, rng), torch::kInt64);
   const torch::Tensor val_index = permutation.slice(0, 0, options.val_size);
   const torch::Tensor train_index = permutation.slice(0, options.val_size);
 

@@ -82,11 +82,9 @@ DataSplits load_wordnet(const WordNetOptions& options) {
   for (const char* part : {"noun", "verb", "adj", "adv"}) read_data_file(options.folder + "/data." + part, synsets);
 
   // The split never depends on a run's seed: every run and candidate sees the same one.
-  std::vector<std::size_t> order(synsets.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   Rng rng(0);
-  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
-  const auto n = static_cast<std::int64_t>(order.size());
+  const auto n = static_cast<std::int64_t>(synsets.size());
+  const std::vector<std::int64_t> order = shuffled_indices(n, rng);
   const auto test_size = static_cast<std::int64_t>(options.test_fraction * n);
   const auto val_size = static_cast<std::int64_t>(options.val_fraction * n);
 
