@@ -366,6 +366,11 @@ TEST_F(GrammarFile, BadGrammarFilesAreOneLineErrors) {
                "must be in (0, 1]");
   EXPECT_ERROR(load(head + "symbols: {net: {productions: [r]}}\nrules: {r: {sequence: [nope]}}\nterminals: {x: {op: identity}}\n"),
                "'nope' is not a symbol");
+  EXPECT_ERROR(load(head + "symbols: {net: {productions: [x]}}\nterminals: {x: {op: clone, copies: 2}}\n"),
+               "'x' splits or merges but the symbol is not a branch rule's split or merge");
+  EXPECT_ERROR(load(head + "symbols: {net: {productions: [b]}, s: {productions: [x]}, m: {productions: [y]}}\n"
+                           "rules: {b: {branch: [s, net, m]}}\nterminals: {x: {op: identity}, y: {op: add}}\n"),
+               "'x' is not a clone or group terminal");
   EXPECT_ERROR(load("name: g\nsymbols: {}\n"), "missing 'start'");
   EXPECT_ERROR(load("name: [unclosed\n"), "invalid YAML");
   EXPECT_ERROR(GrammarSpace::from_config(Config::parse("{file: /nonexistent/g.yaml}")), "cannot open");

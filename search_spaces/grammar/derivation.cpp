@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/error.hpp"
+#include "core/input_shape.hpp"
 #include "search_spaces/grammar/grammar.hpp"
 
 namespace nascent::grammar {
@@ -38,6 +39,23 @@ State sequence_child_state(const Production& rule, const State& in, const std::v
 
 int branch_inner_count(const Production& rule, int branches) { return branches <= rule.shared_above ? branches : 1; }
 
+// Past max_depth a symbol with an `at_max_depth` production offers only that one.
+bool at_depth_limit(const Grammar& grammar, const Symbol& symbol, int depth) {
+  return depth >= grammar.max_depth && symbol.at_max_depth >= 0;
+}
+
+// Roulette-wheel draw of an index with probability proportional to `weights`.
+std::size_t draw_weighted(Rng& rng, const std::vector<double>& weights) {
+  double total = 0;
+  for (double w : weights) total += w;
+  double draw = uniform_real(rng) * total;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    draw -= weights[i];
+    if (draw < 0) return i;
+  }
+  return weights.size() - 1;
+}
+
 State inner_state(const State& in, const Node& split) {
   State state;
   state.shape = split.out;
@@ -65,7 +83,7 @@ class Sampler {
     const Symbol& symbol = grammar_.symbols[symbol_index];
     std::vector<int> options;
     std::vector<double> fixed;
-    if (depth >= grammar_.max_depth && symbol.at_max_depth >= 0) {
+    if (at_depth_limit(grammar_, symbol, depth)) {
       options = {symbol.at_max_depth};
       fixed = {-1};
     } else {
@@ -102,19 +120,15 @@ class Sampler {
   }
 
  private:
+  // Fixed probabilities as given; the other options share what they leave equally.
   std::size_t choose(const std::vector<double>& fixed) {
     double fixed_total = 0;
     std::size_t shared = 0;
     for (double p : fixed) (p < 0 ? ++shared : (fixed_total += p, 0));
     const double share = shared ? std::max(0.0, 1.0 - fixed_total) / shared : 0.0;
-    double total = 0;
-    for (double p : fixed) total += p < 0 ? share : p;
-    double draw = uniform_real(rng_) * total;
-    for (std::size_t i = 0; i < fixed.size(); ++i) {
-      draw -= fixed[i] < 0 ? share : fixed[i];
-      if (draw < 0) return i;
-    }
-    return fixed.size() - 1;
+    std::vector<double> weights;
+    for (double p : fixed) weights.push_back(p < 0 ? share : p);
+    return draw_weighted(rng_, weights);
   }
 
   bool instantiate(int production_index, int symbol_index, const State& in, int depth, const OpResult& result, Node& node) {
@@ -236,7 +250,7 @@ class Binder {
     node.symbol = symbol_index;
     node.depth = depth;
     node.in = in;
-    const bool limited = depth >= grammar_.max_depth && symbol.at_max_depth >= 0;
+    const bool limited = at_depth_limit(grammar_, symbol, depth);
     const bool listed = limited ? node.production == symbol.at_max_depth
                                 : std::count(symbol.productions.begin(), symbol.productions.end(), node.production) > 0 ||
                                       std::count(symbol.also_accepts.begin(), symbol.also_accepts.end(), node.production) > 0;
@@ -257,7 +271,7 @@ class Binder {
         arity(0, "no arguments");
         const char* why = "";
         auto result = apply_op(production.op, in, grammar_.limits, &why);
-        if (!result) parser_.fail(node.position, "'" + production.name + "' cannot take a " + shape_text(in.shape) + " input: " + why);
+        if (!result) parser_.fail(node.position, "'" + production.name + "' cannot take a " + format_shape(in.shape) + " input: " + why);
         node.out = result->shape;
         node.out_fold = result->fold;
         node.branches = result->branches;
@@ -307,33 +321,28 @@ void print_into(const Grammar& grammar, const Node& node, std::string& out) {
 // Visits every node with its multiplicity: a shared inner module stands for k copies.
 void visit(const Grammar& grammar, const Node& node, double copies, const std::function<void(const Node&, double)>& fn) {
   fn(node, copies);
-  const Production& production = grammar.productions[node.production];
-  const bool shared = production.kind == Kind::branch && node.children.size() == 3 && node.branches > 1;
+  const bool shared = shares_inner(grammar, node);
   for (std::size_t i = 0; i < node.children.size(); ++i)
     visit(grammar, node.children[i], shared && i == 1 ? copies * node.branches : copies, fn);
 }
 
-bool within_limits(const Grammar& grammar, const Node& tree) {
-  const Measures measures = measure(grammar, tree, 0);
-  return measures.params <= grammar.limits.params && measures.macs <= grammar.limits.macs;
-}
-
-void check_limits(const Grammar& grammar, const Node& tree) {
+// Why the whole derivation is over the grammar's size guards, or "" when it is within them.
+std::string over_limits(const Grammar& grammar, const Node& tree) {
   const Measures measures = measure(grammar, tree, 0);
   auto over = [](const char* what, double value, double limit, const char* option) {
-    return Error("derivation has " + std::to_string(static_cast<long long>(value)) + " " + what + ", above the limit of " +
-                 std::to_string(static_cast<long long>(limit)) + " (space option " + option + ")");
+    return "derivation has " + std::to_string(static_cast<long long>(value)) + " " + what + ", above the limit of " +
+           std::to_string(static_cast<long long>(limit)) + " (space option " + option + ")";
   };
-  if (measures.params > grammar.limits.params) throw over("parameters", measures.params, grammar.limits.params, "max_params");
-  if (measures.macs > grammar.limits.macs) throw over("multiply-accumulates", measures.macs, grammar.limits.macs, "max_macs");
+  if (measures.params > grammar.limits.params) return over("parameters", measures.params, grammar.limits.params, "max_params");
+  if (measures.macs > grammar.limits.macs) return over("multiply-accumulates", measures.macs, grammar.limits.macs, "max_macs");
+  return "";
 }
 
 }  // namespace
 
-std::string shape_text(const Shape& shape) {
-  std::string text;
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
-  return text;
+bool shares_inner(const Grammar& grammar, const Node& node) {
+  const Production& production = grammar.productions[node.production];
+  return production.kind == Kind::branch && node.branches > production.shared_above;
 }
 
 std::optional<OpResult> apply_op(const Op& op, const State& in, const Limits& limits, const char** why, bool sampling) {
@@ -438,10 +447,10 @@ Node sample(const Grammar& grammar, const Shape& input, Rng& rng) {
     Sampler sampler(grammar, rng);
     Node root;
     if (!sampler.expand(grammar.start, in, 0, -1, root)) continue;
-    if (!within_limits(grammar, root)) continue;
+    if (!over_limits(grammar, root).empty()) continue;
     return root;
   }
-  throw Error("grammar " + grammar.name + ": found no valid derivation for a " + shape_text(input) + " input in " +
+  throw Error("grammar " + grammar.name + ": found no valid derivation for a " + format_shape(input) + " input in " +
               std::to_string(kSampleRestarts) + " attempts");
 }
 
@@ -463,7 +472,8 @@ Node parse(const Grammar& grammar, const std::string& text, const Shape& input) 
   State in;
   in.shape = input;
   Binder(grammar, parser).bind(root, grammar.start, in, 0);
-  check_limits(grammar, root);
+  const std::string over = over_limits(grammar, root);
+  if (!over.empty()) throw Error(over);
   return root;
 }
 
@@ -485,7 +495,7 @@ Node mutate(const Grammar& grammar, const Node& tree, const Shape& input, Rng& r
     std::function<void(const Node&, std::vector<std::size_t>&, double)> collect = [&](const Node& node, std::vector<std::size_t>& path,
                                                                                        double copies) {
       entries.push_back({path, copies});
-      const bool shared = grammar.productions[node.production].kind == Kind::branch && node.children.size() == 3 && node.branches > 1;
+      const bool shared = shares_inner(grammar, node);
       for (std::size_t i = 0; i < node.children.size(); ++i) {
         path.push_back(i);
         collect(node.children[i], path, shared && i == 1 ? copies * node.branches : copies);
@@ -494,17 +504,9 @@ Node mutate(const Grammar& grammar, const Node& tree, const Shape& input, Rng& r
     };
     std::vector<std::size_t> path;
     collect(tree, path, 1.0);
-    double total = 0;
-    for (const auto& entry : entries) total += entry.copies;
-    double draw = uniform_real(rng) * total;
-    std::size_t chosen = entries.size() - 1;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      draw -= entries[i].copies;
-      if (draw < 0) {
-        chosen = i;
-        break;
-      }
-    }
+    std::vector<double> weights;
+    for (const auto& entry : entries) weights.push_back(entry.copies);
+    const std::size_t chosen = draw_weighted(rng, weights);
     Node child = tree;
     Node* target = &child;
     for (std::size_t step : entries[chosen].path) target = &target->children[step];
@@ -512,10 +514,11 @@ Node mutate(const Grammar& grammar, const Node& tree, const Shape& input, Rng& r
     Node replacement;
     if (!sampler.expand(target->symbol, target->in, target->depth, target->production, replacement)) continue;
     *target = std::move(replacement);
+    const std::string text = print(grammar, child);
+    if (text == original) continue;
     // Shapes downstream of the change may no longer fit: re-derive every state from the root.
     try {
-      Node checked = parse(grammar, print(grammar, child), input);
-      if (print(grammar, checked) != original) return checked;
+      return parse(grammar, text, input);
     } catch (const Error&) {
     }
   }
@@ -582,10 +585,10 @@ std::string tree_text(const Grammar& grammar, const Node& tree) {
                                                                               bool root) {
     const Production& production = grammar.productions[node.production];
     std::string label = (root ? "" : prefix + (last ? "`- " : "|- ")) + production.name;
-    if (production.kind == Kind::branch && node.children.size() == 3 && node.branches > 1)
+    if (shares_inner(grammar, node))
       label += " (" + std::to_string(node.branches) + " copies of one inner module)";
     if (convolution_linear(grammar, node)) label += " = conv";
-    const std::string shapes = shape_text(node.in.shape) + " -> " + shape_text(node.out);
+    const std::string shapes = format_shape(node.in.shape) + " -> " + format_shape(node.out);
     out += label + std::string(label.size() < 64 ? 64 - label.size() : 1, ' ') + shapes + "\n";
     const std::string child_prefix = root ? "" : prefix + (last ? "   " : "|  ");
     for (std::size_t i = 0; i < node.children.size(); ++i) line(node.children[i], child_prefix, i + 1 == node.children.size(), false);

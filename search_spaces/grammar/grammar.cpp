@@ -287,9 +287,11 @@ Grammar Grammar::parse(const std::string& yaml_text, const std::string& source) 
     }
   }
 
+  // The split and merge slots of branch rules must offer only splitting and merging terminals,
+  // and splitting or merging terminals may stand nowhere else.
+  std::set<int> branch_slots;
   for (const Production& production : grammar.productions) {
     if (production.kind != Kind::branch) continue;
-    // The split and merge slots must offer only splitting and merging terminals.
     const Symbol& split = grammar.symbols[production.children[0]];
     const Symbol& merge = grammar.symbols[production.children[2]];
     for (int index : split.productions)
@@ -298,20 +300,16 @@ Grammar Grammar::parse(const std::string& yaml_text, const std::string& source) 
     for (int index : merge.productions)
       if (grammar.productions[index].kind != Kind::terminal || !grammar.productions[index].op.merges())
         loader.fail("symbols." + merge.name, "'" + grammar.productions[index].name + "' is not a dot_product, add or cat terminal");
+    branch_slots.insert(production.children[0]);
+    branch_slots.insert(production.children[2]);
   }
-  for (const Symbol& symbol : grammar.symbols) {
-    for (int index : symbol.productions) {
+  for (std::size_t symbol = 0; symbol < grammar.symbols.size(); ++symbol) {
+    if (branch_slots.count(static_cast<int>(symbol))) continue;
+    for (int index : grammar.symbols[symbol].productions) {
       const Production& production = grammar.productions[index];
-      if (production.kind != Kind::terminal) continue;
-      if (production.op.splits() || production.op.merges()) {
-        bool in_branch = false;
-        for (const Production& rule : grammar.productions)
-          if (rule.kind == Kind::branch &&
-              (grammar.symbols[rule.children[0]].name == symbol.name || grammar.symbols[rule.children[2]].name == symbol.name))
-            in_branch = true;
-        if (!in_branch)
-          loader.fail("symbols." + symbol.name, "'" + production.name + "' splits or merges but the symbol is not a branch rule's split or merge");
-      }
+      if (production.kind == Kind::terminal && (production.op.splits() || production.op.merges()))
+        loader.fail("symbols." + grammar.symbols[symbol].name,
+                    "'" + production.name + "' splits or merges but the symbol is not a branch rule's split or merge");
     }
   }
 

@@ -147,9 +147,11 @@ std::string tree_text(const Grammar& grammar, const Node& tree);
 // Terminal usage counts (one per terminal production, grammar order), used by encode().
 std::vector<double> terminal_counts(const Grammar& grammar, const Node& tree);
 
+// A branch node whose one inner module stands for all of its branches (k > shared_above): each
+// copy counts as a node and gets its own weights.
+bool shares_inner(const Grammar& grammar, const Node& node);
+
 // route(im2col, [computation(]linear[)], col2im): the inner linear node, else nullptr.
 const Node* convolution_linear(const Grammar& grammar, const Node& route);
-
-std::string shape_text(const Shape& shape);
 
 }  // namespace nascent::grammar

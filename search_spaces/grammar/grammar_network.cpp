@@ -54,7 +54,7 @@ class BlockImpl : public torch::nn::Module {
       return;
     }
     // A shared inner module is one architecture; every branch gets its own copy of the weights.
-    const bool shared = kind_ == Kind::branch && node.children.size() == 3 && node.branches > 1;
+    const bool shared = shares_inner(grammar, node);
     std::vector<const Node*> children;
     for (std::size_t i = 0; i < node.children.size(); ++i) {
       const int copies = shared && i == 1 ? node.branches : 1;

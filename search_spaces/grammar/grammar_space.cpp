@@ -24,7 +24,7 @@ grammar::Grammar apply_space_options(grammar::Grammar grammar, const Config& opt
     }
   }
   if (input.size() != 2 && input.size() != 3)
-    throw Error("config: " + options.full("input") + ": expected CxHxW (image) or SxD (sequence), got " + grammar::shape_text(input));
+    throw Error("config: " + options.full("input") + ": expected CxHxW (image) or SxD (sequence), got " + format_shape(input));
   for (auto d : input)
     if (d < 1) throw Error("config: " + options.full("input") + ": dimensions must be positive");
   if (options.has("max_params")) grammar.limits.params = options.get<double>("max_params");
@@ -93,7 +93,7 @@ GraphVertex add_to_graph(const grammar::Grammar& g, const Node& node, ArchGraph&
       const grammar::Op& split_op = g.productions[split.production].op;
       const grammar::Op& merge_op = g.productions[node.children.back().production].op;
       const GraphVertex merge = add_op(graph, g.productions[node.children.back().production].name, merge_op.kind == OpKind::add);
-      const bool shared = node.children.size() == 3;
+      const bool shared = grammar::shares_inner(g, node);
       for (int i = 0; i < node.branches; ++i) {
         GraphVertex source = input;
         if (split_op.kind == OpKind::group) {
@@ -126,8 +126,8 @@ ArchGraph GrammarSpace::graph(const std::string& arch) const { return graph_of(g
 
 Node GrammarSpace::parse_for(const std::string& arch, const Task& task) const {
   // A derivation is checked for the shape it will run on, which may differ from the space's.
-  if (task.input_shape == grammar::Shape(input_.begin(), input_.end())) return parse(arch);
-  return grammar::parse(grammar_, arch, grammar::Shape(task.input_shape.begin(), task.input_shape.end()));
+  if (task.input_shape == input_) return parse(arch);
+  return grammar::parse(grammar_, arch, task.input_shape);
 }
 
 Description GrammarSpace::describe(const std::string& arch, const Task& task) const {
