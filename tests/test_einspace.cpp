@@ -421,8 +421,7 @@ TEST_F(GrammarFile, SeededEvolutionRunsEndToEndAndStoresEveryCandidate) {
       << "  identity: {op: identity}\n  im2col3k1s1p: {op: im2col, kernel: 3, stride: 1, padding: 1}\n"
       << "  col2im: {op: col2im}\n  linear8: {op: linear, width: 8}\n  norm: {op: norm}\n"
       << "  leakyrelu: {op: leaky_relu}\n";
-  SearchOptions options;
-  options.config = Config::parse(R"yaml(
+  const std::string yaml = R"yaml(
 seed: 1
 space: {name: grammar, file: einspace-copy.yaml, input: 1x8x8}
 strategy:
@@ -438,7 +437,9 @@ evaluator:
   steps: 4
   batch_size: 32
 budget: {evaluations: 6}
-)yaml");
+)yaml";
+  SearchOptions options;
+  options.config = Config::parse(yaml);
   options.config_dir = (dir_ / "configs").string();
   options.db_path = path("run.db");
   options.quiet = true;
@@ -453,6 +454,26 @@ budget: {evaluations: 6}
     EXPECT_EQ(e.space, "grammar");  // the registry name, which recreates the space from the stored config
     EXPECT_GT(e.result.metrics.at("params"), 0);
   }
+  // Bad space options, seeds and grammar files are one-line errors before a run is recorded.
+  const auto bad = [&](const std::string& assignment) {
+    SearchOptions broken = options;
+    broken.config = Config::parse(yaml);  // copies of a Config share its YAML
+    broken.config.set(assignment);
+    return error_of([&] { run_search(broken); });
+  };
+  for (const auto& [assignment, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"space.file=missing.yaml", "cannot open the file"},
+           {"space.input=1x8", "'im2col3k1s1p' cannot take a 1x8 input"},
+           {"space.max_params=-5", "max_params: must be positive"},
+           {"strategy.seeds=[\"@resnet18\"]", "no seed architecture named 'resnet18'"},
+           {"strategy.seeds=[]", "fill_with_seeds needs strategy.seeds"}}) {
+    const std::string message = bad(assignment);
+    EXPECT_NE(message.find(fragment), std::string::npos) << assignment << ": " << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  ResultStore after(path("run.db"), ResultStore::Mode::ReadOnly);
+  ASSERT_EQ(after.runs().size(), 1u);
+  EXPECT_EQ(after.evaluations(after.runs()[0].id).size(), 6u);
 }
 
 TEST(EinspaceCli, SampleAndDescribe) {
