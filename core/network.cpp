@@ -20,6 +20,10 @@ torch::Tensor Network::features(torch::Tensor) {
   throw Error("this network does not expose its features before global pooling");
 }
 
+torch::Tensor Network::token_features(torch::Tensor) {
+  throw Error("this network does not read token sequences, so it has no per-token features");
+}
+
 void Network::reset_parameters(at::Generator& generator) {
   torch::NoGradGuard no_grad;
   for (auto& module : modules(/*include_self=*/true)) {

@@ -12,6 +12,10 @@ class Network : public torch::nn::Module {
   // default throws Error: spaces without such a map need not provide one.
   virtual torch::Tensor features(torch::Tensor input);
 
+  // Per-token hidden states (batch x length x width) of networks that read token sequences, for
+  // masked-language-model pre-training. The default throws Error.
+  virtual torch::Tensor token_features(torch::Tensor tokens);
+
   // PyTorch's default initialisation, drawn from `generator` instead of the global one so that
   // candidates built on parallel workers are reproducible. Spaces with custom parameters override.
   virtual void reset_parameters(at::Generator& generator);

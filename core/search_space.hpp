@@ -17,6 +17,7 @@ class Network;  // core/network.hpp; kept out of this header so spaces' users ne
 struct Task {
   std::vector<std::int64_t> input_shape{3, 32, 32};
   std::int64_t num_classes = 10;
+  std::int64_t vocabulary_size = 0;  // token inputs: ids are < vocabulary_size (0 for images)
 };
 
 struct Description {
@@ -72,6 +73,10 @@ class SearchSpace {
 
   // The whole space, when it is small enough to list (empty otherwise).
   virtual std::vector<std::string> enumerate() const { return {}; }
+
+  // Weight transfer (BOSHNAS): the fraction of `target`'s parameter tensors that a trained `source`
+  // can fill, matched by name and shape. 0 when the space does not support transfer.
+  virtual double weight_overlap(const std::string& target, const std::string& source) const { return 0; }
 };
 
 }  // namespace nascent

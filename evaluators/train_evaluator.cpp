@@ -42,6 +42,11 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
   if (!(options_.momentum >= 0 && options_.momentum < 1)) throw Error("config: evaluator.momentum must be in [0, 1)");
   // LibTorch rejects Nesterov without momentum; `momentum: 0` alone should mean plain SGD.
   if (options_.momentum == 0) options_.nesterov = false;
+  if (options_.optimizer != "sgd" && options_.optimizer != "adamw")
+    throw Error("config: evaluator.optimizer '" + options_.optimizer + "': expected sgd or adamw");
+  if (options_.pretrain_steps < 0 || !(options_.pretrain_lr > 0))
+    throw Error("config: evaluator.pretrain_steps must not be negative and pretrain_lr must be positive");
+  if (!(options_.mask_fraction > 0 && options_.mask_fraction < 1)) throw Error("config: evaluator.mask_fraction must be in (0, 1)");
   if (data_.train.size() == 0) throw Error("dataset '" + data_.name + "': the training split is empty");
   // An empty validation split would score every candidate 0 and make the search meaningless.
   if (data_.val.size() == 0) throw Error("dataset '" + data_.name + "': the validation split is empty");
@@ -49,7 +54,8 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
 
 std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
   config.check_keys({"name", "dataset", "epochs", "steps", "batch_size", "eval_batch_size", "lr", "lr_min", "momentum",
-                     "nesterov", "weight_decay", "device", "test", "latency"});
+                     "nesterov", "weight_decay", "device", "test", "latency", "optimizer", "pretrain_steps", "pretrain_lr",
+                     "mask_fraction"});
   Options options;
   options.epochs = config.get<double>("epochs", options.epochs);
   options.steps = config.get<long long>("steps", 0);
@@ -62,6 +68,10 @@ std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, con
   options.weight_decay = config.get<double>("weight_decay", options.weight_decay);
   options.test = config.get<bool>("test", options.test);
   options.latency = config.get<bool>("latency", options.latency);
+  options.optimizer = config.get<std::string>("optimizer", options.optimizer);
+  options.pretrain_steps = config.get<long long>("pretrain_steps", 0);
+  options.pretrain_lr = config.get<double>("pretrain_lr", options.pretrain_lr);
+  options.mask_fraction = config.get<double>("mask_fraction", options.mask_fraction);
   options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
   return std::make_unique<TrainEvaluator>(load_dataset(config.child("dataset"), context.config_dir), options);
 }
@@ -95,12 +105,15 @@ Score score(Network& net, const ImageSet& set, std::int64_t batch_size, const to
   return {100.0 * correct / n, loss / n};
 }
 
-double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_shape, const torch::Device& device) {
+double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_shape, torch::ScalarType type,
+                         const torch::Device& device) {
   torch::NoGradGuard no_grad;
   net.eval();
   std::vector<std::int64_t> shape{1};
   shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-  torch::Tensor x = torch::zeros(shape, torch::TensorOptions().device(device));
+  // Token inputs get id 1 everywhere: id 0 is padding, which attention would skip.
+  torch::Tensor x = type == torch::kLong ? torch::ones(shape, torch::TensorOptions().dtype(type).device(device))
+                                         : torch::zeros(shape, torch::TensorOptions().device(device));
   std::vector<double> times;
   for (int i = 0; i < 7; ++i) {
     if (device.is_cuda()) torch::cuda::synchronize();
@@ -115,13 +128,53 @@ double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_sh
 
 }  // namespace
 
+// Masked-language-model pre-training on the training split's token sequences (RoBERTa-style
+// dynamic masking): `mask_fraction` of the real tokens of each batch are replaced by id 1, which a
+// character vocabulary built from the training text never assigns there, and predicted by a linear
+// head over the per-token features. AdamW (beta2 0.98, eps 1e-6, weight decay 0.01, spec B9) with a
+// linearly decaying rate. Returns the mean loss over the last quarter of the steps.
+double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device) {
+  if (data_.train.images.scalar_type() != torch::kLong || data_.vocabulary_size < 3)
+    throw Error("evaluator.pretrain_steps needs a text dataset (token ids), such as wordnet");
+  net.train();
+  torch::Tensor probe = data_.train.images.slice(0, 0, 2).to(device);
+  const std::int64_t width = net.token_features(probe).size(-1);
+  torch::nn::Linear head(width, data_.vocabulary_size);
+  head->to(device);
+  std::vector<torch::Tensor> parameters = net.parameters();
+  for (const auto& p : head->parameters()) parameters.push_back(p);
+  torch::optim::AdamW optimizer(parameters, torch::optim::AdamWOptions(options_.pretrain_lr).betas({0.9, 0.98}).eps(1e-6).weight_decay(0.01));
+  const std::int64_t n = data_.train.size();
+  double tail_loss = 0;
+  std::int64_t tail_count = 0;
+  for (std::int64_t step = 0; step < options_.pretrain_steps; ++step) {
+    const double lr = options_.pretrain_lr * (1.0 - static_cast<double>(step) / options_.pretrain_steps);
+    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+    torch::Tensor index = torch::randint(n, {options_.batch_size}, generator, torch::kInt64);
+    torch::Tensor tokens = data_.train.images.index_select(0, index).to(device);
+    torch::Tensor chosen = torch::rand(tokens.sizes(), generator).to(device).lt(options_.mask_fraction).logical_and(tokens.gt(1));
+    if (chosen.sum().item<std::int64_t>() == 0) continue;
+    torch::Tensor masked = tokens.masked_fill(chosen, 1);
+    optimizer.zero_grad();
+    torch::Tensor logits = head(net.token_features(masked).index({chosen}));
+    torch::Tensor loss = torch::nn::functional::cross_entropy(logits, tokens.index({chosen}));
+    loss.backward();
+    optimizer.step();
+    if (step >= options_.pretrain_steps * 3 / 4) {
+      tail_loss += loss.item<double>();
+      ++tail_count;
+    }
+  }
+  return tail_count > 0 ? tail_loss / tail_count : 0.0;
+}
+
 Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
   const auto started = std::chrono::steady_clock::now();
   Evaluation evaluation;
   evaluation.device = options_.device;
   try {
     const torch::Device device(options_.device);
-    const Task task{data_.input_shape, data_.num_classes};
+    const Task task{data_.input_shape, data_.num_classes, data_.vocabulary_size};
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     std::shared_ptr<Network> net = space.build(arch, task);
     net->reset_parameters(generator);
@@ -129,10 +182,23 @@ Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string&
     std::int64_t params = 0;
     for (const auto& p : net->parameters()) params += p.numel();
 
-    torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(options_.lr)
-                                                       .momentum(options_.momentum)
-                                                       .nesterov(options_.nesterov)
-                                                       .weight_decay(options_.weight_decay));
+    if (options_.pretrain_steps > 0) {
+      const auto pretrain_start = std::chrono::steady_clock::now();
+      evaluation.metrics["pretrain_loss"] = pretrain_masked_lm(*net, generator, device);
+      evaluation.metrics["pretrain_seconds"] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - pretrain_start).count();
+    }
+    std::unique_ptr<torch::optim::Optimizer> optimizer_owner;
+    if (options_.optimizer == "adamw") {
+      optimizer_owner = std::make_unique<torch::optim::AdamW>(
+          net->parameters(), torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+    } else {
+      optimizer_owner = std::make_unique<torch::optim::SGD>(net->parameters(), torch::optim::SGDOptions(options_.lr)
+                                                                                  .momentum(options_.momentum)
+                                                                                  .nesterov(options_.nesterov)
+                                                                                  .weight_decay(options_.weight_decay));
+    }
+    torch::optim::Optimizer& optimizer = *optimizer_owner;
     const std::int64_t n = data_.train.size();
     const std::int64_t batches_per_epoch = (n + options_.batch_size - 1) / options_.batch_size;
     const std::int64_t total_steps = options_.steps > 0 ? options_.steps
@@ -152,7 +218,7 @@ Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string&
       if (index.size(0) < 2) continue;  // BatchNorm cannot train on a single sample
       const double lr = options_.lr_min + 0.5 * (options_.lr - options_.lr_min) *
                                               (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
-      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+      for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
       torch::Tensor x = data_.train.images.index_select(0, index).to(device);
       torch::Tensor y = data_.train.labels.index_select(0, index).to(device);
       optimizer.zero_grad();
@@ -181,7 +247,8 @@ Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string&
     evaluation.metrics["params"] = static_cast<double>(params);
     evaluation.metrics["flops"] = space.describe(arch, task).flops;
     evaluation.metrics["train_seconds"] = train_seconds;
-    if (options_.latency) evaluation.metrics["latency_ms"] = median_latency_ms(*net, data_.input_shape, device);
+    if (options_.latency)
+      evaluation.metrics["latency_ms"] = median_latency_ms(*net, data_.input_shape, data_.train.images.scalar_type(), device);
     evaluation.cost = train_seconds;
   } catch (const c10::Error& error) {
     evaluation.ok = false;

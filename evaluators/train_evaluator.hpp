@@ -4,7 +4,9 @@
 
 namespace nascent {
 
-// Trains each candidate from scratch with SGD (momentum, optional Nesterov, weight decay) and a
+class Network;
+
+// Trains each candidate from scratch with SGD (momentum, optional Nesterov, weight decay) or AdamW and a
 // per-step cosine learning-rate schedule, then measures it: val_acc, val_loss, train_acc,
 // train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
 // latency_ms (batch 1, median). The evaluation's cost is its training seconds.
@@ -20,6 +22,11 @@ class TrainEvaluator : public Evaluator {
     bool test = true;
     bool latency = true;
     std::string device = "cpu";
+    std::string optimizer = "sgd";  // sgd (with momentum and nesterov above) or adamw
+    // Text tasks: masked-language-model steps before fine-tuning (0: none), see pretrain_masked_lm.
+    std::int64_t pretrain_steps = 0;
+    double pretrain_lr = 1e-3;
+    double mask_fraction = 0.15;
   };
   TrainEvaluator(DataSplits data, Options options);
   static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
@@ -29,6 +36,8 @@ class TrainEvaluator : public Evaluator {
   const DataSplits& data() const { return data_; }
 
  private:
+  double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device);
+
   DataSplits data_;
   Options options_;
 };

@@ -139,10 +139,12 @@ SearchSummary run_search(const SearchOptions& options) {
 
   Settings settings = read_settings(config, options);
   Config space_config = config.child("space");
-  if (space_config.has("file")) {
-    // A grammar file (space `grammar`) may sit next to the config, like any other data path.
+  // A grammar file (space `grammar`) or a model library (`flexibert`) may sit next to the config,
+  // like any other data path.
+  for (const char* path_key : {"file", "models"}) {
+    if (!space_config.has(path_key)) continue;
     YAML::Node resolved = YAML::Clone(space_config.node());
-    resolved["file"] = resolve_path(space_config.get<std::string>("file"), options.config_dir);
+    resolved[path_key] = resolve_path(space_config.get<std::string>(path_key), options.config_dir);
     space_config = Config(resolved, space_config.path());
   }
   const std::string space_name = space_config.get<std::string>("name");

@@ -1,5 +1,6 @@
 #include "core/registry.hpp"
 #include "search_spaces/einspace/einspace.hpp"
+#include "search_spaces/flexibert/flexibert.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
 #include "search_spaces/nb201/nb201.hpp"
 
@@ -12,6 +13,9 @@ void register_builtin_spaces() {
                &Nb201Space::from_config);
   registry.add("einspace", "einspace: a probabilistic context-free grammar over fundamental operations (grammars/einspace.yaml)",
                &make_einspace);
+  registry.add("flexibert",
+               "FlexiBERT heterogeneous transformer encoders for token inputs (options: design test|full, models: a library file)",
+               &FlexibertSpace::from_config);
   registry.add("grammar", "Any grammar file in einspace's format (option file: path.yaml)", &GrammarSpace::from_config);
 }
 
