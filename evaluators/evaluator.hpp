@@ -27,6 +27,12 @@ class Evaluator {
   virtual ~Evaluator() = default;
   virtual std::string name() const = 0;
   virtual Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) = 0;
+  // The same, starting from the trained weights of `source` (an architecture this evaluator
+  // evaluated earlier) where they fit. Evaluators that keep no weights evaluate from scratch.
+  virtual Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed,
+                                   const std::string& source) {
+    return evaluate(space, arch, seed);
+  }
 };
 
 // Context an evaluator factory needs besides its own config section.
@@ -34,6 +40,7 @@ struct EvaluatorContext {
   std::string config_dir;      // for resolving relative data paths
   int threads_per_worker = 1;  // LibTorch intra-op threads each evaluation may use
   std::string device_override; // --device from the command line, if any
+  const SearchSpace* space = nullptr;  // the run's space (JSON tables canonicalise their keys with it)
 };
 
 // Builds the evaluator named by `config.name` (train, table, or a registered one).

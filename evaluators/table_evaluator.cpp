@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
 
 namespace nascent {
@@ -124,12 +126,88 @@ std::size_t CsvFile::column(const std::string& name, const char* role) const {
   return found;
 }
 
+namespace {
+
+// A member name, or a JSON pointer when it starts with '/'.
+const nlohmann::json* json_field(const nlohmann::json& record, const std::string& field) {
+  if (!field.empty() && field[0] == '/') {
+    const nlohmann::json::json_pointer pointer(field);
+    return record.contains(pointer) ? &record.at(pointer) : nullptr;
+  }
+  return record.is_object() && record.contains(field) ? &record.at(field) : nullptr;
+}
+
+}  // namespace
+
+void TableEvaluator::add_row(const std::string& key, Row row, const std::string& where, const std::string& key_name) {
+  auto [it, inserted] = rows_.emplace(key, row);
+  if (inserted) return;
+  if (options_.duplicates != "mean")
+    throw Error(where + ", " + key_name + ": duplicate key '" + key + "' (first on line " + std::to_string(it->second.line) +
+                "; duplicates: mean averages repeated measurements)");
+  Row& first = it->second;
+  const double n = static_cast<double>(first.count);
+  for (auto& [name, value] : first.metrics) value = (value * n + row.metrics[name]) / (n + 1);
+  first.cost = (first.cost * n + row.cost) / (n + 1);
+  first.count += 1;
+}
+
+void TableEvaluator::load_json(const std::string& text) {
+  const std::string source = "table '" + options_.path + "'";
+  if (!options_.space)
+    throw Error(source + ": a JSON table needs the search space to read its keys");
+  nlohmann::json records;
+  try {
+    records = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw Error(source + ": not valid JSON (byte " + std::to_string(error.byte) + ")");
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(source + ": " + error.what());
+  }
+  if (!records.is_array()) throw Error(source + ": expected a JSON array of records");
+  std::vector<std::string> metric_names{options_.metric};
+  for (const auto& name : options_.report)
+    if (name != options_.metric) metric_names.push_back(name);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const std::string where = source + " record " + std::to_string(i + 1);
+    const auto number = [&](const std::string& field, const char* role) {
+      const nlohmann::json* value = json_field(records[i], field);
+      if (!value) throw Error(where + ": no " + role + " field '" + field + "'");
+      if (!value->is_number() || !std::isfinite(value->get<double>()))
+        throw Error(where + ", " + role + " field '" + field + "': " + value->dump() + " is not a number");
+      return value->get<double>();
+    };
+    Row row;
+    row.line = i + 1;
+    for (const auto& name : metric_names) row.metrics[name] = number(name, name == options_.metric ? "metric" : "report");
+    if (!options_.cost.empty()) row.cost = number(options_.cost, "cost");
+    const nlohmann::json* key = json_field(records[i], options_.key);
+    if (!key) throw Error(where + ": no key field '" + options_.key + "'");
+    std::string arch;
+    try {
+      arch = options_.space->canonical(key->is_string() ? key->get<std::string>() : key->dump());
+    } catch (const Error& error) {
+      throw Error(where + ", key field '" + options_.key + "': " + error.what());
+    }
+    add_row(arch, std::move(row), where, "key field '" + options_.key + "'");
+  }
+  if (rows_.empty()) throw Error(source + ": no records");
+}
+
 TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
+  if (options_.metric.empty()) throw Error("table '" + options_.path + "': no metric column given");
+  if (options_.duplicates != "error" && options_.duplicates != "mean")
+    throw Error("config: evaluator.duplicates '" + options_.duplicates + "': expected error or mean");
+  const std::string text = read_whole_file(options_.path, "table '" + options_.path + "'");
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '[') {
+    load_json(text);
+    return;
+  }
   CsvFile file(options_.path, "table '" + options_.path + "'");
   const std::string& source = file.source;
   const std::vector<std::string>& header = file.header;
   CsvReader& reader = file.reader;
-  if (options_.metric.empty()) throw Error(source + ": no metric column given");
   const std::size_t key_col = file.column(options_.key, "key");
   std::vector<std::pair<std::string, std::size_t>> metric_cols{{options_.metric, file.column(options_.metric, "metric")}};
   for (const auto& name : options_.report)
@@ -149,22 +227,21 @@ TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
     row.line = reader.line();
     for (const auto& [name, col] : metric_cols) row.metrics[name] = number(col);
     if (cost_col < header.size()) row.cost = number(cost_col);
-    const auto [it, inserted] = rows_.emplace(cells[key_col], std::move(row));
-    if (!inserted)
-      throw Error(where + ", column '" + options_.key + "': duplicate key '" + cells[key_col] + "' (first on line " +
-                  std::to_string(it->second.line) + ")");
+    add_row(cells[key_col], std::move(row), where, "column '" + options_.key + "'");
   }
   if (rows_.empty()) throw Error(source + ": no data rows after the header");
 }
 
 std::unique_ptr<Evaluator> TableEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
-  config.check_keys({"name", "path", "key", "metric", "report", "cost"});
+  config.check_keys({"name", "path", "key", "metric", "report", "cost", "duplicates"});
   Options options;
   options.path = resolve_path(config.get<std::string>("path"), context.config_dir);
   options.key = config.get<std::string>("key", options.key);
   options.metric = config.get<std::string>("metric");
   options.report = config.get<std::vector<std::string>>("report", {});
   options.cost = config.get<std::string>("cost", "");
+  options.duplicates = config.get<std::string>("duplicates", options.duplicates);
+  options.space = context.space;
   return std::make_unique<TableEvaluator>(options);
 }
 

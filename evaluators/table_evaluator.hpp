@@ -25,6 +25,11 @@ class TableEvaluator : public Evaluator {
     std::string metric;
     std::vector<std::string> report;
     std::string cost;  // empty: every query costs 0
+    std::string duplicates = "error";  // or "mean": repeated keys average their values
+    // JSON tables (a file holding an array of records, e.g. BERT_benchmark.json): key, metric,
+    // report and cost name members or JSON pointers ("/scores/glue"), and each record's key (any
+    // JSON value) is turned into an architecture by this space's canonical().
+    const SearchSpace* space = nullptr;
   };
   explicit TableEvaluator(Options options);
   // Keys: name, path (resolved against the config's folder), key, metric, report, cost.
@@ -39,7 +44,10 @@ class TableEvaluator : public Evaluator {
     std::map<std::string, double> metrics;
     double cost = 0;
     std::size_t line = 0;  // for the duplicate-key message
+    std::size_t count = 1;
   };
+  void add_row(const std::string& key, Row row, const std::string& where, const std::string& key_name);
+  void load_json(const std::string& text);
   Options options_;
   std::unordered_map<std::string, Row> rows_;
 };

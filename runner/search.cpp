@@ -150,7 +150,7 @@ SearchSummary run_search(const SearchOptions& options) {
   const std::string space_name = space_config.get<std::string>("name");
   auto space = SpaceRegistry::instance().create(space_name, space_config);
   auto strategy = make_strategy(config.child("strategy"), *space, options.config_dir);
-  EvaluatorContext context{options.config_dir, settings.threads_per_worker, options.device.value_or("")};
+  EvaluatorContext context{options.config_dir, settings.threads_per_worker, options.device.value_or(""), space.get()};
   auto evaluator = make_evaluator(config.child("evaluator"), context);
   // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
   std::unique_ptr<Evaluator> predictor;
@@ -255,6 +255,10 @@ SearchSummary run_search(const SearchOptions& options) {
     std::vector<std::size_t> to_evaluate;
     for (std::size_t p = 0; p < pending.size(); ++p)
       if (!replayed[p]) to_evaluate.push_back(p);
+    // Asked serially here: strategies are not thread-safe.
+    std::vector<std::string> sources(pending.size());
+    if (stage == "query")
+      for (std::size_t p : to_evaluate) sources[p] = strategy->transfer_source(pending[p].arch);
 
     tbb::task_arena arena(settings.workers);
     arena.execute([&] {
@@ -267,7 +271,9 @@ SearchSummary run_search(const SearchOptions& options) {
               StoredEvaluation& e = pending[to_evaluate[k]];
               e.fingerprint = space->fingerprint(e.arch);
               try {
-                e.result = with.evaluate(*space, e.arch, derive_seed(settings.seed, static_cast<std::uint64_t>(e.seq)));
+                const std::uint64_t seed = derive_seed(settings.seed, static_cast<std::uint64_t>(e.seq));
+                const std::string& source = sources[to_evaluate[k]];
+                e.result = source.empty() ? with.evaluate(*space, e.arch, seed) : with.evaluate_from(*space, e.arch, seed, source);
               } catch (const std::exception& error) {
                 e.result = Evaluation{};
                 e.result.ok = false;

@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "strategies/boshnas.hpp"
 #include "strategies/random_search.hpp"
 #include "strategies/regularized_evolution.hpp"
 #include "strategies/robot.hpp"
@@ -47,6 +48,27 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
     options.pool = non_negative("pool", 0);
     return std::make_unique<Robot>(space, options);
   }
+  if (name == "boshnas") {
+    config.check_keys({"name", "initial", "library_size", "uncertainty_probability", "diversity_probability",
+                       "fitness_scale", "active_learning_patience", "patience", "overlap_threshold", "restarts",
+                       "gobi_iterations", "gobi_lr", "second_order", "max_epochs", "aleatoric"});
+    Boshnas::Options options;
+    options.initial = non_negative("initial", 10);
+    options.library_size = non_negative("library_size", 1000);
+    options.uncertainty_probability = config.get<double>("uncertainty_probability", options.uncertainty_probability);
+    options.diversity_probability = config.get<double>("diversity_probability", options.diversity_probability);
+    options.fitness_scale = config.get<double>("fitness_scale", options.fitness_scale);
+    options.active_learning_patience = non_negative("active_learning_patience", 5);
+    options.patience = non_negative("patience", 10);
+    options.overlap_threshold = config.get<double>("overlap_threshold", options.overlap_threshold);
+    options.gobi.restarts = static_cast<int>(non_negative("restarts", 10));
+    options.gobi.iterations = static_cast<int>(non_negative("gobi_iterations", 200));
+    options.gobi.second_order = config.get<bool>("second_order", true);
+    options.gobi.lr = config.get<double>("gobi_lr", options.gobi.second_order ? 0.5 : 10.0);
+    options.surrogate.max_epochs = static_cast<int>(std::max<std::size_t>(1, non_negative("max_epochs", 200)));
+    options.surrogate.aleatoric = config.get<bool>("aleatoric", true);
+    return std::make_unique<Boshnas>(space, options);
+  }
   if (name == "training_free") {
     config.check_keys({"name", "metrics", "weights", "pool", "top_k", "metrics_table", "table_key"});
     TrainingFreeSearch::Options options;
@@ -59,7 +81,7 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
     return std::make_unique<TrainingFreeSearch>(space, options);
   }
   throw Error("config: strategy.name: unknown strategy '" + name +
-              "' (expected random, evolution, training_free or robot)");
+              "' (expected random, evolution, boshnas, training_free or robot)");
 }
 
 }  // namespace nascent

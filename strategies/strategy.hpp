@@ -30,6 +30,11 @@ class Strategy {
   // "score" and tells each back, in order, before asking for queries.
   virtual std::vector<std::string> score_pool(Rng& rng) { return {}; }
   virtual void tell_scores(const std::string& arch, const std::map<std::string, double>& metrics, bool ok) {}
+
+  // Weight transfer (BOSHNAS): an architecture evaluated earlier in the run whose trained weights
+  // `arch` (just asked) should start from, or "" to train from scratch. The loop passes it to the
+  // evaluator (Evaluator::evaluate_from); evaluators that keep no weights ignore it.
+  virtual std::string transfer_source(const std::string& arch) const { return ""; }
 };
 
 // config_dir resolves relative paths (a metrics table) as the rest of the config does.

@@ -1,0 +1,75 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "predictors/boshnas_surrogate.hpp"
+#include "strategies/strategy.hpp"
+
+namespace nascent {
+
+// BOSHNAS (Tuli et al., spec B6-B8) over a library of candidates: the space's whole list when it
+// has one (enumerate()), else `library_size` distinct samples. Candidates are the space's encode()
+// vectors, standardised per dimension over the library. After `initial` random models, each
+// iteration retrains the surrogate and either optimises the acquisition by GOBI (probability
+// 1 - uncertainty - diversity), or takes the untrained model with the largest epistemic
+// uncertainty, or a random untrained one. Targets are y = (1 - fitness / fitness_scale) divided
+// by the largest y among the initial models (the authors' (1 - perf) / max initial y).
+class Boshnas : public Strategy {
+ public:
+  struct Options {
+    std::size_t initial = 10;
+    std::size_t library_size = 1000;  // for spaces that cannot list themselves
+    double uncertainty_probability = 0.1;
+    double diversity_probability = 0.1;
+    double fitness_scale = 100;
+    // The best fitness unchanged after this many optimisation steps: ξ + σ enters the acquisition
+    // (active learning) ...
+    std::size_t active_learning_patience = 5;
+    // ... and after this many the search stops (0: never; the budget ends it).
+    std::size_t patience = 10;
+    double overlap_threshold = 0.8;  // weight transfer from a trained model this close
+    BoshnasSurrogate::Options surrogate;
+    BoshnasSurrogate::GobiOptions gobi;
+  };
+  Boshnas(const SearchSpace& space, Options options);
+  ~Boshnas() override;
+  std::string name() const override { return "boshnas"; }
+  std::vector<std::string> ask(std::size_t count, Rng& rng) override;
+  void tell(const std::string& arch, std::optional<double> fitness) override;
+  std::string transfer_source(const std::string& arch) const override;
+
+  std::size_t library_size() const { return library_.size(); }
+  bool stopped() const { return stopped_; }
+  bool active_learning() const { return active_learning_; }
+
+ private:
+  void build_library(Rng& rng);
+  void retrain(Rng& rng);
+  std::vector<std::size_t> untrained() const;
+  std::size_t nearest_untrained(std::size_t index) const;
+  std::string step_kind_;
+
+  const SearchSpace& space_;
+  Options options_;
+  std::vector<std::string> library_;
+  std::unordered_map<std::string, std::size_t> index_of_;
+  std::vector<std::vector<double>> inputs_;  // standardised encodings
+  std::unique_ptr<BoshnasSurrogate> surrogate_;
+  std::vector<std::size_t> trained_order_;       // library indices in the order told
+  std::map<std::size_t, double> fitness_;        // told successes
+  std::set<std::size_t> failed_, asked_;
+  std::map<std::size_t, std::size_t> transfer_;  // query -> trained source
+  std::size_t initial_told_ = 0;
+  double target_norm_ = 0;
+  bool dirty_ = true;
+  std::optional<double> best_;
+  std::optional<double> best_before_step_;
+  std::size_t same_performance_ = 0;
+  bool active_learning_ = false;
+  bool stopped_ = false;
+  std::size_t awaiting_ = 0;
+};
+
+}  // namespace nascent
