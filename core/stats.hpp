@@ -42,4 +42,21 @@ inline double spearman(const std::vector<double>& x, const std::vector<double>& 
   return pearson(average_ranks(a), average_ranks(b));
 }
 
+// Kendall's tau-b (ties in either variable corrected, as scipy.stats.kendalltau), O(n^2).
+inline double kendall_tau(const std::vector<double>& x, const std::vector<double>& y) {
+  double concordant = 0, discordant = 0, tied_x = 0, tied_y = 0;
+  const std::size_t n = std::min(x.size(), y.size());
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = i + 1; j < n; ++j) {
+      const double dx = x[i] - x[j], dy = y[i] - y[j];
+      if (dx == 0 && dy == 0) continue;
+      if (dx == 0) tied_x += 1;
+      else if (dy == 0) tied_y += 1;
+      else if ((dx > 0) == (dy > 0)) concordant += 1;
+      else discordant += 1;
+    }
+  const double denominator = std::sqrt((concordant + discordant + tied_x) * (concordant + discordant + tied_y));
+  return denominator > 0 ? (concordant - discordant) / denominator : std::nan("");
+}
+
 }  // namespace nascent

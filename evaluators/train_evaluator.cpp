@@ -55,7 +55,7 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
 std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
   config.check_keys({"name", "dataset", "epochs", "steps", "batch_size", "eval_batch_size", "lr", "lr_min", "momentum",
                      "nesterov", "weight_decay", "device", "test", "latency", "optimizer", "pretrain_steps", "pretrain_lr",
-                     "mask_fraction"});
+                     "mask_fraction", "keep_weights"});
   Options options;
   options.epochs = config.get<double>("epochs", options.epochs);
   options.steps = config.get<long long>("steps", 0);
@@ -72,6 +72,9 @@ std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, con
   options.pretrain_steps = config.get<long long>("pretrain_steps", 0);
   options.pretrain_lr = config.get<double>("pretrain_lr", options.pretrain_lr);
   options.mask_fraction = config.get<double>("mask_fraction", options.mask_fraction);
+  const long long keep = config.get<long long>("keep_weights", 0);
+  if (keep < 0) throw Error("config: evaluator.keep_weights must not be negative");
+  options.keep_weights = static_cast<std::size_t>(keep);
   options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
   return std::make_unique<TrainEvaluator>(load_dataset(config.child("dataset"), context.config_dir), options);
 }
@@ -140,6 +143,13 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
   torch::Tensor probe = data_.train.images.slice(0, 0, 2).to(device);
   const std::int64_t width = net.token_features(probe).size(-1);
   torch::nn::Linear head(width, data_.vocabulary_size);
+  {
+    // Initialised from the candidate's generator (nn::Linear's own draw uses the global one).
+    torch::NoGradGuard no_grad;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(width));
+    head->weight.uniform_(-bound, bound, generator);
+    head->bias.uniform_(-bound, bound, generator);
+  }
   head->to(device);
   std::vector<torch::Tensor> parameters = net.parameters();
   for (const auto& p : head->parameters()) parameters.push_back(p);
@@ -169,6 +179,15 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
 }
 
 Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
+  return run(space, arch, seed, "");
+}
+
+Evaluation TrainEvaluator::evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed,
+                                         const std::string& source) {
+  return run(space, arch, seed, source);
+}
+
+Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source) {
   const auto started = std::chrono::steady_clock::now();
   Evaluation evaluation;
   evaluation.device = options_.device;
@@ -178,11 +197,32 @@ Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string&
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     std::shared_ptr<Network> net = space.build(arch, task);
     net->reset_parameters(generator);
+    bool transferred = false;
+    if (!source.empty()) {
+      std::lock_guard<std::mutex> lock(weights_mutex_);
+      auto kept = kept_weights_.find(source);
+      if (kept != kept_weights_.end()) {
+        // Weight transfer: every tensor whose name and shape match starts from the source's value.
+        torch::NoGradGuard no_grad;
+        std::size_t copied = 0, total = 0;
+        for (auto& item : net->named_parameters()) {
+          ++total;
+          auto match = kept->second.find(item.key());
+          if (match != kept->second.end() && match->second.sizes() == item.value().sizes()) {
+            item.value().copy_(match->second);
+            ++copied;
+          }
+        }
+        transferred = copied > 0;
+        evaluation.metrics["transfer_overlap"] = total ? static_cast<double>(copied) / total : 0.0;
+      }
+    }
     net->to(device);
     std::int64_t params = 0;
     for (const auto& p : net->parameters()) params += p.numel();
 
-    if (options_.pretrain_steps > 0) {
+    // A transferred network is only fine-tuned, as BOSHNAS does with weights from a trained neighbour.
+    if (options_.pretrain_steps > 0 && !transferred) {
       const auto pretrain_start = std::chrono::steady_clock::now();
       evaluation.metrics["pretrain_loss"] = pretrain_masked_lm(*net, generator, device);
       evaluation.metrics["pretrain_seconds"] =
@@ -250,6 +290,16 @@ Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string&
     if (options_.latency)
       evaluation.metrics["latency_ms"] = median_latency_ms(*net, data_.input_shape, data_.train.images.scalar_type(), device);
     evaluation.cost = train_seconds;
+    if (options_.keep_weights > 0) {
+      std::map<std::string, torch::Tensor> weights;
+      for (const auto& item : net->named_parameters()) weights[item.key()] = item.value().detach().to(torch::kCPU).clone();
+      std::lock_guard<std::mutex> lock(weights_mutex_);
+      if (kept_weights_.emplace(arch, std::move(weights)).second) kept_order_.push_back(arch);
+      while (kept_order_.size() > options_.keep_weights) {
+        kept_weights_.erase(kept_order_.front());
+        kept_order_.pop_front();
+      }
+    }
   } catch (const c10::Error& error) {
     evaluation.ok = false;
     evaluation.error = first_line(error.what_without_backtrace());

@@ -1,4 +1,8 @@
 #pragma once
+#include <deque>
+#include <map>
+#include <mutex>
+
 #include "datasets/dataset.hpp"
 #include "evaluators/evaluator.hpp"
 
@@ -27,19 +31,30 @@ class TrainEvaluator : public Evaluator {
     std::int64_t pretrain_steps = 0;
     double pretrain_lr = 1e-3;
     double mask_fraction = 0.15;
+    // Weight transfer: the trained weights of the last `keep_weights` candidates stay in memory so
+    // that a later candidate can start from them (evaluate_from; BOSHNAS asks for it). 0: none kept.
+    std::size_t keep_weights = 0;
   };
   TrainEvaluator(DataSplits data, Options options);
   static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
 
   std::string name() const override { return "train"; }
   Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;
+  // Starts from `source`'s kept weights (tensors matched by name and shape; metric transfer_overlap)
+  // and skips pre-training; without kept weights for `source`, the same as evaluate().
+  Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed,
+                           const std::string& source) override;
   const DataSplits& data() const { return data_; }
 
  private:
   double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device);
+  Evaluation run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source);
 
   DataSplits data_;
   Options options_;
+  std::mutex weights_mutex_;
+  std::map<std::string, std::map<std::string, torch::Tensor>> kept_weights_;
+  std::deque<std::string> kept_order_;
 };
 
 // Parses cpu / cuda / cuda:N and checks that LibTorch can use it; throws Error otherwise.

@@ -51,7 +51,7 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
   if (name == "boshnas") {
     config.check_keys({"name", "initial", "library_size", "uncertainty_probability", "diversity_probability",
                        "fitness_scale", "active_learning_patience", "patience", "overlap_threshold", "restarts",
-                       "gobi_iterations", "gobi_lr", "second_order", "max_epochs", "aleatoric"});
+                       "gobi_iterations", "gobi_lr", "second_order", "max_epochs", "aleatoric", "npn_lr"});
     Boshnas::Options options;
     options.initial = non_negative("initial", 10);
     options.library_size = non_negative("library_size", 1000);
@@ -67,6 +67,8 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
     options.gobi.lr = config.get<double>("gobi_lr", options.gobi.second_order ? 0.5 : 10.0);
     options.surrogate.max_epochs = static_cast<int>(std::max<std::size_t>(1, non_negative("max_epochs", 200)));
     options.surrogate.aleatoric = config.get<bool>("aleatoric", true);
+    options.surrogate.npn_lr = config.get<double>("npn_lr", options.surrogate.npn_lr);
+    if (!(options.surrogate.npn_lr > 0)) throw Error("config: strategy.npn_lr must be positive");
     return std::make_unique<Boshnas>(space, options);
   }
   if (name == "training_free") {

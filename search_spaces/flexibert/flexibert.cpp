@@ -57,26 +57,26 @@ bool contains(const std::vector<int>& values, int value) {
 
 // Checks one layer against the design; returns what is wrong, or "" when it fits.
 std::string layer_problem(const FlexiLayer& layer, const FlexiDesign& design) {
-  const std::string where = " (" + design.name + " design: ";
+  const auto outside = [&](const std::string& what, const std::string& options) {
+    return what + " not in the " + design.name + " design (" + options + ")";
+  };
   bool known_op = false;
   for (const auto& [op, param] : design.operations) known_op |= op == layer.op && param == layer.param;
   if (!known_op) {
     std::string options;
     for (const auto& [op, param] : design.operations) options += (options.empty() ? "" : ", ") + op + "_" + param;
-    return "operation '" + layer.op + "_" + layer.param + "' is not in the" + where.substr(1) + options + ")";
+    return outside("operation '" + layer.op + "_" + layer.param + "' is", options);
   }
   if (!contains(design.hiddens, layer.hidden))
-    return "hidden size " + std::to_string(layer.hidden) + " is not in the" + where.substr(1) + join_ints(design.hiddens, ", ") + ")";
-  if (!contains(design.heads, layer.heads))
-    return "head count " + std::to_string(layer.heads) + " is not in the" + where.substr(1) + join_ints(design.heads, ", ") + ")";
-  if (layer.hidden % layer.heads != 0) return "hidden size " + std::to_string(layer.hidden) + " is not divisible by " + std::to_string(layer.heads) + " heads";
+    return outside("hidden size " + std::to_string(layer.hidden) + " is", join_ints(design.hiddens, ", "));
+  if (!contains(design.heads, layer.heads)) return outside("head count " + std::to_string(layer.heads) + " is", join_ints(design.heads, ", "));
+  if (layer.hidden % layer.heads != 0)
+    return "hidden size " + std::to_string(layer.hidden) + " is not divisible by " + std::to_string(layer.heads) + " heads";
   if (!contains(design.feed_forward_counts, static_cast<int>(layer.feed_forward.size())))
-    return std::to_string(layer.feed_forward.size()) + " feed-forward layers are not in the" + where.substr(1) +
-           join_ints(design.feed_forward_counts, ", ") + ")";
+    return outside(std::to_string(layer.feed_forward.size()) + " feed-forward layers are", join_ints(design.feed_forward_counts, ", "));
   for (int width : layer.feed_forward)
     if (!contains(design.feed_forward_widths, width))
-      return "feed-forward width " + std::to_string(width) + " is not in the" + where.substr(1) +
-             join_ints(design.feed_forward_widths, ", ") + ")";
+      return outside("feed-forward width " + std::to_string(width) + " is", join_ints(design.feed_forward_widths, ", "));
   return "";
 }
 
@@ -377,13 +377,17 @@ FlexiModel FlexibertSpace::mutate_model(const FlexiModel& model, Rng& rng) const
 std::string FlexibertSpace::mutate(const std::string& arch, Rng& rng) const {
   const FlexiModel model = parse_flexibert(arch, design_);
   if (library_.empty()) return print_flexibert(mutate_model(model, rng));
-  // A finite library: the nearest other members by changed choices, one of them uniformly.
+  // A finite library: one mutation in the design space, then the library members (other than the
+  // parent) nearest to that child by changed choices, one of them uniformly. Projecting a random
+  // step, rather than taking the parent's nearest members, keeps repeated mutations of one parent
+  // from cycling through the same few neighbours.
   if (library_.size() < 2) throw Error("flexibert: a library of one model cannot be mutated");
+  const FlexiModel child = mutate_model(model, rng);
   int best = 1 << 30;
   std::vector<std::size_t> nearest;
   for (std::size_t i = 0; i < library_models_.size(); ++i) {
     if (library_models_[i] == model) continue;
-    const int distance = choice_distance(model, library_models_[i]);
+    const int distance = choice_distance(child, library_models_[i]);
     if (distance < best) nearest.clear();
     if (distance <= best) {
       best = distance;

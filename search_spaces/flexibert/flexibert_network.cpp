@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "core/error.hpp"
@@ -27,9 +28,22 @@ torch::Tensor dct_matrix(std::int64_t n, const torch::TensorOptions& options) {
   return 2.0 * torch::cos(M_PI * k * (2.0 * i + 1.0) / (2.0 * static_cast<double>(n)));
 }
 
+// LibTorch's dropout draws from the global generator, which candidates trained in parallel share;
+// on the CPU the masks come from the network's own generator instead, so a seed fixes a run.
+struct DropoutSource {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  torch::Tensor apply(const torch::Tensor& x, bool training) {
+    if (!training) return x;
+    if (!x.is_cpu()) return torch::dropout(x, kDropout, true);
+    torch::Tensor keep = torch::rand(x.sizes(), generator, x.options()).ge(kDropout);
+    return x * keep.to(x.scalar_type()) / (1.0 - kDropout);
+  }
+};
+
 class FlexiLayerModule : public torch::nn::Module {
  public:
-  FlexiLayerModule(const FlexiLayer& spec, std::int64_t next_hidden) : spec_(spec) {
+  FlexiLayerModule(const FlexiLayer& spec, std::int64_t next_hidden, std::shared_ptr<DropoutSource> dropout)
+      : spec_(spec), dropout_(std::move(dropout)) {
     const std::int64_t h = spec.hidden;
     head_size_ = h / spec.heads;
     if (spec.op == "c") {
@@ -70,10 +84,10 @@ class FlexiLayerModule : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
     const bool training = is_training();
     torch::Tensor context = spec_.op == "c" ? convolution_attention(x, mask) : attention(x, mask);
-    torch::Tensor attended = attention_norm_(torch::dropout(attention_output_(context), kDropout, training) + x);
+    torch::Tensor attended = attention_norm_(dropout_->apply(attention_output_(context), training) + x);
     torch::Tensor hidden = attended;
     for (auto& layer : feed_forward_) hidden = torch::gelu(layer(hidden));
-    torch::Tensor out = output_norm_(torch::dropout(ff_output_(hidden), kDropout, training) + attended);
+    torch::Tensor out = output_norm_(dropout_->apply(ff_output_(hidden), training) + attended);
     return projection_ ? projection_(out) : out;
   }
 
@@ -104,7 +118,7 @@ class FlexiLayerModule : public torch::nn::Module {
       scores = scores + torch::matmul(content_query, k.transpose(-1, -2));
     }
     scores = scores / std::sqrt(static_cast<double>(head_size_)) + additive_mask(mask, scores);
-    torch::Tensor probabilities = torch::dropout(torch::softmax(scores, -1), kDropout, is_training());
+    torch::Tensor probabilities = dropout_->apply(torch::softmax(scores, -1), is_training());
     torch::Tensor context = merge_heads(torch::matmul(probabilities, v));
     if (spec_.op == "l") {
       // Padding is zeroed first so that it cannot leak into real positions through the transform.
@@ -123,13 +137,16 @@ class FlexiLayerModule : public torch::nn::Module {
   // convolution whose kernel is predicted per position from the query and a separable-conv key.
   torch::Tensor convolution_attention(const torch::Tensor& x, const torch::Tensor& mask) {
     const std::int64_t batch = x.size(0), length = x.size(1);
+    // Padding is zeroed before the convolutions, so that a position next to the padding sees the
+    // same zeros as one next to the sequence's end.
+    torch::Tensor real = mask.unsqueeze(-1).to(x.scalar_type());
     torch::Tensor mixed_query = query_(x);
     torch::Tensor q = split_heads(mixed_query, attention_heads_);
     torch::Tensor k = split_heads(key_(x), attention_heads_);
     torch::Tensor v = split_heads(value_(x), attention_heads_);
-    torch::Tensor key_conv = (key_pointwise_(key_depthwise_(x.transpose(1, 2))) + key_conv_bias_).transpose(1, 2);
+    torch::Tensor key_conv = (key_pointwise_(key_depthwise_((x * real).transpose(1, 2))) + key_conv_bias_).transpose(1, 2);
     torch::Tensor kernel = conv_kernel_(key_conv * mixed_query).reshape({-1, kernel_, 1}).softmax(1);
-    torch::Tensor spans = conv_out_(x).transpose(1, 2).unsqueeze(-1);
+    torch::Tensor spans = (conv_out_(x) * real).transpose(1, 2).unsqueeze(-1);
     spans = torch::nn::functional::unfold(
         spans, torch::nn::functional::UnfoldFuncOptions({kernel_, 1}).padding({(kernel_ - 1) / 2, 0}));
     spans = spans.transpose(1, 2).reshape({-1, head_size_, kernel_});
@@ -137,12 +154,13 @@ class FlexiLayerModule : public torch::nn::Module {
 
     torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_size_));
     scores = scores + additive_mask(mask, scores);
-    torch::Tensor probabilities = torch::dropout(torch::softmax(scores, -1), kDropout, is_training());
+    torch::Tensor probabilities = dropout_->apply(torch::softmax(scores, -1), is_training());
     torch::Tensor context = merge_heads(torch::matmul(probabilities, v));
     return torch::cat({context, convolved}, -1);
   }
 
   FlexiLayer spec_;
+  std::shared_ptr<DropoutSource> dropout_;
   std::int64_t head_size_ = 0, attention_heads_ = 0, kernel_ = 0;
   torch::nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attention_output_{nullptr};
   torch::nn::Embedding distance_{nullptr};
@@ -162,7 +180,7 @@ class FlexibertNetwork : public Network {
     embedding_norm_ = register_module("embedding_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({first}).eps(kNormEps)));
     for (std::size_t i = 0; i < model.size(); ++i) {
       const std::int64_t next = i + 1 < model.size() ? model[i + 1].hidden : model[i].hidden;
-      layers_.push_back(register_module("layer" + std::to_string(i), std::make_shared<FlexiLayerModule>(model[i], next)));
+      layers_.push_back(register_module("layer" + std::to_string(i), std::make_shared<FlexiLayerModule>(model[i], next, dropout_)));
     }
     pooler_ = register_module("pooler", torch::nn::Linear(last, last));
     classifier_ = register_module("classifier", torch::nn::Linear(last, num_classes));
@@ -173,7 +191,7 @@ class FlexibertNetwork : public Network {
     torch::Tensor mask = tokens.ne(0).unsqueeze(-1).to(hidden.scalar_type());
     // Glosses have no [CLS] token: the pooler reads the mean over real tokens instead.
     torch::Tensor pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0);
-    pooled = torch::dropout(torch::tanh(pooler_(pooled)), kDropout, is_training());
+    pooled = dropout_->apply(torch::tanh(pooler_(pooled)), is_training());
     return classifier_(pooled);
   }
 
@@ -181,7 +199,7 @@ class FlexibertNetwork : public Network {
     if (tokens.dim() != 2 || tokens.scalar_type() != torch::kLong)
       throw Error("flexibert: expected token ids (int64, batch x length), got a tensor of " + std::to_string(tokens.dim()) + " dimensions");
     torch::Tensor mask = tokens.ne(0);
-    torch::Tensor hidden = torch::dropout(embedding_norm_(word_(tokens)), kDropout, is_training());
+    torch::Tensor hidden = dropout_->apply(embedding_norm_(word_(tokens)), is_training());
     for (auto& layer : layers_) hidden = layer->forward(hidden, mask);
     return hidden;
   }
@@ -189,6 +207,8 @@ class FlexibertNetwork : public Network {
   // BERT's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorms; wma's W ~ U(-0.1, 0.1).
   void reset_parameters(at::Generator& generator) override {
     torch::NoGradGuard no_grad;
+    const auto dropout_seed = torch::randint(std::numeric_limits<std::int64_t>::max(), {1}, generator, torch::kLong).item<std::int64_t>();
+    dropout_->generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(dropout_seed));
     for (auto& item : named_parameters()) {
       const std::string& name = item.key();
       torch::Tensor& p = item.value();
@@ -201,6 +221,7 @@ class FlexibertNetwork : public Network {
   }
 
  private:
+  std::shared_ptr<DropoutSource> dropout_ = std::make_shared<DropoutSource>();
   torch::nn::Embedding word_{nullptr};
   torch::nn::LayerNorm embedding_norm_{nullptr};
   std::vector<std::shared_ptr<FlexiLayerModule>> layers_;
