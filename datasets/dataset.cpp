@@ -35,11 +35,13 @@ DataSplits load_dataset(const Config& config, const std::string& config_dir) {
     return make_synthetic(options);
   }
   if (name == "wordnet") {
-    config.check_keys({"name", "path", "task", "max_length", "val_fraction", "test_fraction", "train_subset", "val_subset",
-                       "test_subset"});
+    config.check_keys({"name", "path", "task", "tokens", "vocabulary", "max_length", "val_fraction", "test_fraction",
+                       "train_subset", "val_subset", "test_subset"});
     WordNetOptions options;
     options.folder = resolve_path(config.get<std::string>("path", options.folder), config_dir);
     options.task = config.get<std::string>("task", options.task);
+    options.tokens = config.get<std::string>("tokens", options.tokens);
+    options.vocabulary = config.get<long long>("vocabulary", options.vocabulary);
     options.max_length = config.get<long long>("max_length", options.max_length);
     options.val_fraction = config.get<double>("val_fraction", options.val_fraction);
     options.test_fraction = config.get<double>("test_fraction", options.test_fraction);

@@ -25,6 +25,8 @@ struct DataSplits {
   std::int64_t vocabulary_size = 0;       // text sets: token ids are < vocabulary_size
   std::vector<std::string> class_names;   // when the data names its classes
   std::string token_characters;           // character-level text sets: the byte behind id i + 2
+  std::vector<std::string> token_strings; // text sets: the token behind each vocabulary id, from the first
+  std::int64_t mask_id = 1;               // text sets: the id masked-language-model pre-training masks with
   std::string name;
 };
 
@@ -82,15 +84,19 @@ DataSplits make_synthetic(const SyntheticOptions& options);
 // `folder`), a text classification task needing no download.
 // task lexname: the synset's lexicographer file (noun.animal, verb.motion, ...; 45 classes);
 // task pos: noun, verb, adjective (satellites included) or adverb (4 classes).
-// Text: the gloss (definition and examples), lower-cased. Tokens: characters, with a vocabulary
-// built from the training split's glosses (id 0 = padding, 1 = a character unseen in training,
-// then by decreasing frequency, ties by byte value); each gloss is cut or padded to `max_length`.
+// Text: the gloss (definition and examples), lower-cased. Tokens (`tokens`): characters, or words
+// (runs of letters, digits, ' and -) and punctuation marks, with a vocabulary built from the
+// training split's glosses by decreasing frequency, ties in byte order (words: the `vocabulary` most
+// frequent). Ids: 0 padding, 1 unknown, then for words 2 = the pre-training mask, then the
+// vocabulary (characters from 2, words from 3). Each gloss is cut or padded to `max_length` tokens.
 // Split: all 117,659 synsets in file order (noun, verb, adj, adv) are shuffled by Fisher-Yates with
 // std::mt19937_64 seeded 0; the first `test_fraction` are the test split, the next `val_fraction`
 // the validation split, the rest training. `*_subset` keep the first N of a split (0: all).
 struct WordNetOptions {
   std::string folder = "/usr/share/wordnet";
   std::string task = "lexname";
+  std::string tokens = "characters";
+  std::int64_t vocabulary = 8000;  // words kept (tokens: words)
   std::int64_t max_length = 64;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
@@ -100,7 +106,8 @@ struct WordNetOptions {
 };
 DataSplits load_wordnet(const WordNetOptions& options);
 
-// The characters behind token ids (for inspection and tests); padding is dropped, unknown is '?'.
+// The text behind token ids (for inspection and tests); padding is dropped, unknown is '?', words are
+// joined by spaces.
 std::string decode_wordnet_tokens(const DataSplits& data, const torch::Tensor& tokens);
 
 }  // namespace nascent

@@ -132,8 +132,9 @@ double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_sh
 }  // namespace
 
 // Masked-language-model pre-training on the training split's token sequences (RoBERTa-style
-// dynamic masking): `mask_fraction` of the real tokens of each batch are replaced by id 1, which a
-// character vocabulary built from the training text never assigns there, and predicted by a linear
+// dynamic masking): `mask_fraction` of the real tokens of each batch are replaced by the data's mask
+// id (a word vocabulary reserves one; a character vocabulary uses the unknown id, which its training
+// text never contains), and predicted by a linear
 // head over the per-token features. AdamW (beta2 0.98, eps 1e-6, weight decay 0.01, spec B9) with a
 // linearly decaying rate. Returns the mean loss over the last quarter of the steps.
 double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device) {
@@ -162,9 +163,10 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
     torch::Tensor index = torch::randint(n, {options_.batch_size}, generator, torch::kInt64);
     torch::Tensor tokens = data_.train.images.index_select(0, index).to(device);
-    torch::Tensor chosen = torch::rand(tokens.sizes(), generator).to(device).lt(options_.mask_fraction).logical_and(tokens.gt(1));
+    torch::Tensor real = tokens.ne(0).logical_and(tokens.ne(data_.mask_id));
+    torch::Tensor chosen = torch::rand(tokens.sizes(), generator).to(device).lt(options_.mask_fraction).logical_and(real);
     if (chosen.sum().item<std::int64_t>() == 0) continue;
-    torch::Tensor masked = tokens.masked_fill(chosen, 1);
+    torch::Tensor masked = tokens.masked_fill(chosen, data_.mask_id);
     optimizer.zero_grad();
     torch::Tensor logits = head(net.token_features(masked).index({chosen}));
     torch::Tensor loss = torch::nn::functional::cross_entropy(logits, tokens.index({chosen}));

@@ -369,6 +369,27 @@ TEST(WordNet, PartOfSpeechTaskAndSubsets) {
   EXPECT_GT(data.train.labels.eq(0).sum().item<std::int64_t>(), 50);
 }
 
+TEST(WordNet, WordTokensKeepTheMostFrequentTrainingWords) {
+  if (!std::filesystem::exists(std::string(kWordNet) + "/data.noun")) GTEST_SKIP() << "wordnet-base not installed";
+  WordNetOptions options;
+  options.tokens = "words";
+  options.vocabulary = 500;
+  options.max_length = 12;
+  options.train_subset = 2000;
+  const DataSplits data = load_wordnet(options);
+  EXPECT_EQ(data.vocabulary_size, 503);  // padding, unknown, mask, 500 words
+  EXPECT_EQ(data.mask_id, 2);
+  EXPECT_EQ(data.token_strings.front(), "a");  // the commonest word of WordNet glosses
+  EXPECT_LT(data.train.images.max().item<std::int64_t>(), 503);
+  EXPECT_EQ(data.train.images.eq(2).sum().item<std::int64_t>(), 0);  // the mask id never occurs in the data
+  EXPECT_GT(data.train.images.eq(1).sum().item<std::int64_t>(), 0);  // rarer words are unknown
+  // The first training gloss decodes to words and punctuation ("wood used for fuel ; ...").
+  const std::string text = decode_wordnet_tokens(data, data.train.images[0]);
+  EXPECT_EQ(text.rfind("wood used for fuel ;", 0), 0u) << text;
+  options.tokens = "bytes";
+  EXPECT_ERROR(load_wordnet(options), "dataset.tokens: expected characters or words, got 'bytes'");
+}
+
 class WordNetFiles : public ScratchDirTest {};
 
 TEST_F(WordNetFiles, MissingOrCorruptFilesAreOneLineErrors) {

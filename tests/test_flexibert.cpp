@@ -327,7 +327,7 @@ TEST_F(FlexibertText, TrainsOnWordNetWithPretrainingTransferAndDeterminism) {
   if (!std::filesystem::exists("/usr/share/wordnet/data.noun")) GTEST_SKIP() << "wordnet-base not installed";
   const std::string yaml = R"yaml(
 name: train
-dataset: {name: wordnet, max_length: 24, train_subset: 256, val_subset: 64, test_subset: 64}
+dataset: {name: wordnet, tokens: words, vocabulary: 2000, max_length: 16, train_subset: 256, val_subset: 64, test_subset: 64}
 optimizer: adamw
 lr: 0.001
 weight_decay: 0.01
