@@ -292,7 +292,7 @@ TEST_F(EvaluatorTest, BadTablesNameFileLineAndColumn) {
   EXPECT_EQ(message("arch,score\na,1\nb,oops\n"), file + " line 3, column 'score': 'oops' is not a number");
   EXPECT_EQ(message("arch,score\na,1\nb,\n"), file + " line 3, column 'score': '' is not a number");
   EXPECT_EQ(message("arch,score\na,1\nb,nan\n"), file + " line 3, column 'score': 'nan' is not a number");
-  EXPECT_EQ(message("arch,score\na,1\nb,2\na,2\n"), file + " line 4, column 'arch': duplicate key 'a' (first on line 2)");
+  EXPECT_EQ(message("arch,score\na,1\nb,2\na,2\n"), file + " line 4, column 'arch': duplicate key 'a' (first on line 2; duplicates: mean averages repeated measurements)");
   EXPECT_EQ(message("arch,score\na,1\n", "acc"),
             file + " line 1: no column 'acc' (the metric column; the columns are arch, score)");
   EXPECT_EQ(message("arch,score,score\na,1,2\n"), file + " line 1: column 'score' appears twice");
