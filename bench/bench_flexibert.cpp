@@ -115,14 +115,7 @@ int main(int argc, char** argv) {
 
     // Figure 2b: surrogate trained on half, ranked on the other half.
     std::vector<std::vector<double>> standard = embedding;
-    for (std::size_t d = 0; d < standard.front().size(); ++d) {
-      double m = 0, s = 0;
-      for (const auto& x : standard) m += x[d];
-      m /= standard.size();
-      for (const auto& x : standard) s += (x[d] - m) * (x[d] - m);
-      s = std::sqrt(s / standard.size());
-      for (auto& x : standard) x[d] = (x[d] - m) / (s > 0 ? s : 1);
-    }
+    standardize_columns(standard);  // as BOSHNAS does over its library
     std::vector<double> npn_rho, teacher_rho;
     const int splits = std::stoi(args->at("splits"));
     for (int split = 0; split < splits; ++split) {

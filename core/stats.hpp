@@ -59,4 +59,20 @@ inline double kendall_tau(const std::vector<double>& x, const std::vector<double
   return denominator > 0 ? (concordant - discordant) / denominator : std::nan("");
 }
 
+// Rescales each column of `rows` to zero mean and unit standard deviation (population); a
+// constant column is only centred.
+inline void standardize_columns(std::vector<std::vector<double>>& rows) {
+  if (rows.empty()) return;
+  const double n = static_cast<double>(rows.size());
+  for (std::size_t d = 0; d < rows.front().size(); ++d) {
+    double mean = 0, square = 0;
+    for (const auto& x : rows) mean += x[d];
+    mean /= n;
+    for (const auto& x : rows) square += (x[d] - mean) * (x[d] - mean);
+    double spread = std::sqrt(square / n);
+    if (!(spread > 1e-12)) spread = 1;
+    for (auto& x : rows) x[d] = (x[d] - mean) / spread;
+  }
+}
+
 }  // namespace nascent

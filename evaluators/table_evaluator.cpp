@@ -1,5 +1,6 @@
 #include "evaluators/table_evaluator.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -198,10 +199,16 @@ TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
   if (options_.metric.empty()) throw Error("table '" + options_.path + "': no metric column given");
   if (options_.duplicates != "error" && options_.duplicates != "mean")
     throw Error("config: evaluator.duplicates '" + options_.duplicates + "': expected error or mean");
-  const std::string text = read_whole_file(options_.path, "table '" + options_.path + "'");
-  const std::size_t first = text.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && text[first] == '[') {
-    load_json(text);
+  // A JSON array is told apart by its first non-blank byte; only then is the file read as JSON
+  // (CsvFile reads and reports on everything else, including a file that cannot be opened).
+  char first = 0;
+  {
+    std::ifstream probe(options_.path, std::ios::binary);
+    while (probe.get(first) && std::isspace(static_cast<unsigned char>(first))) {
+    }
+  }
+  if (first == '[') {
+    load_json(read_whole_file(options_.path, "table '" + options_.path + "'"));
     return;
   }
   CsvFile file(options_.path, "table '" + options_.path + "'");

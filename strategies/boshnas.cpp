@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/stats.hpp"
 
 namespace nascent {
 
@@ -40,15 +41,7 @@ void Boshnas::build_library(Rng& rng) {
   if (dims == 0) throw Error("boshnas: space '" + space_.name() + "' gives no encoding (encode() is empty)");
   // Standardised per dimension, so that the surrogate's softplus units see inputs of unit scale
   // whatever the encoding's units (edit distances, one-hot codes).
-  for (std::size_t d = 0; d < dims; ++d) {
-    double mean = 0, square = 0;
-    for (const auto& x : inputs_) mean += x[d];
-    mean /= static_cast<double>(inputs_.size());
-    for (const auto& x : inputs_) square += (x[d] - mean) * (x[d] - mean);
-    double spread = std::sqrt(square / static_cast<double>(inputs_.size()));
-    if (!(spread > 1e-12)) spread = 1;
-    for (auto& x : inputs_) x[d] = (x[d] - mean) / spread;
-  }
+  standardize_columns(inputs_);
   surrogate_ = std::make_unique<BoshnasSurrogate>(static_cast<int>(dims), rng(), options_.surrogate);
 }
 
@@ -103,7 +96,7 @@ std::vector<std::string> Boshnas::ask(std::size_t count, Rng& rng) {
   std::vector<std::size_t> chosen;
   const std::size_t told = fitness_.size() + failed_.size();
   if (told + asked_.size() < options_.initial || fitness_.empty()) {
-    step_kind_ = "initial";
+    step_kind_ = Step::kInitial;
     const std::size_t want = std::min({count, free.size(), std::max<std::size_t>(1, options_.initial - std::min(options_.initial, told + asked_.size()))});
     for (std::size_t k = 0; k < want; ++k) {
       const std::size_t at = uniform_index(rng, free.size());
@@ -115,7 +108,7 @@ std::vector<std::string> Boshnas::ask(std::size_t count, Rng& rng) {
     const double u = uniform_real(rng);
     const double optimise = 1 - options_.uncertainty_probability - options_.diversity_probability;
     if (u < optimise) {
-      step_kind_ = "optimisation";
+      step_kind_ = Step::kOptimisation;
       BoshnasSurrogate::GobiOptions gobi = options_.gobi;
       gobi.add_aleatoric = active_learning_;
       std::vector<BoshnasSurrogate::GobiResult> results = surrogate_->gobi(inputs_, gobi, rng);
@@ -148,7 +141,7 @@ std::vector<std::string> Boshnas::ask(std::size_t count, Rng& rng) {
         chosen.push_back(pick_index);
       }
     } else if (u < 1 - options_.diversity_probability) {
-      step_kind_ = "uncertainty";
+      step_kind_ = Step::kUncertainty;
       std::vector<std::vector<double>> candidates;
       for (std::size_t i : free) candidates.push_back(inputs_[i]);
       const auto predictions = surrogate_->predict(candidates);
@@ -157,7 +150,7 @@ std::vector<std::string> Boshnas::ask(std::size_t count, Rng& rng) {
         if (predictions[k].epistemic > predictions[best].epistemic) best = k;
       chosen.push_back(free[best]);
     } else {
-      step_kind_ = "diversity";
+      step_kind_ = Step::kDiversity;
       chosen.push_back(pick(rng, free));
     }
   }
@@ -184,10 +177,10 @@ void Boshnas::tell(const std::string& arch, std::optional<double> fitness) {
     failed_.insert(i);
   }
   dirty_ = true;
-  if (awaiting_ > 0 && --awaiting_ == 0 && step_kind_ != "initial") {
+  if (awaiting_ > 0 && --awaiting_ == 0 && step_kind_ != Step::kInitial) {
     const bool improved = best_ && (!best_before_step_ || *best_ > *best_before_step_);
     if (improved) same_performance_ = 0;
-    else if (step_kind_ == "optimisation") ++same_performance_;
+    else if (step_kind_ == Step::kOptimisation) ++same_performance_;
     if (same_performance_ >= options_.active_learning_patience) active_learning_ = true;
     if (options_.patience > 0 && same_performance_ >= options_.patience) stopped_ = true;
   }

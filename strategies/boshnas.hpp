@@ -49,7 +49,6 @@ class Boshnas : public Strategy {
   void retrain(Rng& rng);
   std::vector<std::size_t> untrained() const;
   std::size_t nearest_untrained(std::size_t index) const;
-  std::string step_kind_;
 
   const SearchSpace& space_;
   Options options_;
@@ -61,7 +60,6 @@ class Boshnas : public Strategy {
   std::map<std::size_t, double> fitness_;        // told successes
   std::set<std::size_t> failed_, asked_;
   std::map<std::size_t, std::size_t> transfer_;  // query -> trained source
-  std::size_t initial_told_ = 0;
   double target_norm_ = 0;
   bool dirty_ = true;
   std::optional<double> best_;
@@ -69,6 +67,10 @@ class Boshnas : public Strategy {
   std::size_t same_performance_ = 0;
   bool active_learning_ = false;
   bool stopped_ = false;
+  // The last ask's branch and how many of its candidates are still to be told; the patience
+  // counters move once all are.
+  enum class Step { kInitial, kOptimisation, kUncertainty, kDiversity };
+  Step step_kind_ = Step::kInitial;
   std::size_t awaiting_ = 0;
 };
 
