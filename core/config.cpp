@@ -73,14 +73,18 @@ Config Config::child(const std::string& key) const {
 }
 
 void Config::check_keys(std::initializer_list<const char*> allowed) const {
+  check_keys(std::vector<std::string>(allowed.begin(), allowed.end()));
+}
+
+void Config::check_keys(const std::vector<std::string>& allowed) const {
   if (!node_.IsMap()) return;
   for (const auto& item : node_) {
     const std::string key = item.first.as<std::string>();
     bool known = false;
-    for (const char* name : allowed) known = known || key == name;
+    for (const auto& name : allowed) known = known || key == name;
     if (!known) {
       std::string list;
-      for (const char* name : allowed) list += std::string(list.empty() ? "" : ", ") + name;
+      for (const auto& name : allowed) list += (list.empty() ? "" : ", ") + name;
       throw Error("config: unknown key '" + full(key) + "' (expected one of: " + list + ")");
     }
   }

@@ -37,6 +37,7 @@ class Config {
 
   // Rejects keys not in `allowed`, so a typo is an error rather than a silently ignored setting.
   void check_keys(std::initializer_list<const char*> allowed) const;
+  void check_keys(const std::vector<std::string>& allowed) const;
 
   std::string path() const { return path_; }
   std::string full(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }

@@ -126,16 +126,19 @@ class Clock {
 }  // namespace
 
 void request_stop() { g_stop_requested = true; }
+bool stop_requested() { return g_stop_requested; }
 
 SearchSummary run_search(const SearchOptions& options) {
   g_stop_requested = false;
   Config config = options.config;
-  if (options.device) config.set("evaluator.device=" + *options.device);
-
   register_builtin_spaces();
   for (const auto& plugin : config.get<std::vector<std::string>>("plugins", {}))
     load_plugin(resolve_path(plugin, options.config_dir));
   for (const auto& plugin : options.plugins) load_plugin(plugin);
+
+  const std::string strategy_name = config.child("strategy").get<std::string>("name", "");
+  if (strategy_name == "darts" || strategy_name == "rarts") return run_differentiable_search(options, config);
+  if (options.device) config.set("evaluator.device=" + *options.device);
 
   Settings settings = read_settings(config, options);
   Config space_config = config.child("space");

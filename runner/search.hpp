@@ -34,6 +34,13 @@ struct SearchSummary {
 // Runs (or resumes) one search as the config describes, storing every evaluation as it finishes.
 SearchSummary run_search(const SearchOptions& options);
 
+// Differentiable strategies (darts, rarts) train one supernet instead of asking for candidates;
+// run_search hands their configs to this (runner/differentiable.cpp).
+SearchSummary run_differentiable_search(const SearchOptions& options, const Config& config);
+
+// True once request_stop() was called during the current search.
+bool stop_requested();
+
 // Asks the running search (if any) to stop after the evaluations in flight; safe from a signal handler.
 void request_stop();
 

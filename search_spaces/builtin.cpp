@@ -1,4 +1,5 @@
 #include "core/registry.hpp"
+#include "search_spaces/darts/darts.hpp"
 #include "search_spaces/einspace/einspace.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
@@ -11,6 +12,9 @@ void register_builtin_spaces() {
   if (registry.contains("nb201")) return;
   registry.add("nb201", "NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 operations (15,625 cells)",
                &Nb201Space::from_config);
+  registry.add("darts",
+               "DARTS CNN cells: normal and reduction cells of 4 nodes with 2 inputs each, 7 operations (options: channels, layers, steps)",
+               &DartsSpace::from_config);
   registry.add("einspace", "einspace: a probabilistic context-free grammar over fundamental operations (grammars/einspace.yaml)",
                &make_einspace);
   registry.add("flexibert",

@@ -82,8 +82,10 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
     options.table_key = config.get<std::string>("table_key", "arch");
     return std::make_unique<TrainingFreeSearch>(space, options);
   }
+  if (name == "darts" || name == "rarts")
+    throw Error("config: strategy " + name + " trains a supernet rather than asking for candidates: run it with nascent search");
   throw Error("config: strategy.name: unknown strategy '" + name +
-              "' (expected random, evolution, boshnas, training_free or robot)");
+              "' (expected random, evolution, boshnas, training_free, robot, darts or rarts)");
 }
 
 }  // namespace nascent

@@ -1,0 +1,288 @@
+// DARTS (Liu, Simonyan & Yang, ICLR 2019), following quark0/darts: each step first updates the
+// architecture weights on a batch of the alpha split, then the network weights on a batch of the
+// weight split.
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <type_traits>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "strategies/differentiable.hpp"
+
+namespace nascent {
+
+namespace {
+
+torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return torch::nn::functional::cross_entropy(logits, labels);
+}
+
+ImageSet slice(const ImageSet& set, std::int64_t begin, std::int64_t end) {
+  return {set.images.slice(0, begin, end), set.labels.slice(0, begin, end)};
+}
+
+}  // namespace
+
+DifferentiableOptions read_differentiable_options(const Config& config) {
+  DifferentiableOptions o;
+  o.method = config.get<std::string>("name");
+  std::vector<std::string> keys{"name",         "epochs",      "batch_size",   "steps_per_epoch", "train_portion",
+                                "lr",           "lr_min",      "momentum",     "nesterov",        "weight_decay",
+                                "grad_clip",    "arch_lr",     "arch_betas",   "arch_weight_decay", "device",
+                                "eval_batch_size", "supernet", "dataset"};
+  if (o.method == "darts") keys.insert(keys.end(), {"order", "hessian_radius"});
+  else for (const char* key : {"lambda", "beta", "lr_y", "coupling_in_w_step", "fresh_arch_gradients"}) keys.push_back(key);
+  config.check_keys(keys);
+  o.order = config.get<int>("order", 1);
+  if (o.order != 1 && o.order != 2) throw Error("config: strategy.order must be 1 (first order) or 2 (second order)");
+  o.epochs = config.get<int>("epochs", o.epochs);
+  o.batch_size = config.get<long long>("batch_size", o.batch_size);
+  o.steps_per_epoch = config.get<long long>("steps_per_epoch", 0);
+  o.train_portion = config.get<double>("train_portion", o.train_portion);
+  o.lr = config.get<double>("lr", o.lr);
+  o.lr_min = config.get<double>("lr_min", o.lr_min);
+  o.momentum = config.get<double>("momentum", o.momentum);
+  o.nesterov = config.get<bool>("nesterov", o.nesterov);
+  o.weight_decay = config.get<double>("weight_decay", o.weight_decay);
+  o.grad_clip = config.get<double>("grad_clip", o.grad_clip);
+  o.arch_lr = config.get<double>("arch_lr", o.arch_lr);
+  const auto betas = config.get<std::vector<double>>("arch_betas", {o.arch_beta1, o.arch_beta2});
+  if (betas.size() != 2 || !(betas[0] >= 0 && betas[0] < 1) || !(betas[1] >= 0 && betas[1] < 1))
+    throw Error("config: strategy.arch_betas must be two numbers in [0, 1)");
+  o.arch_beta1 = betas[0];
+  o.arch_beta2 = betas[1];
+  o.arch_weight_decay = config.get<double>("arch_weight_decay", o.arch_weight_decay);
+  o.hessian_radius = config.get<double>("hessian_radius", o.hessian_radius);
+  if (!(o.hessian_radius > 0)) throw Error("config: strategy.hessian_radius must be positive");
+  o.lambda = config.get<double>("lambda", o.lambda);
+  o.beta = config.get<double>("beta", o.beta);
+  o.lr_y = config.get<double>("lr_y", o.lr_y);
+  o.coupling_in_w_step = config.get<bool>("coupling_in_w_step", o.coupling_in_w_step);
+  o.fresh_arch_gradients = config.get<bool>("fresh_arch_gradients", o.fresh_arch_gradients);
+  o.device = config.get<std::string>("device", o.device);
+  o.eval_batch_size = config.get<long long>("eval_batch_size", o.eval_batch_size);
+  if (o.epochs < 1) throw Error("config: strategy.epochs must be at least 1");
+  if (o.batch_size < 2) throw Error("config: strategy.batch_size must be at least 2 (BatchNorm needs two samples)");
+  if (o.eval_batch_size < 1) throw Error("config: strategy.eval_batch_size must be at least 1");
+  if (o.steps_per_epoch < 0) throw Error("config: strategy.steps_per_epoch must not be negative");
+  if (!(o.train_portion > 0 && o.train_portion < 1)) throw Error("config: strategy.train_portion must be in (0, 1)");
+  if (!(o.lr > 0) || !(o.lr_min >= 0) || !(o.arch_lr > 0)) throw Error("config: strategy.lr and arch_lr must be positive, lr_min not negative");
+  if (!(o.momentum >= 0 && o.momentum < 1)) throw Error("config: strategy.momentum must be in [0, 1)");
+  if (!(o.weight_decay >= 0) || !(o.arch_weight_decay >= 0) || !(o.grad_clip >= 0))
+    throw Error("config: strategy.weight_decay, arch_weight_decay and grad_clip must not be negative");
+  if (!(o.lambda >= 0) || !(o.beta >= 0)) throw Error("config: strategy.lambda and beta must not be negative");
+  if (o.momentum == 0) o.nesterov = false;
+  return o;
+}
+
+DifferentiableSearch::DifferentiableSearch(std::shared_ptr<CellSupernet> w_net, std::shared_ptr<CellSupernet> y_net,
+                                           const ImageSet& data, DifferentiableOptions options, std::uint64_t seed)
+    : w_net_(std::move(w_net)),
+      y_net_(std::move(y_net)),
+      options_(std::move(options)),
+      device_(options_.device),
+      generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+  if (options_.method == "rarts" && !y_net_) throw Error("rarts needs a second network (y)");
+  const std::int64_t n = data.size();
+  const auto n_weights = static_cast<std::int64_t>(std::floor(static_cast<double>(n) * options_.train_portion));
+  if (n_weights < 2 || n - n_weights < 2)
+    throw Error("differentiable search: " + std::to_string(n) + " training samples leave too few for a " +
+                std::to_string(options_.train_portion) + " weight / alpha split");
+  weight_split_ = slice(data, 0, n_weights);
+  alpha_split_ = slice(data, n_weights, n);
+  steps_per_epoch_ = options_.steps_per_epoch > 0 ? options_.steps_per_epoch
+                                                  : (n_weights + options_.batch_size - 1) / options_.batch_size;
+
+  w_net_->reset_parameters(generator_);
+  w_net_->to(device_);
+  alphas_ = w_net_->initial_alphas(generator_);
+  for (auto& a : alphas_) a = a.to(device_).set_requires_grad(true);
+  w_net_->set_alphas(alphas_);
+  w_optimizer_ = std::make_unique<torch::optim::SGD>(
+      w_net_->parameters(),
+      torch::optim::SGDOptions(options_.lr).momentum(options_.momentum).nesterov(options_.nesterov).weight_decay(options_.weight_decay));
+  if (y_net_) {
+    // Network splitting starts from one network: y is a copy of w.
+    y_net_->to(device_);
+    torch::NoGradGuard no_grad;
+    auto source = w_net_->named_parameters();
+    for (auto& item : y_net_->named_parameters()) item.value().copy_(source[item.key()]);
+    auto source_buffers = w_net_->named_buffers();
+    for (auto& item : y_net_->named_buffers()) item.value().copy_(source_buffers[item.key()]);
+    y_net_->set_alphas(alphas_);
+    y_optimizer_ = std::make_unique<torch::optim::SGD>(
+        y_net_->parameters(),
+        torch::optim::SGDOptions(options_.lr).momentum(options_.momentum).nesterov(options_.nesterov).weight_decay(options_.weight_decay));
+  }
+  alpha_optimizer_ = std::make_unique<torch::optim::Adam>(
+      alphas_, torch::optim::AdamOptions(options_.arch_lr).betas({options_.arch_beta1, options_.arch_beta2}).weight_decay(options_.arch_weight_decay));
+}
+
+Batch DifferentiableSearch::next_batch(const ImageSet& split, torch::Tensor& order, std::int64_t& cursor) {
+  const std::int64_t n = split.size();
+  // A batch never wraps around: the last, short one of a pass is kept unless it has one sample,
+  // which BatchNorm cannot train on.
+  if (!order.defined() || cursor >= n || n - cursor < 2) {
+    order = torch::randperm(n, generator_, torch::kInt64);
+    cursor = 0;
+  }
+  torch::Tensor index = order.slice(0, cursor, std::min(n, cursor + options_.batch_size));
+  cursor += index.size(0);
+  return {split.images.index_select(0, index).to(device_), split.labels.index_select(0, index).to(device_)};
+}
+
+namespace {
+
+// LibTorch 1.x keys optimiser state by the printed TensorImpl address, 2.x by the address itself.
+template <typename StateMap>
+auto find_state(StateMap& state, const torch::Tensor& p) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << p.unsafeGetTensorImpl();
+    return state.find(key.str());
+  } else {
+    return state.find(static_cast<Key>(p.unsafeGetTensorImpl()));
+  }
+}
+
+}  // namespace
+
+std::vector<torch::Tensor> momentum_buffers(torch::optim::SGD& optimizer, CellSupernet& net) {
+  std::vector<torch::Tensor> buffers;
+  auto& state = optimizer.state();
+  for (const auto& p : net.parameters()) {
+    auto it = find_state(state, p);
+    buffers.push_back(it == state.end() ? torch::Tensor()
+                                        : static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer());
+  }
+  return buffers;
+}
+
+std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::vector<torch::Tensor>& alphas,
+                                                  const Batch& train, const Batch& val, double xi, double momentum,
+                                                  double weight_decay, const std::vector<torch::Tensor>& buffers,
+                                                  double radius) {
+  std::vector<torch::Tensor> params = net.parameters();
+  const auto grad = [](const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
+    std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, inputs, {}, /*retain_graph=*/false,
+                                                             /*create_graph=*/false, /*allow_unused=*/true);
+    for (std::size_t i = 0; i < grads.size(); ++i)
+      if (!grads[i].defined()) grads[i] = torch::zeros_like(inputs[i]);
+    return grads;
+  };
+  std::vector<torch::Tensor> saved;
+  {
+    const std::vector<torch::Tensor> grads = grad(cross_entropy(net.forward(train.x), train.y), params);
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      saved.push_back(params[i].detach().clone());
+      torch::Tensor step = grads[i] + weight_decay * params[i];
+      if (i < buffers.size() && buffers[i].defined()) step += momentum * buffers[i];
+      params[i].sub_(xi * step);
+    }
+  }
+  std::vector<torch::Tensor> inputs = alphas;
+  inputs.insert(inputs.end(), params.begin(), params.end());
+  const std::vector<torch::Tensor> at_unrolled = grad(cross_entropy(net.forward(val.x), val.y), inputs);
+  double norm_sq = 0;
+  for (std::size_t i = alphas.size(); i < at_unrolled.size(); ++i) norm_sq += at_unrolled[i].pow(2).sum().item<double>();
+  const double eps = radius / std::max(std::sqrt(norm_sq), 1e-300);
+
+  const auto alpha_grad_at = [&](double sign) {
+    {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i] + sign * eps * at_unrolled[alphas.size() + i]);
+    }
+    return grad(cross_entropy(net.forward(train.x), train.y), alphas);
+  };
+  const std::vector<torch::Tensor> plus = alpha_grad_at(1.0);
+  const std::vector<torch::Tensor> minus = alpha_grad_at(-1.0);
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
+  }
+  std::vector<torch::Tensor> result;
+  for (std::size_t a = 0; a < alphas.size(); ++a) result.push_back(at_unrolled[a] - xi * (plus[a] - minus[a]) / (2 * eps));
+  return result;
+}
+
+double DifferentiableSearch::darts_step(const Batch& train, const Batch& val, double lr, double& correct) {
+  // Gradients are assigned, not accumulated, so no zero_grad() (which cannot detach view gradients).
+  std::vector<torch::Tensor> alpha_grads;
+  if (options_.order == 2) {
+    alpha_grads = unrolled_arch_gradient(*w_net_, alphas_, train, val, lr, options_.momentum, options_.weight_decay,
+                                         momentum_buffers(*w_optimizer_, *w_net_), options_.hessian_radius);
+  } else {
+    // Only alpha's gradient: LibTorch then skips the weight gradients of every layer.
+    alpha_grads = torch::autograd::grad({cross_entropy(w_net_->forward(val.x), val.y)}, alphas_);
+  }
+  for (std::size_t a = 0; a < alphas_.size(); ++a) alphas_[a].mutable_grad() = alpha_grads[a].detach().clone();
+  alpha_optimizer_->step();
+
+  torch::Tensor logits = w_net_->forward(train.x);
+  torch::Tensor loss = cross_entropy(logits, train.y);
+  std::vector<torch::Tensor> params = w_net_->parameters();
+  const std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, params, {}, false, false, true);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    params[i].mutable_grad() = grads[i].defined() ? grads[i].detach().clone() : torch::zeros_like(params[i]);
+  if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, options_.grad_clip);
+  w_optimizer_->step();
+  correct += logits.argmax(1).eq(train.y).sum().item<double>();
+  return loss.item<double>();
+}
+
+EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_t, std::int64_t, double)>& progress) {
+  const auto started = std::chrono::steady_clock::now();
+  EpochRecord record;
+  record.epoch = epoch_ + 1;
+  // CosineAnnealingLR stepped once per epoch, as the reference does.
+  record.lr = options_.lr_min + 0.5 * (options_.lr - options_.lr_min) * (1 + std::cos(M_PI * epoch_ / options_.epochs));
+  const double lr_y = options_.lr_y > 0 ? options_.lr_y * record.lr / options_.lr : record.lr;
+  for (auto& group : w_optimizer_->param_groups()) group.options().set_lr(record.lr);
+  if (y_optimizer_)
+    for (auto& group : y_optimizer_->param_groups()) group.options().set_lr(lr_y);
+
+  w_net_->train();
+  if (y_net_) y_net_->train();
+  double loss_sum = 0, correct = 0, seen = 0;
+  for (std::int64_t step = 0; step < steps_per_epoch_; ++step) {
+    const Batch train = next_batch(weight_split_, weight_order_, weight_cursor_);
+    const Batch val = next_batch(alpha_split_, alpha_order_, alpha_cursor_);
+    const double loss = options_.method == "rarts" ? rarts_step(train, val, record.lr, correct)
+                                                   : darts_step(train, val, record.lr, correct);
+    if (!std::isfinite(loss)) throw Error("differentiable search: the training loss diverged (" + std::to_string(loss) + ") in epoch " + std::to_string(record.epoch) + "; lower strategy.lr");
+    loss_sum += loss * static_cast<double>(train.y.size(0));
+    seen += static_cast<double>(train.y.size(0));
+    if (progress) progress(step + 1, steps_per_epoch_, loss_sum / seen);
+  }
+  record.train_loss = loss_sum / seen;
+  record.train_acc = 100.0 * correct / seen;
+
+  {
+    torch::NoGradGuard no_grad;
+    w_net_->eval();
+    double val_loss = 0, val_correct = 0;
+    const std::int64_t n = alpha_split_.size();
+    for (std::int64_t begin = 0; begin < n; begin += options_.eval_batch_size) {
+      const std::int64_t end = std::min(n, begin + options_.eval_batch_size);
+      torch::Tensor x = alpha_split_.images.slice(0, begin, end).to(device_);
+      torch::Tensor y = alpha_split_.labels.slice(0, begin, end).to(device_);
+      torch::Tensor logits = w_net_->forward(x);
+      val_loss += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                      .item<double>();
+      val_correct += logits.argmax(1).eq(y).sum().item<double>();
+    }
+    record.val_loss = val_loss / static_cast<double>(n);
+    record.val_acc = 100.0 * val_correct / static_cast<double>(n);
+    w_net_->train();
+    for (const auto& a : alphas_) record.alpha_softmax.push_back(torch::softmax(a.detach().to(torch::kCPU, torch::kFloat64), -1));
+  }
+  record.genotype = w_net_->genotype(alphas_);
+  ++epoch_;
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return record;
+}
+
+}  // namespace nascent

@@ -1,0 +1,82 @@
+// RARTS (Xue, Qi & Xin, "RARTS: an efficient first-order relaxed architecture search method",
+// arXiv 2008.03901). No public code exists; this follows the reconstruction in
+// shared/specs/ofa_resnas_darts.md C.3, whose equations are unverified. Relaxed single-level problem:
+//   min over a, w, y of  L_val(y, a) + lambda L_train(w, a) + beta/2 |y - w|^2
+// with two networks of the same supernet that share a: w learns from the weight split (train
+// batches), y from the alpha split (val batches).
+//
+// Update order of one iteration (one forward-backward pass per network):
+//   1. w <- SGD(grad_w L_train(w, a) [+ beta (w - y) with coupling_in_w_step])
+//   2. y <- SGD(grad_y L_val(y, a) + beta (y - w)), w already the new one (Gauss-Seidel)
+//   3. a <- Adam(grad_a L_val(y, a) + lambda grad_a L_train(w, a))
+// Step 3 reuses the alpha gradients of the passes in steps 1 and 2, taken at the iteration's
+// starting w and y, so an iteration costs what first-order DARTS's does; fresh_arch_gradients
+// recomputes them at the new w and y (exact Gauss-Seidel, two more passes).
+#include "core/error.hpp"
+#include "strategies/differentiable.hpp"
+
+namespace nascent {
+
+namespace {
+
+struct PassResult {
+  torch::Tensor loss, logits;
+  std::vector<torch::Tensor> weight_grads, alpha_grads;
+};
+
+PassResult forward_backward(CellSupernet& net, const std::vector<torch::Tensor>& alphas, const Batch& batch, bool weights) {
+  PassResult result;
+  result.logits = net.forward(batch.x);
+  result.loss = torch::nn::functional::cross_entropy(result.logits, batch.y);
+  std::vector<torch::Tensor> inputs = alphas;
+  std::vector<torch::Tensor> params;
+  if (weights) {
+    params = net.parameters();
+    inputs.insert(inputs.end(), params.begin(), params.end());
+  }
+  std::vector<torch::Tensor> grads = torch::autograd::grad({result.loss}, inputs, {}, false, false, /*allow_unused=*/true);
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) grads[i] = torch::zeros_like(inputs[i]);
+    (i < alphas.size() ? result.alpha_grads : result.weight_grads).push_back(grads[i]);
+  }
+  return result;
+}
+
+// One SGD step of `optimizer` over `net` with the given gradients plus beta (net - other).
+void weight_step(torch::optim::SGD& optimizer, CellSupernet& net, CellSupernet& other, std::vector<torch::Tensor> grads,
+                 double beta, double grad_clip) {
+  std::vector<torch::Tensor> params = net.parameters();
+  std::vector<torch::Tensor> other_params = other.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (beta > 0) grads[i] = grads[i] + beta * (params[i].detach() - other_params[i].detach());
+    params[i].mutable_grad() = grads[i].detach().clone();
+  }
+  if (grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, grad_clip);
+  optimizer.step();
+}
+
+}  // namespace
+
+double DifferentiableSearch::rarts_step(const Batch& train, const Batch& val, double lr, double& correct) {
+  (void)lr;
+  PassResult w_pass = forward_backward(*w_net_, alphas_, train, true);
+  weight_step(*w_optimizer_, *w_net_, *y_net_, std::move(w_pass.weight_grads), options_.coupling_in_w_step ? options_.beta : 0.0,
+              options_.grad_clip);
+  PassResult y_pass = forward_backward(*y_net_, alphas_, val, true);
+  weight_step(*y_optimizer_, *y_net_, *w_net_, std::move(y_pass.weight_grads), options_.beta, options_.grad_clip);
+
+  std::vector<torch::Tensor> train_alpha = std::move(w_pass.alpha_grads);
+  std::vector<torch::Tensor> val_alpha = std::move(y_pass.alpha_grads);
+  if (options_.fresh_arch_gradients) {
+    train_alpha = forward_backward(*w_net_, alphas_, train, false).alpha_grads;
+    val_alpha = forward_backward(*y_net_, alphas_, val, false).alpha_grads;
+  }
+  for (std::size_t a = 0; a < alphas_.size(); ++a)
+    alphas_[a].mutable_grad() = (val_alpha[a] + options_.lambda * train_alpha[a]).detach();
+  alpha_optimizer_->step();
+
+  correct += w_pass.logits.argmax(1).eq(train.y).sum().item<double>();
+  return w_pass.loss.item<double>();
+}
+
+}  // namespace nascent
