@@ -283,6 +283,7 @@ std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluation
       if (it != e.result.metrics.end()) row.push_back(short_number(it->second));
       else if (metric == "cost") row.push_back(short_number(e.result.cost));
       else if (metric == "seconds") row.push_back(short_number(e.result.seconds));
+      else if (metric == "stage") row.push_back(e.stage);
       else row.push_back("-");
     }
     row.push_back(e.arch);
@@ -355,7 +356,21 @@ std::string run_to_text(const RunRecord& r, const std::vector<StoredEvaluation>&
   out += "--- config\n" + r.config;
   if (!r.config.empty() && r.config.back() != '\n') out += "\n";
   out += "---\n";
-  return out + evaluations_to_table(evaluations, metric_names(evaluations));
+  // Differentiable runs store the softmax of every architecture weight per epoch (alpha.*): too
+  // many columns for a table, so they are left to --eval and export.
+  std::vector<std::string> columns;
+  std::size_t alphas = 0;
+  bool staged = false;
+  for (const auto& e : evaluations) staged = staged || e.stage != "query";
+  if (staged) columns.push_back("stage");
+  for (const auto& name : metric_names(evaluations)) {
+    if (name.rfind("alpha.", 0) == 0) ++alphas;
+    else columns.push_back(name);
+  }
+  out += evaluations_to_table(evaluations, columns);
+  if (alphas > 0)
+    out += "(" + std::to_string(alphas) + " alpha.* metrics not shown: nascent results show --eval RUN:SEQ, or export)\n";
+  return out;
 }
 
 std::string run_to_json(const RunRecord& r, const std::vector<StoredEvaluation>& evaluations) {

@@ -49,7 +49,7 @@ std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations
 // CSV: the same fields, one column per metric name found in any evaluation (empty where an
 // evaluation lacks it); numbers at full precision, nan/inf/-inf spelled out.
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations);
-// Aligned columns: run, seq, fitness, the given metrics, arch.
+// Aligned columns: run, seq, fitness, the given metrics (a metric, or cost, seconds, stage), arch.
 std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluations, const std::vector<std::string>& metrics);
 // One evaluation, every field and metric on its own line.
 std::string evaluation_to_text(const StoredEvaluation& evaluation);

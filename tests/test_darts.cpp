@@ -5,6 +5,7 @@
 #include "tests/test_support.hpp"
 
 #include "core/registry.hpp"
+#include "results/query.hpp"
 #include "results/store.hpp"
 #include "runner/search.hpp"
 #include "search_spaces/darts/darts.hpp"
@@ -347,6 +348,11 @@ TEST_F(DifferentiableRunTest, StoresEveryEpochAndTrainsTheDerivedCell) {
   ASSERT_TRUE(final.fitness);
   EXPECT_EQ(*final.fitness, final.result.metrics.at("val_acc"));
   EXPECT_EQ(summary.best_arch, final.arch);
+  // The run listing keeps to the readable metrics and says where the alphas are.
+  const std::string listing = run_to_text(*run, evaluations);
+  EXPECT_NE(listing.find("stage"), std::string::npos);
+  EXPECT_NE(listing.find("30 alpha.* metrics not shown"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("alpha.cell"), std::string::npos);
 }
 
 TEST_F(DifferentiableRunTest, RartsOnTheDartsSpaceTrainsADartsGenotype) {
