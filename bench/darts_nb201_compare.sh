@@ -3,13 +3,15 @@
 # 3 seeds each (bench/darts_nb201_compare.yaml), then one line per run: derived cell, its
 # Fashion-MNIST test accuracy after the short from-scratch training, its NAS-Bench-201 CIFAR-10
 # test accuracy, search seconds and the skip_connect shares of the final alphas.
-# Usage: bench/darts_nb201_compare.sh [build folder] [output folder] [parallel runs]
+# Usage: bench/darts_nb201_compare.sh [build folder] [output folder] [parallel runs] [methods]
+# methods: any of darts1 darts2 rarts (default all three); existing results of the others are kept.
 # Each run uses one LibTorch thread; 2 parallel runs take about 40 minutes on 2 cores.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build}"
 out="${2:-$here/build/darts-compare}"
 jobs="${3:-2}"
+methods="${4:-darts2 darts1 rarts}"
 mkdir -p "$out"
 config="$here/bench/darts_nb201_compare.yaml"
 export build out config
@@ -25,12 +27,13 @@ run() {  # label seed: one search
 }
 export -f run
 # The slow second-order runs first, so the parallel runs end together.
-for label in darts2 darts1 rarts; do for seed in 0 1 2; do echo "$label $seed"; done; done |
+for label in $methods; do for seed in 0 1 2; do echo "$label $seed"; done; done |
   xargs -P "$jobs" -L 1 bash -c 'run "$0" "$1"'
 printf "%-7s %-4s %-8s %-9s %-9s %-10s %-11s %s\n" method seed fmnist nb201_c10 search_s skip_share skip_weight cell
 for label in darts1 darts2 rarts; do
   for seed in 0 1 2; do
     db="$out/$label-$seed.db"
+    [ -f "$db" ] || continue
     sqlite3 -separator ' ' "$db" "
       SELECT '$label', $seed,
         (SELECT printf('%.2f', m.value) FROM metrics m JOIN evaluations e ON e.id = m.evaluation_id WHERE e.stage = 'final' AND m.name = 'test_acc'),

@@ -22,14 +22,6 @@ namespace nascent {
 
 namespace {
 
-std::string duration_text(double seconds) {
-  char buffer[32];
-  if (seconds < 120) std::snprintf(buffer, sizeof buffer, "%.0fs", seconds);
-  else if (seconds < 7200) std::snprintf(buffer, sizeof buffer, "%.1fm", seconds / 60);
-  else std::snprintf(buffer, sizeof buffer, "%.1fh", seconds / 3600);
-  return buffer;
-}
-
 // `final_training` is one evaluator section or a list of them.
 std::vector<Config> final_sections(const Config& config) {
   std::vector<Config> sections;
@@ -62,7 +54,9 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
     throw Error("--resume: " + method + " runs cannot be resumed (their supernet weights are not stored); start a new run");
   const std::uint64_t seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
 
-  DifferentiableOptions search_options = read_differentiable_options(strategy_config);
+  const Config space_config = config.child("space");
+  const std::string space_name = space_config.get<std::string>("name");
+  DifferentiableOptions search_options = read_differentiable_options(strategy_config, space_name);
   if (options.device) search_options.device = *options.device;
   search_options.device = checked_device(search_options.device);
 
@@ -82,8 +76,6 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
   if (threads < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
   at::set_num_threads(threads);
 
-  const Config space_config = config.child("space");
-  const std::string space_name = space_config.get<std::string>("name");
   auto space = SpaceRegistry::instance().create(space_name, space_config);
   const DataSplits data = load_dataset(strategy_config.child("dataset"), options.config_dir);
   const Task task{data.input_shape, data.num_classes, data.vocabulary_size};
@@ -137,7 +129,7 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
         const double done = static_cast<double>(epoch - 1) * static_cast<double>(steps) + static_cast<double>(step);
         std::fprintf(stderr, "[epoch %d/%d step %lld/%lld] train_loss %.4f  elapsed %s  ~%s left\n", epoch,
                      search_options.epochs, static_cast<long long>(step), static_cast<long long>(steps), loss,
-                     duration_text(elapsed()).c_str(), duration_text(elapsed() / done * (total_steps - done)).c_str());
+                     format_duration(elapsed()).c_str(), format_duration(elapsed() / done * (total_steps - done)).c_str());
       });
       StoredEvaluation e;
       e.run = run_id;
@@ -173,7 +165,7 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
       if (!options.quiet)
         std::fprintf(stderr, "[epoch %d/%d] train_acc %.2f val_acc %.2f skip_connect %.2f  %s  elapsed %s\n", record.epoch,
                      search_options.epochs, record.train_acc, record.val_acc, share.genotype_share, e.arch.c_str(),
-                     duration_text(elapsed()).c_str());
+                     format_duration(elapsed()).c_str());
     }
     if (search.epochs_done() == 0) throw Error("the run's time budget ended before the first epoch");
 

@@ -103,14 +103,6 @@ void check_metric_reported(const Evaluation& evaluation, const Settings& setting
               known + ")");
 }
 
-std::string format_duration(double seconds) {
-  char buffer[32];
-  if (seconds < 120) std::snprintf(buffer, sizeof buffer, "%.0fs", seconds);
-  else if (seconds < 7200) std::snprintf(buffer, sizeof buffer, "%.1fm", seconds / 60);
-  else std::snprintf(buffer, sizeof buffer, "%.1fh", seconds / 3600);
-  return buffer;
-}
-
 class Clock {
  public:
   explicit Clock(double offset) : offset_(offset), start_(std::chrono::steady_clock::now()) {}
@@ -124,6 +116,14 @@ class Clock {
 };
 
 }  // namespace
+
+std::string format_duration(double seconds) {
+  char buffer[32];
+  if (seconds < 120) std::snprintf(buffer, sizeof buffer, "%.0fs", seconds);
+  else if (seconds < 7200) std::snprintf(buffer, sizeof buffer, "%.1fm", seconds / 60);
+  else std::snprintf(buffer, sizeof buffer, "%.1fh", seconds / 3600);
+  return buffer;
+}
 
 void request_stop() { g_stop_requested = true; }
 bool stop_requested() { return g_stop_requested; }

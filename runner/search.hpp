@@ -38,6 +38,9 @@ SearchSummary run_search(const SearchOptions& options);
 // run_search hands their configs to this (runner/differentiable.cpp).
 SearchSummary run_differentiable_search(const SearchOptions& options, const Config& config);
 
+// "42s", "3.5m", "2.1h": durations in progress lines.
+std::string format_duration(double seconds);
+
 // True once request_stop() was called during the current search.
 bool stop_requested();
 

@@ -24,8 +24,12 @@ ImageSet slice(const ImageSet& set, std::int64_t begin, std::int64_t end) {
 
 }  // namespace
 
-DifferentiableOptions read_differentiable_options(const Config& config) {
+DifferentiableOptions read_differentiable_options(const Config& config, const std::string& space) {
   DifferentiableOptions o;
+  if (space == "nb201") {
+    o.weight_decay = 5e-4;
+    o.nesterov = true;
+  }
   o.method = config.get<std::string>("name");
   std::vector<std::string> keys{"name",         "epochs",      "batch_size",   "steps_per_epoch", "train_portion",
                                 "lr",           "lr_min",      "momentum",     "nesterov",        "weight_decay",

@@ -24,6 +24,8 @@ struct DifferentiableOptions {
   std::int64_t steps_per_epoch = 0;  // 0: one pass over the weight split
   double train_portion = 0.5;        // of the dataset's training split, for the weights; the rest for alpha
   // Network weights (w, and RARTS's y): SGD with a per-epoch cosine schedule from lr to lr_min.
+  // quark0/darts: weight decay 3e-4, no Nesterov; on NAS-Bench-201 AutoDL's DARTS uses 5e-4 and
+  // Nesterov, which read_differentiable_options makes the default for that space.
   double lr = 0.025, lr_min = 0.001, momentum = 0.9, weight_decay = 3e-4;
   bool nesterov = false;
   double grad_clip = 5;  // gradient norm clip of each weight step (0: none)
@@ -41,9 +43,10 @@ struct DifferentiableOptions {
   std::int64_t eval_batch_size = 256;
 };
 
-// Reads a strategy section (name darts or rarts) into options; unknown keys and bad values are
-// one-line Errors. The `supernet` and `dataset` subsections are read by the runner.
-DifferentiableOptions read_differentiable_options(const Config& strategy);
+// Reads a strategy section (name darts or rarts) into options, with `space`'s reference defaults;
+// unknown keys and bad values are one-line Errors. The `supernet` and `dataset` subsections are
+// read by the runner.
+DifferentiableOptions read_differentiable_options(const Config& strategy, const std::string& space);
 
 struct EpochRecord {
   int epoch = 0;  // 1-based

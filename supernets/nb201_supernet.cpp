@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/probe.hpp"
 #include "search_spaces/nb201/nb201.hpp"
+#include "search_spaces/nb201/nb201_modules.hpp"
 #include "supernets/cell_supernet.hpp"
 
 namespace nascent {
@@ -11,26 +12,14 @@ namespace {
 
 enum Nb201Op { kNone = 0, kSkip = 1, kConv1 = 2, kConv3 = 3, kPool = 4 };
 
-class ReLUConvBNImpl : public torch::nn::Module {
- public:
-  ReLUConvBNImpl(std::int64_t in, std::int64_t out, int kernel, int stride, int pad, bool affine)
-      : conv_(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad).bias(false)))),
-        bn_(register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).affine(affine)))) {}
-  torch::Tensor forward(const torch::Tensor& x) { return probe_norm(bn_, probe_conv(conv_, probe_relu(x))); }
-
- private:
-  torch::nn::Conv2d conv_;
-  torch::nn::BatchNorm2d bn_;
-};
-TORCH_MODULE(ReLUConvBN);
 
 // Search cells use BN without affine parameters, as the reference does.
 class SearchCellImpl : public torch::nn::Module {
  public:
   explicit SearchCellImpl(std::int64_t channels) {
     for (int e = 0; e < Nb201Space::kEdges; ++e) {
-      conv1_[e] = register_module("edge" + std::to_string(e) + "_conv1x1", ReLUConvBN(channels, channels, 1, 1, 0, false));
-      conv3_[e] = register_module("edge" + std::to_string(e) + "_conv3x3", ReLUConvBN(channels, channels, 3, 1, 1, false));
+      conv1_[e] = register_module("edge" + std::to_string(e) + "_conv1x1", Nb201ReLUConvBN(channels, channels, 1, 1, 0, true, /*affine=*/false));
+      conv3_[e] = register_module("edge" + std::to_string(e) + "_conv3x3", Nb201ReLUConvBN(channels, channels, 3, 1, 1, true, /*affine=*/false));
     }
   }
   // weights: 6 x 5 softmax of the shared alpha.
@@ -53,26 +42,11 @@ class SearchCellImpl : public torch::nn::Module {
   }
 
  private:
-  std::array<ReLUConvBN, Nb201Space::kEdges> conv1_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
-  std::array<ReLUConvBN, Nb201Space::kEdges> conv3_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  std::array<Nb201ReLUConvBN, Nb201Space::kEdges> conv1_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  std::array<Nb201ReLUConvBN, Nb201Space::kEdges> conv3_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 };
 TORCH_MODULE(SearchCell);
 
-class ResidualBlockImpl : public torch::nn::Module {
- public:
-  ResidualBlockImpl(std::int64_t in, std::int64_t out)
-      : conv_a_(register_module("conv_a", ReLUConvBN(in, out, 3, 2, 1, true))),
-        conv_b_(register_module("conv_b", ReLUConvBN(out, out, 3, 1, 1, true))),
-        downsample_(register_module("downsample", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).bias(false)))) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    return conv_b_->forward(conv_a_->forward(x)) + probe_conv(downsample_, torch::avg_pool2d(x, 2, 2));
-  }
-
- private:
-  ReLUConvBN conv_a_, conv_b_;
-  torch::nn::Conv2d downsample_;
-};
-TORCH_MODULE(ResidualBlock);
 
 class Nb201Supernet : public CellSupernet {
  public:
@@ -82,7 +56,7 @@ class Nb201Supernet : public CellSupernet {
     std::int64_t width = channels;
     for (int stage = 0; stage < 3; ++stage) {
       if (stage > 0) {
-        blocks_.push_back(register_module("reduce" + std::to_string(stage), ResidualBlock(width, width * 2)));
+        blocks_.push_back(register_module("reduce" + std::to_string(stage), Nb201ResidualBlock(width, width * 2)));
         width *= 2;
       } else {
         blocks_.push_back(nullptr);
@@ -140,7 +114,7 @@ class Nb201Supernet : public CellSupernet {
   int cells_per_stage_ = 0;
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};
-  std::vector<ResidualBlock> blocks_;
+  std::vector<Nb201ResidualBlock> blocks_;
   std::vector<SearchCell> cells_;
   torch::nn::BatchNorm2d last_bn_{nullptr};
   torch::nn::Linear classifier_{nullptr};

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/probe.hpp"
 #include "core/network.hpp"
+#include "search_spaces/nb201/nb201_modules.hpp"
 
 namespace nascent {
 
@@ -224,25 +225,26 @@ Description Nb201Space::describe(const std::string& arch, const Task& task) cons
   return description;
 }
 
+Nb201ReLUConvBNImpl::Nb201ReLUConvBNImpl(std::int64_t in, std::int64_t out, int kernel, int stride, int pad, bool relu,
+                                         bool affine)
+    : relu_(relu),
+      conv_(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad).bias(false)))),
+      bn_(register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).affine(affine)))) {}
+
+torch::Tensor Nb201ReLUConvBNImpl::forward(const torch::Tensor& x) {
+  return probe_norm(bn_, probe_conv(conv_, relu_ ? probe_relu(x) : x));
+}
+
+Nb201ResidualBlockImpl::Nb201ResidualBlockImpl(std::int64_t in, std::int64_t out)
+    : conv_a_(register_module("conv_a", Nb201ReLUConvBN(in, out, 3, 2, 1))),
+      conv_b_(register_module("conv_b", Nb201ReLUConvBN(out, out, 3, 1, 1))),
+      downsample_(register_module("downsample", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).bias(false)))) {}
+
+torch::Tensor Nb201ResidualBlockImpl::forward(const torch::Tensor& x) {
+  return conv_b_->forward(conv_a_->forward(x)) + probe_conv(downsample_, torch::avg_pool2d(x, 2, 2));
+}
+
 namespace {
-
-// ReLU -> conv -> BN, through the probe functions so that training-free predictors can see it.
-class ReLUConvBNImpl : public torch::nn::Module {
- public:
-  ReLUConvBNImpl(std::int64_t in, std::int64_t out, int kernel, int stride, int pad, bool relu = true)
-      : relu_(relu),
-        conv_(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad).bias(false)))),
-        bn_(register_module("bn", torch::nn::BatchNorm2d(out))) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    return probe_norm(bn_, probe_conv(conv_, relu_ ? probe_relu(x) : x));
-  }
-
- private:
-  bool relu_;
-  torch::nn::Conv2d conv_;
-  torch::nn::BatchNorm2d bn_;
-};
-TORCH_MODULE(ReLUConvBN);
 
 class CellImpl : public torch::nn::Module {
  public:
@@ -250,8 +252,8 @@ class CellImpl : public torch::nn::Module {
     for (int e = 0; e < Nb201Space::kEdges; ++e) {
       const std::string name = "edge" + std::to_string(e);
       switch (cell[e]) {
-        case kConv1: convs_[e] = register_module(name, ReLUConvBN(channels, channels, 1, 1, 0)); break;
-        case kConv3: convs_[e] = register_module(name, ReLUConvBN(channels, channels, 3, 1, 1)); break;
+        case kConv1: convs_[e] = register_module(name, Nb201ReLUConvBN(channels, channels, 1, 1, 0)); break;
+        case kConv3: convs_[e] = register_module(name, Nb201ReLUConvBN(channels, channels, 3, 1, 1)); break;
         default: break;  // pooling, none and skip_connect have no parameters
       }
     }
@@ -277,36 +279,19 @@ class CellImpl : public torch::nn::Module {
 
  private:
   Nb201Space::Cell cell_;
-  std::array<ReLUConvBN, Nb201Space::kEdges> convs_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  std::array<Nb201ReLUConvBN, Nb201Space::kEdges> convs_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 };
 TORCH_MODULE(Cell);
-
-class ResidualBlockImpl : public torch::nn::Module {
- public:
-  ResidualBlockImpl(std::int64_t in, std::int64_t out)
-      : conv_a_(register_module("conv_a", ReLUConvBN(in, out, 3, 2, 1))),
-        conv_b_(register_module("conv_b", ReLUConvBN(out, out, 3, 1, 1))),
-        downsample_(register_module("downsample", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).bias(false)))) {}
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    return conv_b_->forward(conv_a_->forward(x)) + probe_conv(downsample_, torch::avg_pool2d(x, 2, 2));
-  }
-
- private:
-  ReLUConvBN conv_a_, conv_b_;
-  torch::nn::Conv2d downsample_;
-};
-TORCH_MODULE(ResidualBlock);
 
 class Nb201Network : public Network {
  public:
   Nb201Network(const Nb201Space::Cell& cell, int channels, int cells_per_stage, const Task& task) {
-    stem_ = register_module("stem", ReLUConvBN(task.input_shape.at(0), channels, 3, 1, 1, /*relu=*/false));
+    stem_ = register_module("stem", Nb201ReLUConvBN(task.input_shape.at(0), channels, 3, 1, 1, /*relu=*/false));
     std::int64_t width = channels;
     for (int stage = 0; stage < 3; ++stage) {
       if (stage > 0) {
         const std::string name = "reduce" + std::to_string(blocks_.size());
-        blocks_.emplace_back(name, torch::nn::AnyModule(register_module(name, ResidualBlock(width, width * 2))));
+        blocks_.emplace_back(name, torch::nn::AnyModule(register_module(name, Nb201ResidualBlock(width, width * 2))));
         width *= 2;
       }
       for (int c = 0; c < cells_per_stage; ++c) {
@@ -334,7 +319,7 @@ class Nb201Network : public Network {
   }
 
  private:
-  ReLUConvBN stem_{nullptr};
+  Nb201ReLUConvBN stem_{nullptr};
   std::vector<std::pair<std::string, torch::nn::AnyModule>> blocks_;  // cells and reduction blocks, in order
   torch::nn::BatchNorm2d last_bn_{nullptr};
   torch::nn::Linear classifier_{nullptr};
