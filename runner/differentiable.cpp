@@ -4,11 +4,13 @@
 // evaluator (stage "final").
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -72,7 +74,8 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
   const double max_seconds = budget.get<double>("seconds", std::numeric_limits<double>::infinity());
   const Config parallel = config.child("parallel");
   parallel.check_keys({"threads_per_worker"});
-  const int threads = parallel.get<int>("threads_per_worker", at::get_num_threads());
+  // One network trains at a time, so by default it gets every core.
+  const int threads = parallel.get<int>("threads_per_worker", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (threads < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
   at::set_num_threads(threads);
 
