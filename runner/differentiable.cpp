@@ -24,6 +24,8 @@ namespace nascent {
 
 namespace {
 
+struct EpochInterrupted {};
+
 // `final_training` is one evaluator section or a list of them.
 std::vector<Config> final_sections(const Config& config) {
   std::vector<Config> sections;
@@ -124,16 +126,24 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
       }
       if (elapsed() >= max_seconds) break;
       const int epoch = search.epochs_done() + 1;
-      const EpochRecord record = search.run_epoch([&](std::int64_t step, std::int64_t steps, double loss) {
-        if (options.quiet) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (std::chrono::duration<double>(now - last_print).count() < 10 && step < steps) return;
-        last_print = now;
-        const double done = static_cast<double>(epoch - 1) * static_cast<double>(steps) + static_cast<double>(step);
-        std::fprintf(stderr, "[epoch %d/%d step %lld/%lld] train_loss %.4f  elapsed %s  ~%s left\n", epoch,
-                     search_options.epochs, static_cast<long long>(step), static_cast<long long>(steps), loss,
-                     format_duration(elapsed()).c_str(), format_duration(elapsed() / done * (total_steps - done)).c_str());
-      });
+      EpochRecord record;
+      try {
+        record = search.run_epoch([&](std::int64_t step, std::int64_t steps, double loss) {
+          // Ctrl-C ends the run within a step; the unfinished epoch is not stored.
+          if (stop_requested()) throw EpochInterrupted{};
+          if (options.quiet) return;
+          const auto now = std::chrono::steady_clock::now();
+          if (std::chrono::duration<double>(now - last_print).count() < 10 && step < steps) return;
+          last_print = now;
+          const double done = static_cast<double>(epoch - 1) * static_cast<double>(steps) + static_cast<double>(step);
+          std::fprintf(stderr, "[epoch %d/%d step %lld/%lld] train_loss %.4f  elapsed %s  ~%s left\n", epoch,
+                       search_options.epochs, static_cast<long long>(step), static_cast<long long>(steps), loss,
+                       format_duration(elapsed()).c_str(), format_duration(elapsed() / done * (total_steps - done)).c_str());
+        });
+      } catch (const EpochInterrupted&) {
+        status = "interrupted";
+        break;
+      }
       StoredEvaluation e;
       e.run = run_id;
       e.seq = seq++;
@@ -170,7 +180,7 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
                      search_options.epochs, record.train_acc, record.val_acc, share.genotype_share, e.arch.c_str(),
                      format_duration(elapsed()).c_str());
     }
-    if (search.epochs_done() == 0) throw Error("the run's time budget ended before the first epoch");
+    if (search.epochs_done() == 0 && status != "interrupted") throw Error("the run's time budget ended before the first epoch");
 
     // The derived architecture, trained from scratch by every final_training evaluator.
     std::optional<double> best;

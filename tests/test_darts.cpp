@@ -48,6 +48,15 @@ TEST(DartsSpace, ReadsTheReferenceGenotypeAndPrintsACanonicalForm) {
   EXPECT_NE(space.fingerprint(kDartsV2), space.fingerprint(space.mutate(canonical, rng)));
 }
 
+TEST(DartsSpace, CountsTheReferenceEvaluationNetworksParameters) {
+  // quark0/darts trains DARTS_V2 at 36 channels and 20 layers on CIFAR-10 and logs
+  // "param size = 3.349342MB" (parameters without the auxiliary head, in millions).
+  const DartsSpace space(36, 20);
+  const Task cifar{{3, 32, 32}, 10};
+  EXPECT_EQ(space.describe(kDartsV2, cifar).params, 3349342);
+  EXPECT_EQ(parameter_count(*space.build(kDartsV2, cifar)), 3349342);
+}
+
 TEST(DartsSpace, RejectsBadGenotypesWithOneLine) {
   const DartsSpace space;
   std::string text = kDartsV2;
