@@ -32,6 +32,22 @@ std::string checked_device(const std::string& device) {
   throw Error("device '" + device + "': expected cpu, cuda or cuda:N");
 }
 
+SetScore score_on(Network& net, const ImageSet& set, std::int64_t batch_size, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  double correct = 0, loss = 0;
+  for (std::int64_t start = 0; start < set.size(); start += batch_size) {
+    const std::int64_t end = std::min(set.size(), start + batch_size);
+    torch::Tensor x = set.images.slice(0, start, end).to(device);
+    torch::Tensor y = set.labels.slice(0, start, end).to(device);
+    torch::Tensor logits = net.forward(x);
+    loss += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<double>();
+  }
+  const double n = std::max<std::int64_t>(1, set.size());
+  return {100.0 * correct / n, loss / n};
+}
+
 TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::move(data)), options_(std::move(options)) {
   options_.device = checked_device(options_.device);
   if (options_.batch_size < 1) throw Error("config: evaluator.batch_size must be at least 1");
@@ -86,26 +102,6 @@ std::string first_line(const std::string& message) {
   std::size_t begin = message.find_first_not_of(" \n");
   if (begin == std::string::npos) return "unknown error";
   return message.substr(begin, message.find('\n', begin) - begin);
-}
-
-struct Score {
-  double accuracy = 0, loss = 0;
-};
-
-Score score(Network& net, const ImageSet& set, std::int64_t batch_size, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  double correct = 0, loss = 0;
-  for (std::int64_t start = 0; start < set.size(); start += batch_size) {
-    const std::int64_t end = std::min(set.size(), start + batch_size);
-    torch::Tensor x = set.images.slice(0, start, end).to(device);
-    torch::Tensor y = set.labels.slice(0, start, end).to(device);
-    torch::Tensor logits = net.forward(x);
-    loss += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-    correct += logits.argmax(1).eq(y).sum().item<double>();
-  }
-  const double n = std::max<std::int64_t>(1, set.size());
-  return {100.0 * correct / n, loss / n};
 }
 
 double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_shape, torch::ScalarType type,
@@ -274,7 +270,7 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
     }
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
 
-    const Score val = score(*net, data_.val, options_.eval_batch_size, device);
+    const SetScore val = score_on(*net, data_.val, options_.eval_batch_size, device);
     evaluation.metrics["val_acc"] = val.accuracy;
     evaluation.metrics["val_loss"] = val.loss;
     if (seen > 0) {
@@ -282,7 +278,7 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
       evaluation.metrics["train_loss"] = loss_sum / seen;
     }
     if (options_.test) {
-      const Score test = score(*net, data_.test, options_.eval_batch_size, device);
+      const SetScore test = score_on(*net, data_.test, options_.eval_batch_size, device);
       evaluation.metrics["test_acc"] = test.accuracy;
       evaluation.metrics["test_loss"] = test.loss;
     }

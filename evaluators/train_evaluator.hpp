@@ -57,6 +57,12 @@ class TrainEvaluator : public Evaluator {
   std::deque<std::string> kept_order_;
 };
 
+// Accuracy (percent) and mean cross-entropy of `net` in eval mode over `set`, `batch_size` at a time.
+struct SetScore {
+  double accuracy = 0, loss = 0;
+};
+SetScore score_on(Network& net, const ImageSet& set, std::int64_t batch_size, const torch::Device& device);
+
 // Parses cpu / cuda / cuda:N and checks that LibTorch can use it; throws Error otherwise.
 std::string checked_device(const std::string& device);
 

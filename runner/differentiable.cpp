@@ -64,13 +64,9 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
   if (options.device) search_options.device = *options.device;
   search_options.device = checked_device(search_options.device);
 
-  const Config objective = config.child("objective");
-  objective.check_keys({"metric", "mode"});
   const std::vector<Config> finals = final_sections(config);
-  const std::string metric =
-      objective.get<std::string>("metric", finals.empty() ? "val_acc" : finals.front().get<std::string>("metric", "val_acc"));
-  const std::string mode = objective.get<std::string>("mode", "max");
-  if (mode != "max" && mode != "min") throw Error("config: objective.mode must be max or min, got '" + mode + "'");
+  const SearchObjective objective =
+      read_objective(config, finals.empty() ? "val_acc" : finals.front().get<std::string>("metric", "val_acc"));
   const Config budget = config.child("budget");
   budget.check_keys({"seconds"});
   const double max_seconds = budget.get<double>("seconds", std::numeric_limits<double>::infinity());
@@ -201,15 +197,13 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
         e.result.ok = false;
         e.result.error = error.what();
       }
-      const auto it = e.result.metrics.find(metric);
-      if (e.result.ok && it != e.result.metrics.end() && std::isfinite(it->second))
-        e.fitness = mode == "max" ? it->second : -it->second;
+      e.fitness = fitness_of(e.result, objective);
       e.elapsed = elapsed();
       store.add_evaluation(e);
       if (!e.result.ok && !options.quiet) std::fprintf(stderr, "final training failed: %s\n", e.result.error.c_str());
       if (e.fitness && (!best || *e.fitness > *best)) {
         best = e.fitness;
-        summary.best_fitness = mode == "max" ? *e.fitness : -*e.fitness;
+        summary.best_fitness = objective.maximize ? *e.fitness : -*e.fitness;
         summary.best_metrics = e.result.metrics;
       }
       ++summary.evaluated_now;

@@ -26,8 +26,7 @@ std::atomic<bool> g_stop_requested{false};
 
 struct Settings {
   std::uint64_t seed = 0;
-  std::string metric;
-  bool maximize = true;
+  SearchObjective objective;
   std::optional<std::int64_t> max_evaluations;
   std::optional<double> max_seconds;
   std::optional<double> max_cost;
@@ -42,12 +41,7 @@ Settings read_settings(const Config& config, const SearchOptions& options) {
   Settings s;
   s.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
 
-  const Config objective = config.child("objective");
-  objective.check_keys({"metric", "mode"});
-  s.metric = objective.get<std::string>("metric", config.child("evaluator").get<std::string>("metric", "val_acc"));
-  const std::string mode = objective.get<std::string>("mode", "max");
-  if (mode != "max" && mode != "min") throw Error("config: objective.mode must be max or min, got '" + mode + "'");
-  s.maximize = mode == "max";
+  s.objective = read_objective(config, config.child("evaluator").get<std::string>("metric", "val_acc"));
 
   const Config budget = config.child("budget");
   budget.check_keys({"evaluations", "seconds", "cost"});
@@ -86,20 +80,11 @@ std::string identity_of(const Config& config) {
   return out.c_str();
 }
 
-// Failed evaluations, non-finite values and a missing metric all rank last (no fitness); a
-// metric that the evaluator never reports is caught by check_metric_reported.
-std::optional<double> fitness_of(const Evaluation& evaluation, const Settings& settings) {
-  if (!evaluation.ok) return std::nullopt;
-  auto it = evaluation.metrics.find(settings.metric);
-  if (it == evaluation.metrics.end() || !std::isfinite(it->second)) return std::nullopt;
-  return settings.maximize ? it->second : -it->second;
-}
-
 void check_metric_reported(const Evaluation& evaluation, const Settings& settings) {
-  if (!evaluation.ok || evaluation.metrics.count(settings.metric)) return;
+  if (!evaluation.ok || evaluation.metrics.count(settings.objective.metric)) return;
   std::string known;
   for (const auto& metric : evaluation.metrics) known += (known.empty() ? "" : ", ") + metric.first;
-  throw Error("config: objective.metric '" + settings.metric + "' is not reported by the evaluator (it reports: " +
+  throw Error("config: objective.metric '" + settings.objective.metric + "' is not reported by the evaluator (it reports: " +
               known + ")");
 }
 
@@ -116,6 +101,22 @@ class Clock {
 };
 
 }  // namespace
+
+SearchObjective read_objective(const Config& config, const std::string& default_metric) {
+  const Config objective = config.child("objective");
+  objective.check_keys({"metric", "mode"});
+  const std::string mode = objective.get<std::string>("mode", "max");
+  if (mode != "max" && mode != "min") throw Error("config: objective.mode must be max or min, got '" + mode + "'");
+  return {objective.get<std::string>("metric", default_metric), mode == "max"};
+}
+
+// A metric that the evaluator never reports is caught by check_metric_reported.
+std::optional<double> fitness_of(const Evaluation& evaluation, const SearchObjective& objective) {
+  if (!evaluation.ok) return std::nullopt;
+  auto it = evaluation.metrics.find(objective.metric);
+  if (it == evaluation.metrics.end() || !std::isfinite(it->second)) return std::nullopt;
+  return objective.maximize ? it->second : -it->second;
+}
 
 std::string format_duration(double seconds) {
   char buffer[32];
@@ -211,7 +212,7 @@ SearchSummary run_search(const SearchOptions& options) {
     if (e.fitness && (!best || *e.fitness > *best)) {
       best = e.fitness;
       summary.best_arch = e.arch;
-      summary.best_fitness = settings.maximize ? *e.fitness : -*e.fitness;
+      summary.best_fitness = settings.objective.maximize ? *e.fitness : -*e.fitness;
       summary.best_metrics = e.result.metrics;
     }
   };
@@ -227,9 +228,9 @@ SearchSummary run_search(const SearchOptions& options) {
     const std::string total = settings.max_evaluations ? "/" + std::to_string(*settings.max_evaluations) : "";
     std::string value = e.result.ok ? "" : "failed: " + e.result.error;
     if (e.result.ok) {
-      auto it = e.result.metrics.find(settings.metric);
+      auto it = e.result.metrics.find(settings.objective.metric);
       char buffer[64];
-      std::snprintf(buffer, sizeof buffer, "%s %.4g", settings.metric.c_str(),
+      std::snprintf(buffer, sizeof buffer, "%s %.4g", settings.objective.metric.c_str(),
                     it == e.result.metrics.end() ? NAN : it->second);
       value = buffer;
     }
@@ -288,7 +289,7 @@ SearchSummary run_search(const SearchOptions& options) {
                 for (const auto& [name, value] : scores->second) e.result.metrics.emplace(name, value);
               std::lock_guard<std::mutex> lock(store_mutex);
               e.elapsed = clock.elapsed();
-              e.fitness = fitness_of(e.result, settings);
+              e.fitness = fitness_of(e.result, settings.objective);
               store.add_evaluation(e);
             }
           },
@@ -373,7 +374,7 @@ SearchSummary run_search(const SearchOptions& options) {
       for (std::size_t p = 0; p < pending.size(); ++p) {
         StoredEvaluation& e = pending[p];
         check_metric_reported(e.result, settings);
-        if (replayed[p]) e.fitness = fitness_of(e.result, settings);
+        if (replayed[p]) e.fitness = fitness_of(e.result, settings.objective);
         ++done;
         ++next_seq;
         if (!replayed[p]) ++summary.evaluated_now;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "evaluators/evaluator.hpp"
 
 namespace nascent {
 
@@ -37,6 +38,17 @@ SearchSummary run_search(const SearchOptions& options);
 // Differentiable strategies (darts, rarts) train one supernet instead of asking for candidates;
 // run_search hands their configs to this (runner/differentiable.cpp).
 SearchSummary run_differentiable_search(const SearchOptions& options, const Config& config);
+
+// The `objective` section of a config: the metric (`default_metric` when absent) and its mode.
+struct SearchObjective {
+  std::string metric;
+  bool maximize = true;
+};
+SearchObjective read_objective(const Config& config, const std::string& default_metric);
+
+// An evaluation's objective value, higher is better. Failed evaluations, non-finite values and a
+// missing metric all rank last (no fitness).
+std::optional<double> fitness_of(const Evaluation& evaluation, const SearchObjective& objective);
 
 // "42s", "3.5m", "2.1h": durations in progress lines.
 std::string format_duration(double seconds);

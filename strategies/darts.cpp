@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "evaluators/train_evaluator.hpp"
 #include "strategies/differentiable.hpp"
 
 namespace nascent {
@@ -80,6 +81,14 @@ DifferentiableOptions read_differentiable_options(const Config& config, const st
   return o;
 }
 
+std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
+  std::vector<torch::Tensor> grads =
+      torch::autograd::grad({loss}, inputs, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    if (!grads[i].defined()) grads[i] = torch::zeros_like(inputs[i]);
+  return grads;
+}
+
 DifferentiableSearch::DifferentiableSearch(std::shared_ptr<CellSupernet> w_net, std::shared_ptr<CellSupernet> y_net,
                                            const ImageSet& data, DifferentiableOptions options, std::uint64_t seed)
     : w_net_(std::move(w_net)),
@@ -103,9 +112,13 @@ DifferentiableSearch::DifferentiableSearch(std::shared_ptr<CellSupernet> w_net, 
   alphas_ = w_net_->initial_alphas(generator_);
   for (auto& a : alphas_) a = a.to(device_).set_requires_grad(true);
   w_net_->set_alphas(alphas_);
-  w_optimizer_ = std::make_unique<torch::optim::SGD>(
-      w_net_->parameters(),
-      torch::optim::SGDOptions(options_.lr).momentum(options_.momentum).nesterov(options_.nesterov).weight_decay(options_.weight_decay));
+  const auto sgd = [&](CellSupernet& net) {
+    return std::make_unique<torch::optim::SGD>(net.parameters(), torch::optim::SGDOptions(options_.lr)
+                                                                     .momentum(options_.momentum)
+                                                                     .nesterov(options_.nesterov)
+                                                                     .weight_decay(options_.weight_decay));
+  };
+  w_optimizer_ = sgd(*w_net_);
   if (y_net_) {
     // Network splitting starts from one network: y is a copy of w.
     y_net_->to(device_);
@@ -115,9 +128,7 @@ DifferentiableSearch::DifferentiableSearch(std::shared_ptr<CellSupernet> w_net, 
     auto source_buffers = w_net_->named_buffers();
     for (auto& item : y_net_->named_buffers()) item.value().copy_(source_buffers[item.key()]);
     y_net_->set_alphas(alphas_);
-    y_optimizer_ = std::make_unique<torch::optim::SGD>(
-        y_net_->parameters(),
-        torch::optim::SGDOptions(options_.lr).momentum(options_.momentum).nesterov(options_.nesterov).weight_decay(options_.weight_decay));
+    y_optimizer_ = sgd(*y_net_);
   }
   alpha_optimizer_ = std::make_unique<torch::optim::Adam>(
       alphas_, torch::optim::AdamOptions(options_.arch_lr).betas({options_.arch_beta1, options_.arch_beta2}).weight_decay(options_.arch_weight_decay));
@@ -169,16 +180,9 @@ std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::
                                                   double weight_decay, const std::vector<torch::Tensor>& buffers,
                                                   double radius) {
   std::vector<torch::Tensor> params = net.parameters();
-  const auto grad = [](const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
-    std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, inputs, {}, /*retain_graph=*/false,
-                                                             /*create_graph=*/false, /*allow_unused=*/true);
-    for (std::size_t i = 0; i < grads.size(); ++i)
-      if (!grads[i].defined()) grads[i] = torch::zeros_like(inputs[i]);
-    return grads;
-  };
   std::vector<torch::Tensor> saved;
   {
-    const std::vector<torch::Tensor> grads = grad(cross_entropy(net.forward(train.x), train.y), params);
+    const std::vector<torch::Tensor> grads = gradients_or_zeros(cross_entropy(net.forward(train.x), train.y), params);
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < params.size(); ++i) {
       saved.push_back(params[i].detach().clone());
@@ -189,7 +193,7 @@ std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::
   }
   std::vector<torch::Tensor> inputs = alphas;
   inputs.insert(inputs.end(), params.begin(), params.end());
-  const std::vector<torch::Tensor> at_unrolled = grad(cross_entropy(net.forward(val.x), val.y), inputs);
+  const std::vector<torch::Tensor> at_unrolled = gradients_or_zeros(cross_entropy(net.forward(val.x), val.y), inputs);
   double norm_sq = 0;
   for (std::size_t i = alphas.size(); i < at_unrolled.size(); ++i) norm_sq += at_unrolled[i].pow(2).sum().item<double>();
   const double eps = radius / std::max(std::sqrt(norm_sq), 1e-300);
@@ -199,7 +203,7 @@ std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::
       torch::NoGradGuard no_grad;
       for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i] + sign * eps * at_unrolled[alphas.size() + i]);
     }
-    return grad(cross_entropy(net.forward(train.x), train.y), alphas);
+    return gradients_or_zeros(cross_entropy(net.forward(train.x), train.y), alphas);
   };
   const std::vector<torch::Tensor> plus = alpha_grad_at(1.0);
   const std::vector<torch::Tensor> minus = alpha_grad_at(-1.0);
@@ -227,14 +231,16 @@ double DifferentiableSearch::darts_step(const Batch& train, const Batch& val, do
 
   torch::Tensor logits = w_net_->forward(train.x);
   torch::Tensor loss = cross_entropy(logits, train.y);
-  std::vector<torch::Tensor> params = w_net_->parameters();
-  const std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, params, {}, false, false, true);
-  for (std::size_t i = 0; i < params.size(); ++i)
-    params[i].mutable_grad() = grads[i].defined() ? grads[i].detach().clone() : torch::zeros_like(params[i]);
-  if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, options_.grad_clip);
-  w_optimizer_->step();
+  weight_step(*w_optimizer_, *w_net_, gradients_or_zeros(loss, w_net_->parameters()));
   correct += logits.argmax(1).eq(train.y).sum().item<double>();
   return loss.item<double>();
+}
+
+void DifferentiableSearch::weight_step(torch::optim::SGD& optimizer, CellSupernet& net, const std::vector<torch::Tensor>& grads) {
+  std::vector<torch::Tensor> params = net.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = grads[i].detach().clone();
+  if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, options_.grad_clip);
+  optimizer.step();
 }
 
 EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_t, std::int64_t, double)>& progress) {
@@ -254,7 +260,7 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   for (std::int64_t step = 0; step < steps_per_epoch_; ++step) {
     const Batch train = next_batch(weight_split_, weight_order_, weight_cursor_);
     const Batch val = next_batch(alpha_split_, alpha_order_, alpha_cursor_);
-    const double loss = options_.method == "rarts" ? rarts_step(train, val, record.lr, correct)
+    const double loss = options_.method == "rarts" ? rarts_step(train, val, correct)
                                                    : darts_step(train, val, record.lr, correct);
     if (!std::isfinite(loss)) throw Error("differentiable search: the training loss diverged (" + std::to_string(loss) + ") in epoch " + std::to_string(record.epoch) + "; lower strategy.lr");
     loss_sum += loss * static_cast<double>(train.y.size(0));
@@ -264,25 +270,11 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   record.train_loss = loss_sum / seen;
   record.train_acc = 100.0 * correct / seen;
 
-  {
-    torch::NoGradGuard no_grad;
-    w_net_->eval();
-    double val_loss = 0, val_correct = 0;
-    const std::int64_t n = alpha_split_.size();
-    for (std::int64_t begin = 0; begin < n; begin += options_.eval_batch_size) {
-      const std::int64_t end = std::min(n, begin + options_.eval_batch_size);
-      torch::Tensor x = alpha_split_.images.slice(0, begin, end).to(device_);
-      torch::Tensor y = alpha_split_.labels.slice(0, begin, end).to(device_);
-      torch::Tensor logits = w_net_->forward(x);
-      val_loss += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                      .item<double>();
-      val_correct += logits.argmax(1).eq(y).sum().item<double>();
-    }
-    record.val_loss = val_loss / static_cast<double>(n);
-    record.val_acc = 100.0 * val_correct / static_cast<double>(n);
-    w_net_->train();
-    for (const auto& a : alphas_) record.alpha_softmax.push_back(torch::softmax(a.detach().to(torch::kCPU, torch::kFloat64), -1));
-  }
+  const SetScore val = score_on(*w_net_, alpha_split_, options_.eval_batch_size, device_);
+  record.val_loss = val.loss;
+  record.val_acc = val.accuracy;
+  w_net_->train();
+  for (const auto& a : alphas_) record.alpha_softmax.push_back(torch::softmax(a.detach().to(torch::kCPU, torch::kFloat64), -1));
   record.genotype = w_net_->genotype(alphas_);
   ++epoch_;
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -63,6 +63,9 @@ struct Batch {
   torch::Tensor x, y;
 };
 
+// Gradients of `loss` with respect to `inputs`; zeros for inputs the loss does not reach.
+std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs);
+
 class DifferentiableSearch {
  public:
   // `y_net` is RARTS's second network (same architecture; its weights are set to w's), null for
@@ -81,7 +84,9 @@ class DifferentiableSearch {
  private:
   Batch next_batch(const ImageSet& split, torch::Tensor& order, std::int64_t& cursor);
   double darts_step(const Batch& train, const Batch& val, double lr, double& correct);
-  double rarts_step(const Batch& train, const Batch& val, double lr, double& correct);
+  double rarts_step(const Batch& train, const Batch& val, double& correct);
+  // Sets `net`'s gradients to `grads`, clips them to grad_clip and steps `optimizer`.
+  void weight_step(torch::optim::SGD& optimizer, CellSupernet& net, const std::vector<torch::Tensor>& grads);
 
   std::shared_ptr<CellSupernet> w_net_, y_net_;
   DifferentiableOptions options_;

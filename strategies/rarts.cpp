@@ -34,36 +34,29 @@ PassResult forward_backward(CellSupernet& net, const std::vector<torch::Tensor>&
     params = net.parameters();
     inputs.insert(inputs.end(), params.begin(), params.end());
   }
-  std::vector<torch::Tensor> grads = torch::autograd::grad({result.loss}, inputs, {}, false, false, /*allow_unused=*/true);
-  for (std::size_t i = 0; i < grads.size(); ++i) {
-    if (!grads[i].defined()) grads[i] = torch::zeros_like(inputs[i]);
-    (i < alphas.size() ? result.alpha_grads : result.weight_grads).push_back(grads[i]);
-  }
+  const std::vector<torch::Tensor> grads = gradients_or_zeros(result.loss, inputs);
+  result.alpha_grads.assign(grads.begin(), grads.begin() + static_cast<std::ptrdiff_t>(alphas.size()));
+  result.weight_grads.assign(grads.begin() + static_cast<std::ptrdiff_t>(alphas.size()), grads.end());
   return result;
 }
 
-// One SGD step of `optimizer` over `net` with the given gradients plus beta (net - other).
-void weight_step(torch::optim::SGD& optimizer, CellSupernet& net, CellSupernet& other, std::vector<torch::Tensor> grads,
-                 double beta, double grad_clip) {
-  std::vector<torch::Tensor> params = net.parameters();
-  std::vector<torch::Tensor> other_params = other.parameters();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (beta > 0) grads[i] = grads[i] + beta * (params[i].detach() - other_params[i].detach());
-    params[i].mutable_grad() = grads[i].detach().clone();
+// The coupling term's gradient, beta (net - other), added to `net`'s gradients.
+std::vector<torch::Tensor> coupled(std::vector<torch::Tensor> grads, CellSupernet& net, CellSupernet& other, double beta) {
+  if (beta > 0) {
+    const std::vector<torch::Tensor> params = net.parameters(), other_params = other.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) grads[i] = grads[i] + beta * (params[i].detach() - other_params[i].detach());
   }
-  if (grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, grad_clip);
-  optimizer.step();
+  return grads;
 }
 
 }  // namespace
 
-double DifferentiableSearch::rarts_step(const Batch& train, const Batch& val, double lr, double& correct) {
-  (void)lr;
+double DifferentiableSearch::rarts_step(const Batch& train, const Batch& val, double& correct) {
   PassResult w_pass = forward_backward(*w_net_, alphas_, train, true);
-  weight_step(*w_optimizer_, *w_net_, *y_net_, std::move(w_pass.weight_grads), options_.coupling_in_w_step ? options_.beta : 0.0,
-              options_.grad_clip);
+  weight_step(*w_optimizer_, *w_net_,
+              coupled(std::move(w_pass.weight_grads), *w_net_, *y_net_, options_.coupling_in_w_step ? options_.beta : 0.0));
   PassResult y_pass = forward_backward(*y_net_, alphas_, val, true);
-  weight_step(*y_optimizer_, *y_net_, *w_net_, std::move(y_pass.weight_grads), options_.beta, options_.grad_clip);
+  weight_step(*y_optimizer_, *y_net_, coupled(std::move(y_pass.weight_grads), *y_net_, *w_net_, options_.beta));
 
   std::vector<torch::Tensor> train_alpha = std::move(w_pass.alpha_grads);
   std::vector<torch::Tensor> val_alpha = std::move(y_pass.alpha_grads);
