@@ -4,6 +4,7 @@
 #include "search_spaces/flexibert/flexibert.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
 #include "search_spaces/nb201/nb201.hpp"
+#include "search_spaces/vit_resnas/vit_resnas.hpp"
 
 namespace nascent {
 
@@ -20,6 +21,9 @@ void register_builtin_spaces() {
   registry.add("flexibert",
                "FlexiBERT heterogeneous transformer encoders for token inputs (options: design test|full, models: a library file)",
                &FlexibertSpace::from_config);
+  registry.add("vit_resnas",
+               "ViT-ResNAS multi-stage vision transformers with residual spatial reduction (options: preset tiny|small, width_divisor, classes)",
+               &VitResNasSpace::from_config);
   registry.add("grammar", "Any grammar file in einspace's format (option file: path.yaml)", &GrammarSpace::from_config);
 }
 

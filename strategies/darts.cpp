@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/error.hpp"
+#include "core/optimizer_state.hpp"
 #include "core/rng.hpp"
 #include "evaluators/train_evaluator.hpp"
 #include "strategies/differentiable.hpp"
@@ -147,28 +148,11 @@ Batch DifferentiableSearch::next_batch(const ImageSet& split, torch::Tensor& ord
   return {split.images.index_select(0, index).to(device_), split.labels.index_select(0, index).to(device_)};
 }
 
-namespace {
-
-// LibTorch 1.x keys optimiser state by the printed TensorImpl address, 2.x by the address itself.
-template <typename StateMap>
-auto find_state(StateMap& state, const torch::Tensor& p) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream key;
-    key << p.unsafeGetTensorImpl();
-    return state.find(key.str());
-  } else {
-    return state.find(static_cast<Key>(p.unsafeGetTensorImpl()));
-  }
-}
-
-}  // namespace
-
 std::vector<torch::Tensor> momentum_buffers(torch::optim::SGD& optimizer, CellSupernet& net) {
   std::vector<torch::Tensor> buffers;
   auto& state = optimizer.state();
   for (const auto& p : net.parameters()) {
-    auto it = find_state(state, p);
+    auto it = find_optimizer_state(state, p);
     buffers.push_back(it == state.end() ? torch::Tensor()
                                         : static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer());
   }
