@@ -4,6 +4,7 @@
 #include "search_spaces/flexibert/flexibert.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
 #include "search_spaces/nb201/nb201.hpp"
+#include "search_spaces/ofa/ofa.hpp"
 #include "search_spaces/vit_resnas/vit_resnas.hpp"
 
 namespace nascent {
@@ -21,6 +22,9 @@ void register_builtin_spaces() {
   registry.add("flexibert",
                "FlexiBERT heterogeneous transformer encoders for token inputs (options: design test|full, models: a library file)",
                &FlexibertSpace::from_config);
+  registry.add("ofa_mbv3",
+               "Once-for-All elastic MobileNetV3: kernel, expand ratio and depth per block and stage, and resolution (options: width_mult, resolutions, kernels, expands, depths)",
+               &OfaSpace::from_config);
   registry.add("vit_resnas",
                "ViT-ResNAS multi-stage vision transformers with residual spatial reduction (options: preset tiny|small, width_divisor, classes)",
                &VitResNasSpace::from_config);
