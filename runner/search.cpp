@@ -139,6 +139,7 @@ SearchSummary run_search(const SearchOptions& options) {
 
   const std::string strategy_name = config.child("strategy").get<std::string>("name", "");
   if (strategy_name == "darts" || strategy_name == "rarts") return run_differentiable_search(options, config);
+  if (strategy_name == "ofa" || strategy_name == "vit_resnas") return run_weight_sharing_search(options, config);
   if (options.device) config.set("evaluator.device=" + *options.device);
 
   Settings settings = read_settings(config, options);

@@ -39,6 +39,10 @@ SearchSummary run_search(const SearchOptions& options);
 // run_search hands their configs to this (runner/differentiable.cpp).
 SearchSummary run_differentiable_search(const SearchOptions& options, const Config& config);
 
+// Weight-sharing strategies (ofa, vit_resnas) train a supernet, or load it from strategy.checkpoint,
+// then search its sub-networks under an efficiency constraint (runner/weight_sharing.cpp).
+SearchSummary run_weight_sharing_search(const SearchOptions& options, const Config& config);
+
 // The `objective` section of a config: the metric (`default_metric` when absent) and its mode.
 struct SearchObjective {
   std::string metric;

@@ -82,10 +82,10 @@ std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace&
     options.table_key = config.get<std::string>("table_key", "arch");
     return std::make_unique<TrainingFreeSearch>(space, options);
   }
-  if (name == "darts" || name == "rarts")
+  if (name == "darts" || name == "rarts" || name == "ofa" || name == "vit_resnas")
     throw Error("config: strategy " + name + " trains a supernet rather than asking for candidates: run it with nascent search");
   throw Error("config: strategy.name: unknown strategy '" + name +
-              "' (expected random, evolution, boshnas, training_free, robot, darts or rarts)");
+              "' (expected random, evolution, boshnas, training_free, robot, darts, rarts, ofa or vit_resnas)");
 }
 
 }  // namespace nascent

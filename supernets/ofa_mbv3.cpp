@@ -191,31 +191,39 @@ torch::Tensor OfaMbv3::conv(const torch::Tensor& x, const torch::Tensor& weight,
 }
 
 torch::Tensor OfaMbv3::forward(torch::Tensor x) {
+  x = run_stem(x);
+  for (std::size_t s = 0; s < blocks.size(); ++s)
+    for (int j = 0; j < active_depth[s]; ++j) x = run_block(*blocks[s][static_cast<std::size_t>(j)], x, j == 0);
+  return run_head(x);
+}
+
+torch::Tensor OfaMbv3::run_stem(torch::Tensor x) {
   if (x.size(2) != resolution_ || x.size(3) != resolution_)
     x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{resolution_, resolution_}).mode(torch::kBilinear).align_corners(false));
   x = h_swish(norm(conv(x, stem->weight, {}, 2, 1), stem_bn));
   // block0: depthwise 3x3, ReLU, point-linear; identity shortcut when the widths agree.
   torch::Tensor y = torch::relu(norm(conv(x, first_depth->weight, {}, 1, shape_.stem), first_depth_bn));
   y = norm(conv(y, first_point->weight, {}, 1, 1), first_point_bn);
-  x = shape_.stem == shape_.first_block ? x + y : y;
-  for (std::size_t s = 0; s < blocks.size(); ++s) {
-    for (int j = 0; j < active_depth[s]; ++j) {
-      OfaBlock& b = *blocks[s][static_cast<std::size_t>(j)];
-      const std::int64_t mid = b.active_mid;
-      const auto act = [&](const torch::Tensor& t) { return b.shape.hswish ? h_swish(t) : torch::relu(t); };
-      torch::Tensor h = act(norm(conv(x, b.expand->weight.slice(0, 0, mid).slice(1, 0, x.size(1)), {}, 1, 1), b.expand_bn));
-      h = act(norm(conv(h, b.active_filter(b.active_kernel, mid), {}, b.shape.stride, mid), b.depth_bn));
-      if (b.shape.se) {
-        const std::int64_t se_mid = se_mid_of(mid);
-        torch::Tensor squeeze = h.mean(std::vector<std::int64_t>{2, 3}, true);
-        squeeze = torch::relu(conv(squeeze, b.se_reduce->weight.slice(0, 0, se_mid).slice(1, 0, mid), b.se_reduce->bias.slice(0, 0, se_mid), 1, 1));
-        squeeze = h_sigmoid(conv(squeeze, b.se_expand->weight.slice(0, 0, mid).slice(1, 0, se_mid), b.se_expand->bias.slice(0, 0, mid), 1, 1));
-        h = h * squeeze;
-      }
-      h = norm(conv(h, b.point->weight.slice(1, 0, mid), {}, 1, 1), b.point_bn);
-      x = j == 0 ? h : x + h;
-    }
+  return shape_.stem == shape_.first_block ? x + y : y;
+}
+
+torch::Tensor OfaMbv3::run_block(OfaBlock& b, const torch::Tensor& x, bool first_in_stage) {
+  const std::int64_t mid = b.active_mid;
+  const auto act = [&](const torch::Tensor& t) { return b.shape.hswish ? h_swish(t) : torch::relu(t); };
+  torch::Tensor h = act(norm(conv(x, b.expand->weight.slice(0, 0, mid).slice(1, 0, x.size(1)), {}, 1, 1), b.expand_bn));
+  h = act(norm(conv(h, b.active_filter(b.active_kernel, mid), {}, b.shape.stride, mid), b.depth_bn));
+  if (b.shape.se) {
+    const std::int64_t se_mid = se_mid_of(mid);
+    torch::Tensor squeeze = h.mean(std::vector<std::int64_t>{2, 3}, true);
+    squeeze = torch::relu(conv(squeeze, b.se_reduce->weight.slice(0, 0, se_mid).slice(1, 0, mid), b.se_reduce->bias.slice(0, 0, se_mid), 1, 1));
+    squeeze = h_sigmoid(conv(squeeze, b.se_expand->weight.slice(0, 0, mid).slice(1, 0, se_mid), b.se_expand->bias.slice(0, 0, mid), 1, 1));
+    h = h * squeeze;
   }
+  h = norm(conv(h, b.point->weight.slice(1, 0, mid), {}, 1, 1), b.point_bn);
+  return first_in_stage ? h : x + h;
+}
+
+torch::Tensor OfaMbv3::run_head(torch::Tensor x) {
   x = h_swish(norm(conv(x, final_expand->weight, {}, 1, 1), final_expand_bn));
   x = h_swish(conv(x.mean(std::vector<std::int64_t>{2, 3}, true), feature_mix->weight, {}, 1, 1)).flatten(1);
   if (is_training() && dropout_ > 0 && dropout_generator) {

@@ -63,6 +63,12 @@ class OfaMbv3 : public Network {
   // sub-network become the sample-weighted mean over batches of the batch means and (biased) variances.
   void recalibrate_bn(const torch::Tensor& images, std::int64_t batch_size);
 
+  // The forward pass in three parts, for timing blocks one at a time (the latency table):
+  // resize, stem and block0; one elastic block; final expand, pooling, feature mix and classifier.
+  torch::Tensor run_stem(torch::Tensor input);
+  torch::Tensor run_block(OfaBlock& block, const torch::Tensor& x, bool first_in_stage);
+  torch::Tensor run_head(torch::Tensor x);
+
   at::Generator* dropout_generator = nullptr;  // dropout before the classifier, when set and training
 
   const OfaNetShape& shape() const { return shape_; }

@@ -1,0 +1,158 @@
+#include "supernets/progressive_shrinking.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+
+namespace nascent {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+std::vector<int> largest(const std::vector<int>& values, std::size_t n) {
+  std::vector<int> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  return std::vector<int>(sorted.end() - static_cast<std::ptrdiff_t>(std::min(n, sorted.size())), sorted.end());
+}
+
+OfaArch sample_in_phase(const OfaSpec& spec, const OfaPhase& phase, Rng& rng) {
+  OfaArch arch;
+  for (int b = 0; b < OfaSpec::kBlocks; ++b) {
+    arch.ks.push_back(phase.kernels[uniform_index(rng, phase.kernels.size())]);
+    arch.e.push_back(phase.expands[uniform_index(rng, phase.expands.size())]);
+  }
+  for (int s = 0; s < OfaSpec::kStages; ++s) arch.d.push_back(phase.depths[uniform_index(rng, phase.depths.size())]);
+  arch.r = spec.resolutions[uniform_index(rng, spec.resolutions.size())];
+  return arch;
+}
+
+}  // namespace
+
+std::vector<OfaPhase> progressive_shrinking_phases(const OfaSpec& spec, const std::vector<double>& epochs, double lr_scale,
+                                                   double full_lr) {
+  if (epochs.size() != 6)
+    throw Error("config: progressive shrinking needs 6 epoch counts: full, kernel, depth 1, depth 2, expand 1, expand 2");
+  const std::vector<int> k_max = largest(spec.kernels, 1), e_max = largest(spec.expands, 1), d_max = largest(spec.depths, 1);
+  std::vector<OfaPhase> phases = {
+      {"full", k_max, e_max, d_max, epochs[0], full_lr, 1, -1, false},
+      {"kernel", spec.kernels, e_max, d_max, epochs[1], 3e-2 * lr_scale, 1, -1, true},
+      {"depth1", spec.kernels, e_max, largest(spec.depths, 2), epochs[2], 2.5e-3 * lr_scale, 2, -1, true},
+      {"depth2", spec.kernels, e_max, spec.depths, epochs[3], 7.5e-3 * lr_scale, 2, -1, true},
+      {"expand1", spec.kernels, largest(spec.expands, 2), spec.depths, epochs[4], 2.5e-3 * lr_scale, 4, 0, true},
+      {"expand2", spec.kernels, spec.expands, spec.depths, epochs[5], 7.5e-3 * lr_scale, 4, 1, true}};
+  std::vector<OfaPhase> kept;
+  for (auto& phase : phases)
+    if (phase.epochs > 0) kept.push_back(phase);
+  return kept;
+}
+
+std::vector<OfaPhase> uniform_sampling_phases(const OfaSpec& spec, double epochs, double lr, int subnets_per_step) {
+  return {{"uniform", spec.kernels, spec.expands, spec.depths, epochs, lr, subnets_per_step, -1, false}};
+}
+
+std::vector<OfaEpochRecord> train_ofa_supernet(
+    OfaMbv3& supernet, const OfaSpec& spec, const ImageSet& train, const OfaTrainingOptions& options, std::uint64_t seed,
+    const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step) {
+  if (options.batch_size < 2) throw Error("config: strategy.supernet_training.batch_size must be at least 2");
+  const std::int64_t n = train.size();
+  if (n < options.batch_size) throw Error("the supernet's training split has fewer images than one batch");
+  Rng rng(seed);
+  at::Generator generator = at::detail::createCPUGenerator(derive_seed(seed, 1));
+  supernet.dropout_generator = &generator;
+  const Task task{{train.images.size(1), train.images.size(2), train.images.size(3)}, supernet.classifier->weight.size(0)};
+  std::shared_ptr<OfaMbv3> teacher;
+  std::vector<OfaEpochRecord> records;
+  torch::Tensor order;
+  std::int64_t cursor = n;
+  const std::int64_t steps = options.steps_per_epoch > 0 ? options.steps_per_epoch : n / options.batch_size;
+  for (const OfaPhase& phase : options.phases) {
+    if (phase.kernels.empty() || phase.expands.empty() || phase.depths.empty()) throw Error("OFA phase '" + phase.name + "' has nothing to sample");
+    if (phase.distill && !teacher) {
+      // The teacher is the full network as trained so far (the first phase), run in train mode without gradients.
+      teacher = std::make_shared<OfaMbv3>(supernet.shape(), task, 0.0);
+      torch::NoGradGuard no_grad;
+      auto from = supernet.named_parameters();
+      for (auto& item : teacher->named_parameters()) item.value().copy_(from[item.key()]);
+      auto from_buffers = supernet.named_buffers();
+      for (auto& item : teacher->named_buffers()) item.value().copy_(from_buffers[item.key()]);
+      teacher->train();
+    }
+    if (phase.sort_stage >= 0) ofa_sort_channels(supernet, phase.expands, phase.sort_stage);
+    std::vector<torch::Tensor> decay, no_decay;
+    for (const auto& item : supernet.named_parameters()) {
+      const bool bn_or_bias = item.key().find("bn") != std::string::npos || item.key().find("bias") != std::string::npos;
+      (bn_or_bias ? no_decay : decay).push_back(item.value());
+    }
+    const auto sgd = [&](double decay_value) {
+      return std::make_unique<torch::optim::SGDOptions>(
+          torch::optim::SGDOptions(phase.lr).momentum(options.momentum).nesterov(options.nesterov).weight_decay(decay_value));
+    };
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, sgd(options.weight_decay));
+    groups.emplace_back(no_decay, sgd(0));
+    torch::optim::SGD optimizer(std::move(groups), *sgd(options.weight_decay));
+    const std::int64_t phase_steps = static_cast<std::int64_t>(std::ceil(phase.epochs * static_cast<double>(steps)));
+    supernet.train();
+    std::int64_t done = 0;
+    for (int epoch = 1; done < phase_steps; ++epoch) {
+      const auto started = std::chrono::steady_clock::now();
+      OfaEpochRecord record{phase.name, epoch, 0, 0, 0};
+      double loss_sum = 0;
+      std::int64_t epoch_steps = 0;
+      for (; epoch_steps < steps && done < phase_steps; ++epoch_steps, ++done) {
+        if (cursor + options.batch_size > n) {
+          order = torch::randperm(n, generator, torch::kInt64);
+          cursor = 0;
+        }
+        const torch::Tensor index = order.slice(0, cursor, cursor + options.batch_size);
+        cursor += options.batch_size;
+        const double lr = phase.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(done) / static_cast<double>(phase_steps)));
+        for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+        record.lr = lr;
+        // One resolution per batch for every sub-network and the teacher (MyRandomResizedCrop).
+        const std::int64_t r = spec.resolutions[uniform_index(rng, spec.resolutions.size())];
+        torch::Tensor x = train.images.index_select(0, index);
+        if (x.size(2) != r)
+          x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{r, r}).mode(torch::kBilinear).align_corners(false));
+        const torch::Tensor y = train.labels.index_select(0, index);
+        torch::Tensor soft;
+        if (phase.distill) {
+          torch::NoGradGuard no_grad;
+          OfaArch full = sample_in_phase(spec, {"", largest(spec.kernels, 1), largest(spec.expands, 1), largest(spec.depths, 1)}, rng);
+          full.r = r;
+          teacher->set_active(spec, full);
+          soft = torch::softmax(teacher->forward(x), 1);
+        }
+        optimizer.zero_grad();
+        double step_loss = 0;
+        for (int j = 0; j < phase.subnets_per_step; ++j) {
+          OfaArch arch = sample_in_phase(spec, phase, rng);
+          arch.r = r;
+          supernet.set_active(spec, arch);
+          const torch::Tensor out = supernet.forward(x);
+          torch::Tensor loss = F::cross_entropy(out, y, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+          if (phase.distill) loss = loss + options.kd_ratio * (-soft * torch::log_softmax(out, 1)).sum(1).mean();
+          loss.backward();
+          step_loss += loss.item<double>();
+        }
+        optimizer.step();
+        step_loss /= phase.subnets_per_step;
+        if (!std::isfinite(step_loss)) throw Error("OFA supernet training diverged (non-finite loss) in phase " + phase.name);
+        loss_sum += step_loss;
+        if (on_step) on_step(record, epoch_steps + 1, std::min(steps, phase_steps - (done - epoch_steps)), step_loss);
+      }
+      record.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, epoch_steps));
+      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      records.push_back(record);
+    }
+  }
+  supernet.dropout_generator = nullptr;
+  supernet.eval();
+  return records;
+}
+
+}  // namespace nascent

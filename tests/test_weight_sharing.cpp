@@ -1,0 +1,155 @@
+// `nascent search` with the weight-sharing strategies: supernet training or reuse from its
+// checkpoint, the constrained searches, the winners re-measured, and bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/config.hpp"
+#include "results/store.hpp"
+#include "runner/search.hpp"
+#include "search_spaces/ofa/ofa.hpp"
+#include "search_spaces/vit_resnas/vit_resnas.hpp"
+#include "tests/test_support.hpp"
+
+namespace nascent {
+namespace {
+
+class WeightSharingRunTest : public ScratchDirTest {
+ protected:
+  SearchOptions options(const std::string& yaml) {
+    SearchOptions o;
+    o.config = Config::parse(yaml);
+    o.config_dir = dir_.string();
+    o.db_path = path("run.db");
+    o.quiet = true;
+    return o;
+  }
+  std::vector<StoredEvaluation> stage(const std::vector<StoredEvaluation>& all, const std::string& name) {
+    std::vector<StoredEvaluation> kept;
+    for (const auto& e : all)
+      if (e.stage == name) kept.push_back(e);
+    return kept;
+  }
+  std::string ofa_yaml(double flops, const std::string& extra = "") {
+    return "seed: 3\nspace: {name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}\n"
+           "strategy:\n  name: ofa\n  checkpoint: " + path("ofa.pt") + "\n"
+           "  dataset: {name: synthetic, shape: [1, 16, 16], classes: 4, train: 128, val: 64, test: 64, noise: 0.5}\n"
+           "  supernet_training: {epochs: [1, 1, 1, 1, 1, 1], steps_per_epoch: 2, batch_size: 16}\n"
+           "  bn_calibration: {images: 64, batch_size: 32}\n"
+           "  predictor: {samples: 12, epochs: 30}\n"
+           "  constraint: {flops: " + std::to_string(flops) + "}\n"
+           "  evolution: {population: 10, generations: 3}\n"
+           "  remeasure: 2\n" + extra;
+  }
+};
+
+TEST_F(WeightSharingRunTest, OfaTrainsSavesReusesAndMeetsTheFlopsConstraint) {
+  OfaSpec spec;
+  spec.width_mult = 0.25;
+  spec.resolutions = {12, 16};
+  OfaSpace space(spec);
+  const double constraint = (ofa_flops(spec, space.smallest(), 1, 4) + ofa_flops(spec, space.largest(), 1, 4)) / 2;
+  const SearchSummary first = run_search(options(ofa_yaml(constraint)));
+  EXPECT_EQ(first.status, "finished");
+  EXPECT_TRUE(std::filesystem::exists(path("ofa.pt")));
+  ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+  const auto all = store.evaluations(first.run);
+  EXPECT_EQ(stage(all, "supernet").size(), 6u);  // one record per phase epoch
+  EXPECT_EQ(stage(all, "measure").size(), 12u);
+  ASSERT_EQ(stage(all, "predictor").size(), 1u);
+  EXPECT_TRUE(stage(all, "predictor")[0].result.metrics.count("spearman_heldout"));
+  const auto finals = stage(all, "final");
+  ASSERT_EQ(finals.size(), 2u);
+  for (const auto& e : finals) {
+    EXPECT_LE(e.result.metrics.at("flops"), constraint);
+    EXPECT_EQ(e.result.metrics.at("satisfies_constraint"), 1);
+    EXPECT_DOUBLE_EQ(e.result.metrics.at("flops"), ofa_flops(spec, space.parse(e.arch), 1, 4));
+    EXPECT_GT(e.result.metrics.at("latency_ms"), 0);
+  }
+  // The second run loads the checkpoint instead of training, and finds the same winners.
+  const SearchSummary second = run_search(options(ofa_yaml(constraint)));
+  const auto again = store.evaluations(second.run);
+  EXPECT_TRUE(stage(again, "supernet").empty());
+  ASSERT_EQ(stage(again, "final").size(), 2u);
+  EXPECT_EQ(stage(again, "final")[0].arch, finals[0].arch);
+  EXPECT_DOUBLE_EQ(stage(again, "final")[0].result.metrics.at("val_acc"), finals[0].result.metrics.at("val_acc"));
+}
+
+TEST_F(WeightSharingRunTest, OfaLatencyConstraintBuildsAndReusesTheTable) {
+  std::string yaml = ofa_yaml(0);
+  yaml.replace(yaml.find("constraint: {flops: "), std::string("constraint: {flops: 0.000000}").size(), "constraint: {latency_ms: 1000}");
+  yaml += "  latency_table: " + path("table.yaml") + "\n  latency_repeats: 2\n";
+  run_search(options(yaml));
+  ASSERT_TRUE(std::filesystem::exists(path("table.yaml")));
+  ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+  const auto finals = stage(store.evaluations(store.latest_run()->id), "final");
+  ASSERT_FALSE(finals.empty());
+  EXPECT_GT(finals[0].result.metrics.at("latency_predicted_ms"), 0);
+  std::ofstream(path("table.yaml")) << "device: cpu\n";
+  EXPECT_ERROR(run_search(options(yaml)), "not a latency table");
+}
+
+TEST_F(WeightSharingRunTest, VitResNasSearchesInsideItsMacsWindow) {
+  const VitSpaceSpec spec = VitSpaceSpec::named("tiny", 8, 4);
+  const double macs = (vit_macs(spec.smallest(), 56, 1, 4) + vit_macs(spec.largest(), 56, 1, 4)) / 2;
+  const std::string yaml =
+      "seed: 1\nspace: {name: vit_resnas, preset: tiny, width_divisor: 8, classes: 4}\n"
+      "strategy:\n  name: vit_resnas\n  checkpoint: " + path("vit.pt") + "\n"
+      "  dataset: {name: synthetic, shape: [1, 56, 56], classes: 4, train: 64, val: 32, test: 32, noise: 0.5}\n"
+      "  supernet_training: {epochs: 2, warmup_width_epochs: 1, steps_per_epoch: 2, batch_size: 16, examples_per_arch: 4}\n"
+      "  constraint: {macs: " + std::to_string(macs) + "}\n"
+      "  evolution: {initial_population: 6, iterations: 2, parents: 3, mutations: 3, crossovers: 3}\n"
+      "  remeasure: 2\n";
+  const SearchSummary summary = run_search(options(yaml));
+  EXPECT_EQ(summary.status, "finished");
+  EXPECT_TRUE(std::filesystem::exists(path("vit.pt")));
+  ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+  const auto all = store.evaluations(summary.run);
+  EXPECT_EQ(stage(all, "supernet").size(), 2u);
+  EXPECT_GE(stage(all, "search").size(), 6u);
+  const auto finals = stage(all, "final");
+  ASSERT_EQ(finals.size(), 2u);
+  for (const auto& e : finals) {
+    EXPECT_LE(e.result.metrics.at("macs"), macs);
+    EXPECT_GE(e.result.metrics.at("macs"), 0.975 * macs);
+    EXPECT_DOUBLE_EQ(e.result.metrics.at("macs"), e.result.metrics.at("macs_formula"));
+  }
+  const SearchSummary second = run_search(options(yaml));
+  EXPECT_TRUE(stage(store.evaluations(second.run), "supernet").empty());
+  EXPECT_EQ(second.best_arch, summary.best_arch);
+}
+
+TEST_F(WeightSharingRunTest, BadConfigsAndCheckpointsAreOneLineErrors) {
+  OfaSpec spec;
+  const std::string good = ofa_yaml(1e9);
+  const auto without = [&](const std::string& line) {
+    std::string yaml = good;
+    yaml.erase(yaml.find(line), line.size());
+    return yaml;
+  };
+  EXPECT_ERROR(run_search(options(without("  checkpoint: " + path("ofa.pt") + "\n"))), "strategy.checkpoint");
+  EXPECT_ERROR(run_search(options(good + "evaluator: {name: train}\n")), "takes no evaluator");
+  EXPECT_ERROR(run_search(options(without("  constraint: {flops: 1000000000.000000}\n"))), "exactly one of flops or latency_ms");
+  EXPECT_ERROR(run_search(options(good + "  typo: 1\n")), "unknown key 'strategy.typo'");
+  std::string other_space = good;
+  other_space.replace(other_space.find("name: ofa_mbv3"), 14, "name: nb201");
+  EXPECT_ERROR(run_search(options(other_space)), "searches the ofa_mbv3 space");
+  EXPECT_ERROR(run_search(options("space: {name: vit_resnas, preset: tiny, width_divisor: 8}\nstrategy: {name: vit_resnas, checkpoint: v.pt, "
+                                  "dataset: {name: synthetic, shape: [1, 56, 56]}, constraint: {macs: 10}}\n")),
+               "leaves no network in the window");
+  SearchOptions resume = options(good);
+  resume.resume = true;
+  EXPECT_ERROR(run_search(resume), "cannot be resumed");
+  EXPECT_FALSE(std::filesystem::exists(path("run.db")));
+  write("ofa.pt", "not a checkpoint");
+  EXPECT_ERROR(run_search(options(good)), "not a nascent supernet checkpoint");
+  std::filesystem::remove(path("ofa.pt"));
+  run_search(options(good));
+  std::string reseeded = good;
+  reseeded.replace(0, 7, "seed: 4");
+  EXPECT_ERROR(run_search(options(reseeded)), "trained with another space, dataset, supernet_training or seed");
+}
+
+}  // namespace
+}  // namespace nascent
