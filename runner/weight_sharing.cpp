@@ -134,6 +134,37 @@ ImageSet first(const ImageSet& set, std::int64_t n) {
   return {set.images.slice(0, 0, n), set.labels.slice(0, 0, n)};
 }
 
+DataSplits load_image_data(const Config& strategy, const SearchOptions& options, const std::string& method) {
+  DataSplits data = load_dataset(strategy.child("dataset"), options.config_dir);
+  if (data.train.images.scalar_type() == torch::kLong)
+    throw Error("config: strategy.dataset: " + method + " searches image networks; '" + data.name + "' is text");
+  if (data.val.size() == 0) throw Error("config: strategy.dataset needs a validation split (it scores the sub-networks)");
+  return data;
+}
+
+// The supernet from `checkpoint` when it holds a matching one; otherwise initialised from `seed`,
+// trained by `train` (which stores its records) and saved.
+void load_or_train(Network& supernet, const std::string& checkpoint, const std::string& identity, std::uint64_t seed, bool quiet,
+                   const std::function<void()>& train) {
+  if (load_checkpoint(supernet, checkpoint, identity)) {
+    if (!quiet) std::fprintf(stderr, "supernet loaded from %s\n", checkpoint.c_str());
+    return;
+  }
+  at::Generator init = at::detail::createCPUGenerator(seed);
+  supernet.reset_parameters(init);
+  train();
+  save_checkpoint(supernet, checkpoint, identity);
+  if (!quiet) std::fprintf(stderr, "supernet saved to %s\n", checkpoint.c_str());
+}
+
+// "[supernet <where>] loss L  elapsed E  ~R left", the remaining time extrapolated from the steps done.
+std::string training_line(const std::string& where, double loss, double run_elapsed, double training_seconds, double done, double total) {
+  char text[256];
+  std::snprintf(text, sizeof text, "[supernet %s] loss %.4f  elapsed %s  ~%s left", where.c_str(), loss, format_duration(run_elapsed).c_str(),
+                format_duration(training_seconds / done * (total - done)).c_str());
+  return text;
+}
+
 // ---------------------------------------------------------------- Once-for-All
 
 struct OfaMeasure {
@@ -143,12 +174,11 @@ struct OfaMeasure {
 SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunContext& ctx, std::uint64_t seed, int threads) {
   const Config strategy = config.child("strategy");
   strategy.check_keys({"name", "checkpoint", "dataset", "supernet_training", "bn_calibration", "predictor", "constraint", "latency_table",
-                       "evolution", "remeasure", "latency_repeats", "device"});
+                       "evolution", "remeasure", "latency_repeats", "device", "report"});
   const OfaSpace& space = dynamic_cast<const OfaSpace&>(*ctx.space);
   const OfaSpec& spec = space.spec();
   const std::string device = checked_device(options.device.value_or(strategy.get<std::string>("device", "cpu")));
-  const DataSplits data = load_dataset(strategy.child("dataset"), options.config_dir);
-  if (data.train.images.scalar_type() == torch::kLong) throw Error("config: strategy.dataset: OFA searches image networks; '" + data.name + "' is text");
+  const DataSplits data = load_image_data(strategy, options, "OFA");
   const Task task{data.input_shape, data.num_classes};
   const std::string checkpoint = strategy.get<std::string>("checkpoint");  // like --db: relative to the working directory
 
@@ -202,17 +232,32 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
   const int remeasure = strategy.get<int>("remeasure", 5);
   const int latency_repeats = strategy.get<int>("latency_repeats", 20);
 
-  if (data.val.size() == 0) throw Error("config: strategy.dataset needs a validation split to measure sub-networks");
+  // `report`: sub-networks measured for real right after the supernet (smallest, middle, largest or
+  // any architecture string), e.g. to compare training schedules.
+  std::vector<OfaArch> report;
+  for (const std::string& name : strategy.get<std::vector<std::string>>("report", {})) {
+    if (name == "smallest") {
+      report.push_back(space.smallest());
+    } else if (name == "largest") {
+      report.push_back(space.largest());
+    } else if (name == "middle") {
+      OfaArch middle = space.largest();
+      const auto mid_of = [](const std::vector<int>& v) { return v[v.size() / 2]; };
+      for (auto& k : middle.ks) k = mid_of(spec.kernels);
+      for (auto& e : middle.e) e = mid_of(spec.expands);
+      for (auto& d : middle.d) d = mid_of(spec.depths);
+      middle.r = spec.resolutions[spec.resolutions.size() / 2];
+      report.push_back(space.parse(print_ofa_arch(middle)));
+    } else {
+      report.push_back(space.parse(name));
+    }
+  }
   ctx.begin();
   Progress progress(options.quiet);
   SearchSummary summary;
   auto supernet = std::make_shared<OfaMbv3>(OfaNetShape::supernet(spec), task);
   const std::string identity = checkpoint_identity(config, seed);
-  if (load_checkpoint(*supernet, checkpoint, identity)) {
-    if (!options.quiet) std::fprintf(stderr, "supernet loaded from %s\n", checkpoint.c_str());
-  } else {
-    at::Generator init = at::detail::createCPUGenerator(seed);
-    supernet->reset_parameters(init);
+  load_or_train(*supernet, checkpoint, identity, seed, options.quiet, [&] {
     double total_steps = 0;
     const std::int64_t steps = train_options.steps_per_epoch > 0 ? train_options.steps_per_epoch : data.train.size() / train_options.batch_size;
     for (const auto& phase : train_options.phases) total_steps += std::ceil(phase.epochs * static_cast<double>(steps));
@@ -222,21 +267,16 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
                                             [&](const OfaEpochRecord& r, std::int64_t step, std::int64_t steps_in_epoch, double loss) {
                                               ++done;
                                               progress.line([&] {
-                                                const double spent = std::chrono::duration<double>(Clock::now() - training_started).count();
-                                                char text[256];
-                                                std::snprintf(text, sizeof text, "[supernet %s epoch %d step %lld/%lld] loss %.4f  elapsed %s  ~%s left",
-                                                              r.phase.c_str(), r.epoch, static_cast<long long>(step),
-                                                              static_cast<long long>(steps_in_epoch), loss, format_duration(ctx.elapsed()).c_str(),
-                                                              format_duration(spent / done * (total_steps - done)).c_str());
-                                                return std::string(text);
+                                                return training_line(r.phase + " epoch " + std::to_string(r.epoch) + " step " + std::to_string(step) + "/" +
+                                                                         std::to_string(steps_in_epoch),
+                                                                     loss, ctx.elapsed(), std::chrono::duration<double>(Clock::now() - training_started).count(),
+                                                                     done, total_steps);
                                               });
                                             });
     for (const auto& r : records)
       ctx.add(print_ofa_arch(space.largest()), "supernet", {{"train_loss", r.train_loss}, {"lr", r.lr}, {"epoch", r.epoch}}, r.seconds,
               std::nullopt, device);
-    save_checkpoint(*supernet, checkpoint, identity);
-    if (!options.quiet) std::fprintf(stderr, "supernet saved to %s\n", checkpoint.c_str());
-  }
+  });
 
   // Calibration images: a fixed random subset of the training split (set_running_statistics).
   at::Generator calibration_generator = at::detail::createCPUGenerator(derive_seed(seed, 2));
@@ -254,6 +294,13 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
     m.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return std::make_pair(m, subnet);
   };
+  for (const OfaArch& arch : report) {
+    auto [m, subnet] = measure(arch, true);
+    ctx.add(print_ofa_arch(arch), "report",
+            {{"val_acc", m.val_acc}, {"test_acc", m.test_acc}, {"flops", ofa_flops(spec, arch, task.input_shape[0], task.num_classes)}}, m.seconds,
+            m.val_acc, device);
+    if (!options.quiet) std::fprintf(stderr, "report %s: val_acc %.2f test_acc %.2f\n", print_ofa_arch(arch).c_str(), m.val_acc, m.test_acc);
+  }
 
   // The accuracy predictor's data: random sub-networks measured for real.
   Rng rng(derive_seed(seed, 3));
@@ -372,12 +419,10 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
   const VitResNasSpace& space = dynamic_cast<const VitResNasSpace&>(*ctx.space);
   const VitSpaceSpec& spec = space.spec();
   const std::string device = checked_device(options.device.value_or(strategy.get<std::string>("device", "cpu")));
-  const DataSplits data = load_dataset(strategy.child("dataset"), options.config_dir);
-  if (data.train.images.scalar_type() == torch::kLong) throw Error("config: strategy.dataset: ViT-ResNAS searches image networks; '" + data.name + "' is text");
+  const DataSplits data = load_image_data(strategy, options, "ViT-ResNAS");
   const Task task{data.input_shape, data.num_classes};
   if (task.input_shape[1] != task.input_shape[2]) throw Error("config: strategy.dataset: ViT-ResNAS needs square images");
   vit_tokens_per_side(task.input_shape[1], spec.stages.size());
-  if (data.val.size() == 0) throw Error("config: strategy.dataset needs a validation split (the sub-val set that scores sub-networks)");
   const std::string checkpoint = strategy.get<std::string>("checkpoint");  // like --db: relative to the working directory
   const Config training = strategy.child("supernet_training");
   training.check_keys({"epochs", "warmup_width_epochs", "batch_size", "examples_per_arch", "lr", "weight_decay", "warmup_epochs",
@@ -424,11 +469,7 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
   SearchSummary summary;
   auto supernet = std::make_shared<VitResNet>(spec.largest(), task, train_options.drop_path);
   const std::string identity = checkpoint_identity(config, seed);
-  if (load_checkpoint(*supernet, checkpoint, identity)) {
-    if (!options.quiet) std::fprintf(stderr, "supernet loaded from %s\n", checkpoint.c_str());
-  } else {
-    at::Generator init = at::detail::createCPUGenerator(seed);
-    supernet->reset_parameters(init);
+  load_or_train(*supernet, checkpoint, identity, seed, options.quiet, [&] {
     const auto training_started = Clock::now();
     const std::int64_t steps = train_options.steps_per_epoch > 0 ? train_options.steps_per_epoch : data.train.size() / train_options.batch_size;
     const double total_steps = static_cast<double>(steps) * train_options.epochs;
@@ -436,20 +477,15 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
     const auto records = train_vit_supernet(*supernet, spec, data.train, train_options, seed, [&](int epoch, std::int64_t step, std::int64_t steps_in_epoch, double loss) {
       ++done;
       progress.line([&] {
-        const double spent = std::chrono::duration<double>(Clock::now() - training_started).count();
-        char text[256];
-        std::snprintf(text, sizeof text, "[supernet epoch %d/%d step %lld/%lld] loss %.4f  elapsed %s  ~%s left", epoch, train_options.epochs,
-                      static_cast<long long>(step), static_cast<long long>(steps_in_epoch), loss, format_duration(ctx.elapsed()).c_str(),
-                      format_duration(spent / done * (total_steps - done)).c_str());
-        return std::string(text);
+        return training_line("epoch " + std::to_string(epoch) + "/" + std::to_string(train_options.epochs) + " step " + std::to_string(step) + "/" +
+                                 std::to_string(steps_in_epoch),
+                             loss, ctx.elapsed(), std::chrono::duration<double>(Clock::now() - training_started).count(), done, total_steps);
       });
     });
     for (const auto& r : records)
       ctx.add(print_vit_arch(spec.largest()), "supernet",
               {{"train_loss", r.train_loss}, {"lr", r.lr}, {"epoch", r.epoch}, {"widths_in_use", r.widths_in_use}}, r.seconds, std::nullopt, device);
-    save_checkpoint(*supernet, checkpoint, identity);
-    if (!options.quiet) std::fprintf(stderr, "supernet saved to %s\n", checkpoint.c_str());
-  }
+  });
   supernet->eval();
 
   Rng rng(derive_seed(seed, 3));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "supernets/weight_slicing.hpp"
 
 namespace nascent {
 
@@ -236,20 +237,7 @@ torch::Tensor OfaMbv3::run_head(torch::Tensor x) {
 }
 
 double OfaMbv3::measured_macs() {
-  torch::NoGradGuard no_grad;
-  const bool was_training = is_training();
-  eval();
-  double macs = 0;
-  mac_counter_ = &macs;
-  try {
-    forward(torch::zeros({1, stem->weight.size(1), resolution_, resolution_}));
-  } catch (...) {
-    mac_counter_ = nullptr;
-    throw;
-  }
-  mac_counter_ = nullptr;
-  train(was_training);
-  return macs;
+  return count_macs(*this, mac_counter_, [&] { forward(torch::zeros({1, stem->weight.size(1), resolution_, resolution_})); });
 }
 
 void OfaMbv3::recalibrate_bn(const torch::Tensor& images, std::int64_t batch_size) {
@@ -277,17 +265,8 @@ std::shared_ptr<OfaMbv3> extract_ofa_subnet(OfaMbv3& supernet, const OfaSpec& sp
   auto net = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, arch), task);
   net->train(supernet.is_training());
   torch::NoGradGuard no_grad;
-  const auto copy = [](torch::Tensor& to, const torch::Tensor& from) {
-    if (to.sizes() != from.sizes()) throw Error("extract_ofa_subnet: shape mismatch (is the supernet built for this space?)");
-    to.copy_(from);
-  };
-  const auto copy_bn = [&](torch::nn::BatchNorm2d& to, torch::nn::BatchNorm2d& from) {
-    const std::int64_t c = to->weight.size(0);
-    copy(to->weight, from->weight.slice(0, 0, c));
-    copy(to->bias, from->bias.slice(0, 0, c));
-    copy(to->running_mean, from->running_mean.slice(0, 0, c));
-    copy(to->running_var, from->running_var.slice(0, 0, c));
-  };
+  const auto copy = [](torch::Tensor& to, const torch::Tensor& from) { copy_exact(to, from, "extract_ofa_subnet"); };
+  const auto copy_bn = [](torch::nn::BatchNorm2d& to, torch::nn::BatchNorm2d& from) { copy_leading_channels(to, from, "extract_ofa_subnet"); };
   copy(net->stem->weight, supernet.stem->weight);
   copy_bn(net->stem_bn, supernet.stem_bn);
   copy(net->first_depth->weight, supernet.first_depth->weight);

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/optimizer_state.hpp"
+#include "supernets/weight_slicing.hpp"
 
 namespace nascent {
 
@@ -103,21 +104,8 @@ void VitResNet::reset_parameters(at::Generator& generator) {
 torch::Tensor VitResNet::forward(torch::Tensor input) { return forward_masked(std::move(input), nullptr, nullptr); }
 
 double VitResNet::measured_macs() {
-  torch::NoGradGuard no_grad;
-  const bool was_training = is_training();
-  eval();
-  double macs = 0;
-  mac_counter_ = &macs;
   const std::int64_t in = stem_convs[0]->weight.size(1);
-  try {
-    forward(torch::zeros({1, in, side_ * 14, side_ * 14}));
-  } catch (...) {
-    mac_counter_ = nullptr;
-    throw;
-  }
-  mac_counter_ = nullptr;
-  train(was_training);
-  return macs;
+  return count_macs(*this, mac_counter_, [&] { forward(torch::zeros({1, in, side_ * 14, side_ * 14})); });
 }
 
 torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, at::Generator* drop_path_generator) {
@@ -207,21 +195,11 @@ std::shared_ptr<VitResNet> slice_vit(VitResNet& supernet, const VitArch& arch, c
   auto net = std::make_shared<VitResNet>(arch, task);
   net->train(supernet.is_training());
   torch::NoGradGuard no_grad;
-  const auto copy = [](torch::Tensor& to, const torch::Tensor& from) {
-    if (to.sizes() != from.sizes()) throw Error("slice_vit: shape mismatch while slicing the supernet");
-    to.copy_(from);
-  };
-  const auto copy_norm = [&](torch::nn::LayerNorm& to, torch::nn::LayerNorm& from) {
-    const std::int64_t c = to->weight.size(0);
-    copy(to->weight, from->weight.slice(0, 0, c));
-    copy(to->bias, from->bias.slice(0, 0, c));
-  };
+  const auto copy = [](torch::Tensor& to, const torch::Tensor& from) { copy_exact(to, from, "slice_vit"); };
+  const auto copy_norm = [](torch::nn::LayerNorm& to, torch::nn::LayerNorm& from) { copy_leading_channels(to, from, "slice_vit"); };
   for (int i = 0; i < 3; ++i) {
     copy(net->stem_convs[i]->weight, supernet.stem_convs[i]->weight);
-    copy(net->stem_norms[i]->weight, supernet.stem_norms[i]->weight);
-    copy(net->stem_norms[i]->bias, supernet.stem_norms[i]->bias);
-    copy(net->stem_norms[i]->running_mean, supernet.stem_norms[i]->running_mean);
-    copy(net->stem_norms[i]->running_var, supernet.stem_norms[i]->running_var);
+    copy_leading_channels(net->stem_norms[i], supernet.stem_norms[i], "slice_vit");
   }
   const std::int64_t c0 = arch.embed[0];
   copy(net->patch_proj->weight, supernet.patch_proj->weight.slice(0, 0, c0));
