@@ -52,6 +52,8 @@ LatencyStat time_it(const std::function<void()>& run, const torch::Device& devic
   for (double t : times) stat.mean += t / repeats;
   for (double t : times) stat.std += (t - stat.mean) * (t - stat.mean) / repeats;
   stat.std = std::sqrt(stat.std);
+  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
+  stat.median = times[times.size() / 2];
   return stat;
 }
 
@@ -129,7 +131,7 @@ double OfaLatencyTable::predict(const OfaSpec& spec, const OfaArch& arch) const 
   const auto at = [&](const std::string& key) {
     auto it = entries.find(key);
     if (it == entries.end()) throw Error("latency table: no entry '" + key + "' (built for another space, channels or classes?)");
-    return it->second.mean;
+    return it->second.median;
   };
   std::int64_t size = (arch.r + 1) / 2;
   double ms = at(stem_key(arch.r, in_channels, w[1]));
@@ -154,7 +156,7 @@ void OfaLatencyTable::save(const std::string& path) const {
       << "entries" << YAML::Value << YAML::BeginMap;
   for (const auto& [key, stat] : entries)
     out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "count" << YAML::Value << stat.count
-        << YAML::Key << "mean" << YAML::Value << stat.mean << YAML::Key << "std" << YAML::Value << stat.std << YAML::EndMap;
+        << YAML::Key << "mean" << YAML::Value << stat.mean << YAML::Key << "std" << YAML::Value << stat.std << YAML::Key << "median" << YAML::Value << stat.median << YAML::EndMap;
   out << YAML::EndMap << YAML::EndMap;
   std::ofstream file(path);
   if (!(file << out.c_str() << "\n")) throw Error("latency table: cannot write '" + path + "'");
@@ -178,6 +180,7 @@ OfaLatencyTable OfaLatencyTable::load(const std::string& path) {
       stat.count = item.second["count"].as<int>();
       stat.mean = item.second["mean"].as<double>();
       stat.std = item.second["std"].as<double>();
+      stat.median = item.second["median"] ? item.second["median"].as<double>() : stat.mean;
       table.entries[item.first.as<std::string>()] = stat;
     }
   } catch (const YAML::Exception&) {

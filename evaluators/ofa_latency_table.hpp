@@ -13,9 +13,11 @@ namespace nascent {
 
 class Network;
 
+// Milliseconds over `count` timed runs. Predictions sum medians: on a shared CPU a few slow runs
+// (another process, a page fault) move a block's mean by more than the differences between blocks.
 struct LatencyStat {
   int count = 0;
-  double mean = 0, std = 0;  // milliseconds
+  double mean = 0, std = 0, median = 0;
 };
 
 class OfaLatencyTable {
