@@ -145,13 +145,16 @@ DataSplits load_image_data(const Config& strategy, const SearchOptions& options,
 // The supernet from `checkpoint` when it holds a matching one; otherwise initialised from `seed`,
 // trained by `train` (which stores its records) and saved.
 void load_or_train(Network& supernet, const std::string& checkpoint, const std::string& identity, std::uint64_t seed, bool quiet,
-                   const std::function<void()>& train) {
+                   const std::string& device, const std::function<void()>& train) {
   if (load_checkpoint(supernet, checkpoint, identity)) {
+    supernet.to(torch::Device(device));
     if (!quiet) std::fprintf(stderr, "supernet loaded from %s\n", checkpoint.c_str());
     return;
   }
+  // Initialised on the CPU from the seed, then moved: the same weights on every device.
   at::Generator init = at::detail::createCPUGenerator(seed);
   supernet.reset_parameters(init);
+  supernet.to(torch::Device(device));
   train();
   save_checkpoint(supernet, checkpoint, identity);
   if (!quiet) std::fprintf(stderr, "supernet saved to %s\n", checkpoint.c_str());
@@ -257,7 +260,7 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
   SearchSummary summary;
   auto supernet = std::make_shared<OfaMbv3>(OfaNetShape::supernet(spec), task);
   const std::string identity = checkpoint_identity(config, seed);
-  load_or_train(*supernet, checkpoint, identity, seed, options.quiet, [&] {
+  load_or_train(*supernet, checkpoint, identity, seed, options.quiet, device, [&] {
     double total_steps = 0;
     const std::int64_t steps = train_options.steps_per_epoch > 0 ? train_options.steps_per_epoch : data.train.size() / train_options.batch_size;
     for (const auto& phase : train_options.phases) total_steps += std::ceil(phase.epochs * static_cast<double>(steps));
@@ -282,15 +285,15 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
   at::Generator calibration_generator = at::detail::createCPUGenerator(derive_seed(seed, 2));
   const torch::Tensor calibration_index =
       torch::randperm(data.train.size(), calibration_generator, torch::kInt64).slice(0, 0, std::min(calibration_images, data.train.size()));
-  const torch::Tensor calibration_set = data.train.images.index_select(0, calibration_index);
+  const torch::Tensor calibration_set = data.train.images.index_select(0, calibration_index).to(torch::Device(device));
   const auto measure = [&](const OfaArch& arch, bool with_test) {
     const auto started = Clock::now();
     supernet->set_active(spec, arch);
     auto subnet = extract_ofa_subnet(*supernet, spec, arch, task);
     subnet->recalibrate_bn(calibration_set, calibration_batch);
     OfaMeasure m;
-    m.val_acc = score_on(*subnet, data.val, 500, torch::Device(torch::kCPU)).accuracy;
-    if (with_test && data.test.size() > 0) m.test_acc = score_on(*subnet, data.test, 500, torch::Device(torch::kCPU)).accuracy;
+    m.val_acc = score_on(*subnet, data.val, 500, torch::Device(device)).accuracy;
+    if (with_test && data.test.size() > 0) m.test_acc = score_on(*subnet, data.test, 500, torch::Device(device)).accuracy;
     m.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return std::make_pair(m, subnet);
   };
@@ -469,7 +472,7 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
   SearchSummary summary;
   auto supernet = std::make_shared<VitResNet>(spec.largest(), task, train_options.drop_path);
   const std::string identity = checkpoint_identity(config, seed);
-  load_or_train(*supernet, checkpoint, identity, seed, options.quiet, [&] {
+  load_or_train(*supernet, checkpoint, identity, seed, options.quiet, device, [&] {
     const auto training_started = Clock::now();
     const std::int64_t steps = train_options.steps_per_epoch > 0 ? train_options.steps_per_epoch : data.train.size() / train_options.batch_size;
     const double total_steps = static_cast<double>(steps) * train_options.epochs;
@@ -496,7 +499,7 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
       const auto started = Clock::now();
       auto subnet = slice_vit(*supernet, arch, task);
       subnet->eval();
-      const double acc = score_on(*subnet, sub_val, 250, torch::Device(torch::kCPU)).accuracy;
+      const double acc = score_on(*subnet, sub_val, 250, torch::Device(device)).accuracy;
       scores.push_back(acc);
       ctx.add(print_vit_arch(arch), "search", {{"val_acc", acc}, {"macs", macs(arch)}},
               std::chrono::duration<double>(Clock::now() - started).count(), acc, device);
@@ -520,13 +523,13 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
     const auto started = Clock::now();
     auto subnet = slice_vit(*supernet, arch, task);
     subnet->eval();
-    std::map<std::string, double> metrics{{"val_acc", score_on(*subnet, data.val, 250, torch::Device(torch::kCPU)).accuracy},
+    std::map<std::string, double> metrics{{"val_acc", score_on(*subnet, data.val, 250, torch::Device(device)).accuracy},
                                           {"search_fitness", history[i].fitness},
                                           {"macs", subnet->measured_macs()},
                                           {"macs_formula", history[i].macs},
                                           {"params", vit_params(arch, size, task.input_shape[0], task.num_classes)},
                                           {"constraint", macs_max}};
-    if (data.test.size() > 0) metrics["test_acc"] = score_on(*subnet, data.test, 250, torch::Device(torch::kCPU)).accuracy;
+    if (data.test.size() > 0) metrics["test_acc"] = score_on(*subnet, data.test, 250, torch::Device(device)).accuracy;
     metrics["satisfies_constraint"] = metrics["macs"] <= macs_max && metrics["macs"] >= evolution.window_low * macs_max ? 1 : 0;
     const double val_acc = metrics["val_acc"];
     ctx.add(print_vit_arch(arch), "final", metrics, std::chrono::duration<double>(Clock::now() - started).count(), val_acc, device);

@@ -228,7 +228,8 @@ torch::Tensor OfaMbv3::run_head(torch::Tensor x) {
   x = h_swish(norm(conv(x, final_expand->weight, {}, 1, 1), final_expand_bn));
   x = h_swish(conv(x.mean(std::vector<std::int64_t>{2, 3}, true), feature_mix->weight, {}, 1, 1)).flatten(1);
   if (is_training() && dropout_ > 0 && dropout_generator) {
-    const torch::Tensor keep = (torch::rand(x.sizes(), *dropout_generator, x.options()) >= dropout_).to(x.scalar_type());
+    // Drawn on the CPU generator, so that a run is reproducible whatever the device.
+    const torch::Tensor keep = (torch::rand(x.sizes(), *dropout_generator) >= dropout_).to(x.options());
     x = x * keep / (1 - dropout_);
   }
   torch::Tensor logits = classifier->forward(x);
@@ -237,7 +238,8 @@ torch::Tensor OfaMbv3::run_head(torch::Tensor x) {
 }
 
 double OfaMbv3::measured_macs() {
-  return count_macs(*this, mac_counter_, [&] { forward(torch::zeros({1, stem->weight.size(1), resolution_, resolution_})); });
+  return count_macs(*this, mac_counter_,
+                    [&] { forward(torch::zeros({1, stem->weight.size(1), resolution_, resolution_}, stem->weight.options())); });
 }
 
 void OfaMbv3::recalibrate_bn(const torch::Tensor& images, std::int64_t batch_size) {
@@ -263,6 +265,7 @@ void OfaMbv3::recalibrate_bn(const torch::Tensor& images, std::int64_t batch_siz
 
 std::shared_ptr<OfaMbv3> extract_ofa_subnet(OfaMbv3& supernet, const OfaSpec& spec, const OfaArch& arch, const Task& task) {
   auto net = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, arch), task);
+  net->to(supernet.stem->weight.device());
   net->train(supernet.is_training());
   torch::NoGradGuard no_grad;
   const auto copy = [](torch::Tensor& to, const torch::Tensor& from) { copy_exact(to, from, "extract_ofa_subnet"); };

@@ -79,6 +79,7 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
       for (auto& item : teacher->named_parameters()) item.value().copy_(from[item.key()]);
       auto from_buffers = supernet.named_buffers();
       for (auto& item : teacher->named_buffers()) item.value().copy_(from_buffers[item.key()]);
+      teacher->to(supernet.stem->weight.device());
       teacher->train();
     }
     if (phase.sort_stage >= 0) ofa_sort_channels(supernet, phase.expands, phase.sort_stage);
@@ -115,10 +116,11 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
         record.lr = lr;
         // One resolution per batch for every sub-network and the teacher (MyRandomResizedCrop).
         const std::int64_t r = spec.resolutions[uniform_index(rng, spec.resolutions.size())];
-        torch::Tensor x = train.images.index_select(0, index);
+        const torch::Device device = supernet.stem->weight.device();
+        torch::Tensor x = train.images.index_select(0, index).to(device);
         if (x.size(2) != r)
           x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{r, r}).mode(torch::kBilinear).align_corners(false));
-        const torch::Tensor y = train.labels.index_select(0, index);
+        const torch::Tensor y = train.labels.index_select(0, index).to(device);
         torch::Tensor soft;
         if (phase.distill) {
           torch::NoGradGuard no_grad;

@@ -105,7 +105,7 @@ torch::Tensor VitResNet::forward(torch::Tensor input) { return forward_masked(st
 
 double VitResNet::measured_macs() {
   const std::int64_t in = stem_convs[0]->weight.size(1);
-  return count_macs(*this, mac_counter_, [&] { forward(torch::zeros({1, in, side_ * 14, side_ * 14})); });
+  return count_macs(*this, mac_counter_, [&] { forward(torch::zeros({1, in, side_ * 14, side_ * 14}, stem_convs[0]->weight.options())); });
 }
 
 torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, at::Generator* drop_path_generator) {
@@ -119,7 +119,7 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
     if (!is_training() || drop_path_ <= 0 || !drop_path_generator) return branch;
     const double keep = 1 - drop_path_;
     torch::Tensor keep_mask =
-        (torch::rand({branch.size(0), 1, 1}, *drop_path_generator, branch.options()) < keep).to(branch.scalar_type());
+        (torch::rand({branch.size(0), 1, 1}, *drop_path_generator) < keep).to(branch.options());
     return branch * keep_mask / keep;
   };
   const bool masked = masks != nullptr;
@@ -193,6 +193,7 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
 
 std::shared_ptr<VitResNet> slice_vit(VitResNet& supernet, const VitArch& arch, const Task& task) {
   auto net = std::make_shared<VitResNet>(arch, task);
+  net->to(supernet.cls_token.device());
   net->train(supernet.is_training());
   torch::NoGradGuard no_grad;
   const auto copy = [](torch::Tensor& to, const torch::Tensor& from) { copy_exact(to, from, "slice_vit"); };
@@ -287,6 +288,20 @@ VitMasks sample_vit_masks(const VitSpaceSpec& spec, int epoch, int warmup_epochs
 }
 
 }  // namespace
+
+VitMasks masks_on(const VitMasks& masks, const torch::Device& device) {
+  const auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  VitMasks moved;
+  for (const auto& t : masks.embed) moved.embed.push_back(move(t));
+  for (auto* group : {&masks.heads, &masks.mlp, &masks.layer}) {
+    auto& target = group == &masks.heads ? moved.heads : group == &masks.mlp ? moved.mlp : moved.layer;
+    for (const auto& stage : *group) {
+      target.emplace_back();
+      for (const auto& t : stage) target.back().push_back(move(t));
+    }
+  }
+  return moved;
+}
 
 VitMasks uniform_vit_masks(const VitSpaceSpec& spec, const VitArch& arch, std::int64_t batch) {
   VitMasks masks;
@@ -395,9 +410,11 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
                             : base_lr * 0.5 * (1 + std::cos(M_PI * (step_index - warmup_steps) / std::max(1.0, total_steps - warmup_steps)));
       for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       record.lr = lr;
-      const VitMasks masks = sample_vit_masks(spec, epoch, options.warmup_width_epochs, options.batch_size, groups_per_batch, generator);
-      const torch::Tensor logits = supernet.forward_masked(train.images.index_select(0, index), &masks, &generator);
-      const torch::Tensor loss = F::cross_entropy(logits, train.labels.index_select(0, index),
+      VitMasks masks = sample_vit_masks(spec, epoch, options.warmup_width_epochs, options.batch_size, groups_per_batch, generator);
+      const torch::Device device = supernet.cls_token.device();
+      if (!device.is_cpu()) masks = masks_on(masks, device);
+      const torch::Tensor logits = supernet.forward_masked(train.images.index_select(0, index).to(device), &masks, &generator);
+      const torch::Tensor loss = F::cross_entropy(logits, train.labels.index_select(0, index).to(device),
                                                   F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
       optimizer.zero_grad();
       loss.backward();

@@ -82,6 +82,9 @@ std::shared_ptr<VitResNet> slice_vit(VitResNet& supernet, const VitArch& arch, c
 // Masks that make every sample of a batch run `arch` in the supernet (tests and evaluation).
 VitMasks uniform_vit_masks(const VitSpaceSpec& spec, const VitArch& arch, std::int64_t batch);
 
+// The same masks on `device`.
+VitMasks masks_on(const VitMasks& masks, const torch::Device& device);
+
 // Importance sorting ("rewiring"): heads by the L1 norm of their qkv rows, qkv biases and proj
 // columns; MLP units by their fc1 row, fc1 bias and fc2 column. `follow(param, reorder)` is called
 // for every parameter reordered, so that optimiser state of the same shape can be reordered alike.
