@@ -32,7 +32,8 @@ class WeightSharingRunTest : public ScratchDirTest {
     return kept;
   }
   std::string ofa_yaml(double flops, const std::string& extra = "") {
-    return "seed: 3\nspace: {name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}\n"
+    // One thread: CTest runs tests side by side, and oversubscribed OpenMP threads crawl.
+    return "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}\n"
            "strategy:\n  name: ofa\n  checkpoint: " + path("ofa.pt") + "\n"
            "  dataset: {name: synthetic, shape: [1, 16, 16], classes: 4, train: 128, val: 64, test: 64, noise: 0.5}\n"
            "  supernet_training: {epochs: [1, 1, 1, 1, 1, 1], steps_per_epoch: 2, batch_size: 16}\n"
@@ -94,7 +95,7 @@ TEST_F(WeightSharingRunTest, VitResNasSearchesInsideItsMacsWindow) {
   const VitSpaceSpec spec = VitSpaceSpec::named("tiny", 8, 4);
   const double macs = (vit_macs(spec.smallest(), 56, 1, 4) + vit_macs(spec.largest(), 56, 1, 4)) / 2;
   const std::string yaml =
-      "seed: 1\nspace: {name: vit_resnas, preset: tiny, width_divisor: 8, classes: 4}\n"
+      "seed: 1\nparallel: {threads_per_worker: 1}\nspace: {name: vit_resnas, preset: tiny, width_divisor: 8, classes: 4}\n"
       "strategy:\n  name: vit_resnas\n  checkpoint: " + path("vit.pt") + "\n"
       "  dataset: {name: synthetic, shape: [1, 56, 56], classes: 4, train: 64, val: 32, test: 32, noise: 0.5}\n"
       "  supernet_training: {epochs: 2, warmup_width_epochs: 1, steps_per_epoch: 2, batch_size: 16, examples_per_arch: 4}\n"
