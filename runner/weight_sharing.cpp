@@ -174,7 +174,7 @@ struct OfaMeasure {
   double val_acc = 0, test_acc = 0, seconds = 0;
 };
 
-SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunContext& ctx, std::uint64_t seed, int threads) {
+SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunContext& ctx, std::uint64_t seed) {
   const Config strategy = config.child("strategy");
   strategy.check_keys({"name", "checkpoint", "dataset", "supernet_training", "bn_calibration", "predictor", "constraint", "latency_table",
                        "evolution", "remeasure", "latency_repeats", "device", "report"});
@@ -410,7 +410,6 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
     }
     ++summary.evaluated_now;
   }
-  (void)threads;
   return summary;
 }
 
@@ -585,7 +584,7 @@ SearchSummary run_weight_sharing_search(const SearchOptions& options, const Conf
   SearchSummary summary;
   std::string status = "finished";
   try {
-    summary = method == "ofa" ? run_ofa(options, config, ctx, seed, threads) : run_vit_resnas(options, config, ctx, seed);
+    summary = method == "ofa" ? run_ofa(options, config, ctx, seed) : run_vit_resnas(options, config, ctx, seed);
   } catch (const Interrupted&) {
     status = "interrupted";
   } catch (...) {

@@ -12,21 +12,6 @@ namespace {
 
 bool chance(Rng& rng, double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; }
 
-// Inactive entries are filled so that mutation and crossover can deepen a stage.
-OfaArch filled(OfaArch arch, const OfaSpec& spec, Rng& rng) {
-  for (std::size_t b = 0; b < arch.ks.size(); ++b) {
-    if (arch.ks[b] == 0) arch.ks[b] = spec.kernels[uniform_index(rng, spec.kernels.size())];
-    if (arch.e[b] == 0) arch.e[b] = spec.expands[uniform_index(rng, spec.expands.size())];
-  }
-  return arch;
-}
-
-OfaArch normalised(OfaArch arch) {
-  for (int b = 0; b < OfaSpec::kBlocks; ++b)
-    if (!arch.active(b)) arch.ks[static_cast<std::size_t>(b)] = 0, arch.e[static_cast<std::size_t>(b)] = 0;
-  return arch;
-}
-
 }  // namespace
 
 OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std::vector<double>(const std::vector<OfaArch>&)>& score,
@@ -40,7 +25,7 @@ OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std:
   const int mutation_count = static_cast<int>(options.population * options.mutation_ratio);
   const auto satisfying = [&](const std::function<OfaArch()>& draw, const char* what) {
     for (int t = 0; t < options.max_tries; ++t) {
-      OfaArch arch = normalised(draw());
+      OfaArch arch = ofa_normalised(draw());
       if (efficiency(arch) <= constraint) return arch;
     }
     std::ostringstream message;
@@ -69,7 +54,7 @@ OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std:
     for (int i = 0; i < mutation_count; ++i) {
       children.push_back(satisfying(
           [&] {
-            OfaArch arch = filled(parents[uniform_index(rng, parents.size())], spec, rng);
+            OfaArch arch = ofa_filled(parents[uniform_index(rng, parents.size())], spec, rng);
             for (std::size_t b = 0; b < arch.ks.size(); ++b)
               if (chance(rng, options.mutate_prob)) {
                 arch.ks[b] = spec.kernels[uniform_index(rng, spec.kernels.size())];
@@ -85,8 +70,8 @@ OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std:
     for (int i = mutation_count; i < options.population; ++i) {
       children.push_back(satisfying(
           [&] {
-            const OfaArch a = filled(parents[uniform_index(rng, parents.size())], spec, rng);
-            const OfaArch b = filled(parents[uniform_index(rng, parents.size())], spec, rng);
+            const OfaArch a = ofa_filled(parents[uniform_index(rng, parents.size())], spec, rng);
+            const OfaArch b = ofa_filled(parents[uniform_index(rng, parents.size())], spec, rng);
             OfaArch child = a;
             for (std::size_t j = 0; j < child.ks.size(); ++j) {
               if (chance(rng, 0.5)) child.ks[j] = b.ks[j];

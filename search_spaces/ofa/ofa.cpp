@@ -27,12 +27,6 @@ std::string list_text(const std::vector<int>& values) {
   return "{" + s + "}";
 }
 
-OfaArch normalised(OfaArch arch) {
-  for (int b = 0; b < OfaSpec::kBlocks; ++b)
-    if (!arch.active(b)) arch.ks[static_cast<std::size_t>(b)] = 0, arch.e[static_cast<std::size_t>(b)] = 0;
-  return arch;
-}
-
 void check_arch(const OfaArch& arch, const OfaSpec& spec, const std::string& text) {
   if (std::find(spec.resolutions.begin(), spec.resolutions.end(), arch.r) == spec.resolutions.end()) {
     std::string rs;
@@ -90,6 +84,20 @@ OfaArch parse_dict(const std::string& text) {
 }
 
 }  // namespace
+
+OfaArch ofa_normalised(OfaArch arch) {
+  for (int b = 0; b < OfaSpec::kBlocks; ++b)
+    if (!arch.active(b)) arch.ks[static_cast<std::size_t>(b)] = 0, arch.e[static_cast<std::size_t>(b)] = 0;
+  return arch;
+}
+
+OfaArch ofa_filled(OfaArch arch, const OfaSpec& spec, Rng& rng) {
+  for (std::size_t b = 0; b < arch.ks.size(); ++b) {
+    if (arch.ks[b] == 0) arch.ks[b] = spec.kernels[uniform_index(rng, spec.kernels.size())];
+    if (arch.e[b] == 0) arch.e[b] = spec.expands[uniform_index(rng, spec.expands.size())];
+  }
+  return arch;
+}
 
 std::int64_t ofa_make_divisible(double value, std::int64_t divisor) {
   std::int64_t v = std::max<std::int64_t>(divisor, static_cast<std::int64_t>(value + static_cast<double>(divisor) / 2) / divisor * divisor);
@@ -150,7 +158,7 @@ OfaArch parse_ofa_arch(const std::string& text, const OfaSpec& spec) {
     }
   }
   check_arch(arch, spec, text);
-  return normalised(arch);
+  return ofa_normalised(arch);
 }
 
 std::string print_ofa_arch(const OfaArch& arch) {
@@ -258,19 +266,19 @@ OfaArch OfaSpace::sample_arch(Rng& rng) const {
   }
   for (int s = 0; s < OfaSpec::kStages; ++s) arch.d.push_back(spec_.depths[uniform_index(rng, spec_.depths.size())]);
   arch.r = spec_.resolutions[uniform_index(rng, spec_.resolutions.size())];
-  return normalised(arch);
+  return ofa_normalised(arch);
 }
 
 OfaArch OfaSpace::largest() const {
   OfaArch arch{std::vector<int>(OfaSpec::kBlocks, spec_.kernels.back()), std::vector<int>(OfaSpec::kBlocks, spec_.expands.back()),
                std::vector<int>(OfaSpec::kStages, spec_.depths.back()), spec_.resolutions.back()};
-  return normalised(arch);
+  return ofa_normalised(arch);
 }
 
 OfaArch OfaSpace::smallest() const {
   OfaArch arch{std::vector<int>(OfaSpec::kBlocks, spec_.kernels.front()), std::vector<int>(OfaSpec::kBlocks, spec_.expands.front()),
                std::vector<int>(OfaSpec::kStages, spec_.depths.front()), spec_.resolutions.front()};
-  return normalised(arch);
+  return ofa_normalised(arch);
 }
 
 std::string OfaSpace::sample(Rng& rng) const { return print_ofa_arch(sample_arch(rng)); }
@@ -278,14 +286,7 @@ std::string OfaSpace::sample(Rng& rng) const { return print_ofa_arch(sample_arch
 std::string OfaSpace::mutate(const std::string& text, Rng& rng) const {
   const OfaArch original = parse(text);
   for (int attempt = 0; attempt < 100; ++attempt) {
-    OfaArch arch = original;
-    // Fill inactive entries so that a deeper stage gets valid blocks.
-    for (int b = 0; b < OfaSpec::kBlocks; ++b) {
-      auto& k = arch.ks[static_cast<std::size_t>(b)];
-      auto& e = arch.e[static_cast<std::size_t>(b)];
-      if (k == 0) k = spec_.kernels[uniform_index(rng, spec_.kernels.size())];
-      if (e == 0) e = spec_.expands[uniform_index(rng, spec_.expands.size())];
-    }
+    OfaArch arch = ofa_filled(original, spec_, rng);
     const std::size_t what = uniform_index(rng, 4);
     if (what == 0) {
       arch.d[uniform_index(rng, arch.d.size())] = spec_.depths[uniform_index(rng, spec_.depths.size())];
@@ -296,7 +297,7 @@ std::string OfaSpace::mutate(const std::string& text, Rng& rng) const {
       arch.ks[b] = spec_.kernels[uniform_index(rng, spec_.kernels.size())];
       arch.e[b] = spec_.expands[uniform_index(rng, spec_.expands.size())];
     }
-    arch = normalised(arch);
+    arch = ofa_normalised(arch);
     if (!(arch == original)) return print_ofa_arch(arch);
   }
   return print_ofa_arch(original);

@@ -50,6 +50,11 @@ std::int64_t ofa_mid_channels(std::int64_t in, int e);
 // at the arch's resolution (BN, activations and residual adds excluded), for `in_channels` inputs.
 double ofa_flops(const OfaSpec& spec, const OfaArch& arch, std::int64_t in_channels = 3, std::int64_t classes = 1000);
 
+// Inactive blocks' entries set to 0, so that equal sub-networks compare equal.
+OfaArch ofa_normalised(OfaArch arch);
+// Inactive blocks' entries drawn from `spec`, so that mutation or crossover can deepen a stage.
+OfaArch ofa_filled(OfaArch arch, const OfaSpec& spec, Rng& rng);
+
 // Trainable parameters of the standalone sub-network (supernets/ofa_mbv3.hpp) for `arch`.
 double ofa_params(const OfaSpec& spec, const OfaArch& arch, std::int64_t in_channels, std::int64_t classes);
 
