@@ -69,11 +69,10 @@ int main(int argc, char** argv) {
   }
 
   // Loop overhead: the strategy and table lookups alone, then the full run with SQLite logging.
-  register_builtin_spaces();
   const int n = 20000;
   {
     Config config = make_config(csv, "evolution", 1, n);
-    auto space = SpaceRegistry::instance().create("nb201", config.child("space"));
+    auto space = registries().spaces.create("nb201", config.child("space"));
     auto strategy = make_strategy(config.child("strategy"), *space);
     auto evaluator = make_evaluator(config.child("evaluator"), EvaluatorContext{});
     Rng rng(1);

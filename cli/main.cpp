@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/options_command.hpp"
 #include "cli/results_command.hpp"
 #include "core/input_shape.hpp"
 #include "cli/score_command.hpp"
@@ -24,14 +25,13 @@ extern "C" void on_interrupt(int) {
 }
 
 void load_plugins(const std::vector<std::string>& plugins) {
-  register_builtin_spaces();
   for (const auto& plugin : plugins) load_plugin(plugin);
 }
 
 std::unique_ptr<SearchSpace> make_space(const std::string& name, const std::vector<std::string>& options) {
   Config config;
   for (const auto& option : options) config.set(option);
-  return SpaceRegistry::instance().create(name, config);
+  return registries().spaces.create(name, config);
 }
 
 }  // namespace
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("nascent ") + NASCENT_VERSION);
   std::vector<std::string> plugins;
-  app.add_option("--plugin", plugins, "Shared library that registers extra search spaces (repeatable)")
+  app.add_option("--plugin", plugins, "Shared library that registers extra components (repeatable)")
       ->check(CLI::ExistingFile);
 
   // search
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   search_cmd->add_option("config", config_file, "YAML config")->required();
   search_cmd->add_option("--db", search.db_path, "Results database (SQLite)")->capture_default_str();
   auto* seed_opt = search_cmd->add_option("--seed", seed, "Run seed (overrides the config's seed)");
-  auto* device_opt = search_cmd->add_option("--device", device, "cpu, cuda or cuda:N (overrides evaluator.device)");
+  auto* device_opt = search_cmd->add_option("--device", device, "cpu, cuda or cuda:N (overrides the evaluator's or method's device)");
   search_cmd->add_flag("--resume", search.resume, "Continue the database's latest run without re-evaluating");
   search_cmd->add_flag("--quiet,-q", search.quiet, "No progress on stderr");
   search_cmd->add_option("--set", overrides, "Override a config value: key.path=value (repeatable)");
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   auto* spaces_cmd = app.add_subcommand("spaces", "List the registered search spaces");
   spaces_cmd->callback([&] {
     load_plugins(plugins);
-    for (const auto& [name, summary] : SpaceRegistry::instance().list()) std::cout << name << "\t" << summary << "\n";
+    for (const auto* entry : registries().spaces.list()) std::cout << entry->name << "\t" << entry->summary << "\n";
   });
 
   // sample
@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   });
 
   add_results_command(app);
+  add_options_command(app, plugins);
   add_score_command(app, plugins);
 
   try {

@@ -49,11 +49,10 @@ Config dataset_config(const ScoreArgs& args, const std::vector<std::int64_t>& sh
 }
 
 void run_score(const ScoreArgs& args, const std::vector<std::string>& plugins) {
-  register_builtin_spaces();
   for (const auto& plugin : plugins) load_plugin(plugin);
   Config space_config;
   for (const auto& option : args.space_options) space_config.set(option);
-  auto space = SpaceRegistry::instance().create(args.space, space_config);
+  auto space = registries().spaces.create(args.space, space_config);
   const std::string arch = space->canonical(args.arch);
 
   std::vector<std::unique_ptr<Predictor>> predictors;

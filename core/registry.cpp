@@ -7,31 +7,19 @@
 
 namespace nascent {
 
-SpaceRegistry& SpaceRegistry::instance() {
-  static SpaceRegistry registry;
-  return registry;
-}
-
-void SpaceRegistry::add(const std::string& name, const std::string& summary, Factory factory) {
-  entries_[name] = Entry{summary, std::move(factory)};
-}
-
-bool SpaceRegistry::contains(const std::string& name) const { return entries_.count(name) > 0; }
-
-std::unique_ptr<SearchSpace> SpaceRegistry::create(const std::string& name, const Config& options) const {
-  auto it = entries_.find(name);
-  if (it == entries_.end()) {
-    std::string known;
-    for (const auto& entry : entries_) known += (known.empty() ? "" : ", ") + entry.first;
-    throw Error("unknown search space '" + name + "' (registered: " + known + ")");
-  }
-  return it->second.factory(options);
-}
-
-std::vector<std::pair<std::string, std::string>> SpaceRegistry::list() const {
-  std::vector<std::pair<std::string, std::string>> result;
-  for (const auto& entry : entries_) result.emplace_back(entry.first, entry.second.summary);
-  return result;
+Registries& registries() {
+  static Registries* instance = [] {
+    auto* created = new Registries();  // never destroyed: plugin factories may outlive static teardown order
+    register_builtin_spaces(*created);
+    register_builtin_strategies(*created);
+    register_builtin_methods(*created);
+    register_builtin_evaluators(*created);
+    register_builtin_predictors(*created);
+    register_builtin_datasets(*created);
+    register_builtin_supernets(*created);
+    return created;
+  }();
+  return *instance;
 }
 
 void load_plugin(const std::string& path) {
@@ -42,13 +30,24 @@ void load_plugin(const std::string& path) {
   const std::string resolved = std::filesystem::absolute(path).string();
   void* handle = dlopen(resolved.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) throw Error("plugin '" + path + "': cannot load: " + dlerror());
+  auto abi = reinterpret_cast<PluginAbiFunction>(dlsym(handle, kPluginAbiSymbol));
   auto entry = reinterpret_cast<PluginEntryPoint>(dlsym(handle, kPluginEntryPoint));
   if (!entry) {
     dlclose(handle);
-    throw Error("plugin '" + path + "': no function " + kPluginEntryPoint);
+    throw Error("plugin '" + path + "': no function " + kPluginEntryPoint + " (define it with NASCENT_PLUGIN)");
+  }
+  if (!abi) {
+    dlclose(handle);
+    throw Error("plugin '" + path + "': no plugin ABI version (built for an older nascent: rebuild it with NASCENT_PLUGIN)");
+  }
+  if (abi() != kPluginAbiVersion) {
+    const int version = abi();
+    dlclose(handle);
+    throw Error("plugin '" + path + "': built for plugin ABI " + std::to_string(version) + ", this nascent has ABI " +
+                std::to_string(kPluginAbiVersion) + "; rebuild the plugin against this nascent");
   }
   // The handle stays open for the life of the process: registered factories point into it.
-  entry(SpaceRegistry::instance());
+  entry(registries());
 }
 
 }  // namespace nascent

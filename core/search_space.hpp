@@ -79,4 +79,15 @@ class SearchSpace {
   virtual double weight_overlap(const std::string& target, const std::string& source) const { return 0; }
 };
 
+// Capabilities: interfaces a space may implement besides SearchSpace, which methods ask for with
+// require_capability (core/registry.hpp) instead of naming concrete spaces.
+
+// A space whose architectures are the discretised cells of a one-shot supernet (DARTS, RARTS):
+// the supernet's name in registries().supernets; its genotypes parse as this space's strings.
+class CellSupernetSpace {
+ public:
+  virtual ~CellSupernetSpace() = default;
+  virtual std::string cell_supernet() const = 0;
+};
+
 }  // namespace nascent

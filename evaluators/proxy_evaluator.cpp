@@ -36,15 +36,6 @@ ProxyEvaluator::ProxyEvaluator(DataSplits data, std::vector<std::unique_ptr<Pred
   labels_ = data_.train.labels.slice(0, 0, options_.batch_size).to(options_.device);
 }
 
-std::unique_ptr<Evaluator> ProxyEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
-  config.check_keys({"name", "metrics", "dataset", "batch_size", "device"});
-  Options options;
-  options.batch_size = config.get<long long>("batch_size", options.batch_size);
-  options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
-  return std::make_unique<ProxyEvaluator>(load_dataset(config.child("dataset"), context.config_dir),
-                                          predictors_from_config(Config(config.node()["metrics"])), options);
-}
-
 Evaluation ProxyEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
   const auto started = std::chrono::steady_clock::now();
   Evaluation evaluation;

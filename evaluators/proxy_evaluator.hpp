@@ -18,9 +18,6 @@ class ProxyEvaluator : public Evaluator {
     std::string device = "cpu";
   };
   ProxyEvaluator(DataSplits data, std::vector<std::unique_ptr<Predictor>> predictors, Options options);
-  // Keys: name (proxy), metrics (names, or maps with name and the predictor's options), dataset,
-  // batch_size, device.
-  static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
 
   std::string name() const override { return "proxy"; }
   Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;

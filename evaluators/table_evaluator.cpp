@@ -239,19 +239,6 @@ TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
   if (rows_.empty()) throw Error(source + ": no data rows after the header");
 }
 
-std::unique_ptr<Evaluator> TableEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
-  config.check_keys({"name", "path", "key", "metric", "report", "cost", "duplicates"});
-  Options options;
-  options.path = resolve_path(config.get<std::string>("path"), context.config_dir);
-  options.key = config.get<std::string>("key", options.key);
-  options.metric = config.get<std::string>("metric");
-  options.report = config.get<std::vector<std::string>>("report", {});
-  options.cost = config.get<std::string>("cost", "");
-  options.duplicates = config.get<std::string>("duplicates", options.duplicates);
-  options.space = context.space;
-  return std::make_unique<TableEvaluator>(options);
-}
-
 Evaluation TableEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
   const auto start = std::chrono::steady_clock::now();
   Evaluation evaluation;

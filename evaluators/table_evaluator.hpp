@@ -32,8 +32,6 @@ class TableEvaluator : public Evaluator {
     const SearchSpace* space = nullptr;
   };
   explicit TableEvaluator(Options options);
-  // Keys: name, path (resolved against the config's folder), key, metric, report, cost.
-  static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
 
   std::string name() const override { return "table"; }
   Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;

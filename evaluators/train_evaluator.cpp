@@ -68,33 +68,6 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
   if (data_.val.size() == 0) throw Error("dataset '" + data_.name + "': the validation split is empty");
 }
 
-std::unique_ptr<Evaluator> TrainEvaluator::from_config(const Config& config, const EvaluatorContext& context) {
-  config.check_keys({"name", "dataset", "epochs", "steps", "batch_size", "eval_batch_size", "lr", "lr_min", "momentum",
-                     "nesterov", "weight_decay", "device", "test", "latency", "optimizer", "pretrain_steps", "pretrain_lr",
-                     "mask_fraction", "keep_weights"});
-  Options options;
-  options.epochs = config.get<double>("epochs", options.epochs);
-  options.steps = config.get<long long>("steps", 0);
-  options.batch_size = config.get<long long>("batch_size", options.batch_size);
-  options.eval_batch_size = config.get<long long>("eval_batch_size", options.eval_batch_size);
-  options.lr = config.get<double>("lr", options.lr);
-  options.lr_min = config.get<double>("lr_min", options.lr_min);
-  options.momentum = config.get<double>("momentum", options.momentum);
-  options.nesterov = config.get<bool>("nesterov", options.nesterov);
-  options.weight_decay = config.get<double>("weight_decay", options.weight_decay);
-  options.test = config.get<bool>("test", options.test);
-  options.latency = config.get<bool>("latency", options.latency);
-  options.optimizer = config.get<std::string>("optimizer", options.optimizer);
-  options.pretrain_steps = config.get<long long>("pretrain_steps", 0);
-  options.pretrain_lr = config.get<double>("pretrain_lr", options.pretrain_lr);
-  options.mask_fraction = config.get<double>("mask_fraction", options.mask_fraction);
-  const long long keep = config.get<long long>("keep_weights", 0);
-  if (keep < 0) throw Error("config: evaluator.keep_weights must not be negative");
-  options.keep_weights = static_cast<std::size_t>(keep);
-  options.device = context.device_override.empty() ? config.get<std::string>("device", "cpu") : context.device_override;
-  return std::make_unique<TrainEvaluator>(load_dataset(config.child("dataset"), context.config_dir), options);
-}
-
 namespace {
 
 // Evaluation errors are stored and printed one per line; LibTorch messages can span several.

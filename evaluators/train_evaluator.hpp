@@ -36,7 +36,6 @@ class TrainEvaluator : public Evaluator {
     std::size_t keep_weights = 0;
   };
   TrainEvaluator(DataSplits data, Options options);
-  static std::unique_ptr<Evaluator> from_config(const Config& config, const EvaluatorContext& context);
 
   std::string name() const override { return "train"; }
   Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;

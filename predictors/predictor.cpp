@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/registry.hpp"
 #include "predictors/passes.hpp"
 
 namespace nascent {
@@ -24,26 +25,44 @@ std::vector<std::string> predictor_names() {
           "epe_nas",   "l2_norm", "plain",   "params", "flops",     "hidden_cov", "lga"};
 }
 
+namespace {
+
+const char* kWeightDoc = "the metric's weight in a combined score (training-free search)";
+
+}  // namespace
+
+void register_builtin_predictors(Registries& registries) {
+  for (const auto& name : predictor_names()) {
+    if (name == "hidden_cov" || name == "lga") continue;
+    registries.predictors.add(name, "zero-cost proxy " + name, OptionTable().optional("weight", OptionType::Number, kWeightDoc),
+                              [name](const Options&) { return make_zero_cost_predictor(name); });
+  }
+  registries.predictors.add(
+      "hidden_cov", "hidden covariance: correlations of a layer's hidden states over a batch (name@layer picks the layer too)",
+      OptionTable().text("layer", "-1", "the layer whose hidden states are scored (negative: from the end)").optional("weight", OptionType::Number, kWeightDoc),
+      [](const Options& options) { return make_hidden_covariance("hidden_cov", options.get<std::string>("layer")); });
+  registries.predictors.add("lga", "label-gradient alignment after optional warm-up steps",
+                            OptionTable()
+                                .integer("warmup_steps", 0, "SGD steps before scoring").at_least(0)
+                                .number("warmup_lr", 0.01, "warm-up learning rate").at_least(0)
+                                .flag("batch_statistics", false, "BatchNorm in training mode while scoring")
+                                .optional("weight", OptionType::Number, kWeightDoc),
+                            [](const Options& options) {
+                              return make_lga(options.get<int>("warmup_steps"), options.get<double>("warmup_lr"),
+                                              options.get<bool>("batch_statistics"));
+                            });
+}
+
 std::unique_ptr<Predictor> make_predictor(const std::string& name, const Config& options) {
   const std::size_t at = name.find('@');
   const std::string base = name.substr(0, at);
-  if (base == "hidden_cov") {
-    options.check_keys({"name", "layer", "weight"});
-    std::string layer = at == std::string::npos ? options.get<std::string>("layer", "-1") : name.substr(at + 1);
-    if (layer.empty()) throw Error("predictor '" + name + "': empty layer after '@'");
-    return make_hidden_covariance(name, layer);
-  }
-  if (at != std::string::npos) throw Error("predictor '" + name + "': only hidden_cov takes a layer after '@'");
-  if (base == "lga") {
-    options.check_keys({"name", "warmup_steps", "warmup_lr", "batch_statistics", "weight"});
-    return make_lga(options.get<int>("warmup_steps", 0), options.get<double>("warmup_lr", 0.01),
-                    options.get<bool>("batch_statistics", false));
-  }
-  options.check_keys({"name", "weight"});
-  if (auto predictor = make_zero_cost_predictor(base)) return predictor;
-  std::string known;
-  for (const auto& n : predictor_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error("unknown predictor '" + name + "' (known: " + known + ")");
+  auto& predictors = registries().predictors;
+  if (!predictors.contains(base)) throw Error("unknown predictor '" + name + "' (known: " + predictors.names() + ")");
+  if (at == std::string::npos) return predictors.create(base, options);
+  if (base != "hidden_cov") throw Error("predictor '" + name + "': only hidden_cov takes a layer after '@'");
+  predictors.at(base).options.read(options, "predictor " + base);
+  if (name.size() == at + 1) throw Error("predictor '" + name + "': empty layer after '@'");
+  return make_hidden_covariance(name, name.substr(at + 1));
 }
 
 namespace {

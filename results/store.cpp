@@ -404,6 +404,36 @@ void ResultStore::reopen_run(std::int64_t run) {
   if (sqlite3_changes(db_) == 0) throw Error(path_ + " has no run " + std::to_string(run));
 }
 
+// Interim: the curves table before schema 3 (created on first use).
+void ResultStore::add_curve_points(std::int64_t run, const std::vector<CurvePoint>& points) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  exec("CREATE TABLE IF NOT EXISTS curves (run_id INTEGER NOT NULL, curve TEXT NOT NULL, step REAL, value REAL, label TEXT)");
+  exec("BEGIN IMMEDIATE");
+  try {
+    Statement insert(db_, "INSERT INTO curves (run_id, curve, step, value, label) VALUES (?, ?, ?, ?, ?)", path_);
+    for (const auto& p : points) {
+      insert.bind(1, run).bind(2, p.curve).bind(3, p.step).bind(4, p.value).bind(5, p.label);
+      insert.step("insert");
+      insert.reset();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<CurvePoint> ResultStore::curves(std::int64_t run, const std::string& curve_prefix) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<CurvePoint> points;
+  Statement exists(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'curves'", path_);
+  if (!exists.step()) return points;
+  Statement select(db_, "SELECT curve, step, value, label FROM curves WHERE run_id = ? AND substr(curve, 1, length(?)) = ? ORDER BY curve, step, rowid", path_);
+  select.bind(1, run).bind(2, curve_prefix).bind(3, curve_prefix);
+  while (select.step()) points.push_back(CurvePoint{run, select.text(0), select.real(1), select.real(2), select.text(3)});
+  return points;
+}
+
 void ResultStore::add_evaluation(const StoredEvaluation& e) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!statements_) statements_ = std::make_unique<Statements>(db_, path_);

@@ -35,6 +35,15 @@ struct StoredEvaluation {
   std::string created_at;
 };
 
+// One point of a named curve of a run (supernet loss per epoch, predictor quality, alphas).
+struct CurvePoint {
+  std::int64_t run = 0;
+  std::string curve;
+  double step = 0;
+  double value = 0;
+  std::string label;
+};
+
 // The results database: SQLite, WAL mode, one transaction per write so a killed process loses
 // at most the evaluations in flight. Opening refuses (with a one-line Error, without writing)
 // a file that is not a nascent database, one with a newer schema, or one that is locked.
@@ -56,6 +65,9 @@ class ResultStore {
   void reopen_run(std::int64_t run);  // marks a resumed run as running again
 
   void add_evaluation(const StoredEvaluation& evaluation);
+  void add_curve_points(std::int64_t run, const std::vector<CurvePoint>& points);
+  // A run's curve points whose name starts with `curve_prefix`, by curve then step.
+  std::vector<CurvePoint> curves(std::int64_t run, const std::string& curve_prefix = "") const;
 
   std::vector<RunRecord> runs() const;
   std::optional<RunRecord> run(std::int64_t id) const;

@@ -1,4 +1,6 @@
 #pragma once
+// The run driver: `nascent search` builds a run from its config (space, method, budget, seed,
+// device, threads, objective, store) and steps the method that `strategy.name` names.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -6,7 +8,6 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "evaluators/evaluator.hpp"
 
 namespace nascent {
 
@@ -15,7 +16,7 @@ struct SearchOptions {
   std::string config_dir;              // for relative paths in the config
   std::string db_path = "nascent.db";
   std::optional<std::uint64_t> seed;   // --seed overrides config `seed`
-  std::optional<std::string> device;   // --device overrides evaluator.device
+  std::optional<std::string> device;   // --device overrides the evaluator's or method's device
   std::vector<std::string> plugins;    // --plugin, in addition to config `plugins`
   bool resume = false;
   bool quiet = false;
@@ -24,38 +25,16 @@ struct SearchOptions {
 struct SearchSummary {
   std::int64_t run = 0;
   std::string status;
-  std::int64_t evaluations = 0;  // stored for the run, including ones replayed on resume
+  std::int64_t evaluations = 0;  // what the method counts as done, including ones replayed on resume
   std::int64_t evaluated_now = 0;
   std::string best_arch;
-  double best_fitness = 0;
+  double best_fitness = 0;       // the objective's value of the best candidate
   std::map<std::string, double> best_metrics;
   double elapsed = 0;
 };
 
 // Runs (or resumes) one search as the config describes, storing every evaluation as it finishes.
 SearchSummary run_search(const SearchOptions& options);
-
-// Differentiable strategies (darts, rarts) train one supernet instead of asking for candidates;
-// run_search hands their configs to this (runner/differentiable.cpp).
-SearchSummary run_differentiable_search(const SearchOptions& options, const Config& config);
-
-// Weight-sharing strategies (ofa, vit_resnas) train a supernet, or load it from strategy.checkpoint,
-// then search its sub-networks under an efficiency constraint (runner/weight_sharing.cpp).
-SearchSummary run_weight_sharing_search(const SearchOptions& options, const Config& config);
-
-// The `objective` section of a config: the metric (`default_metric` when absent) and its mode.
-struct SearchObjective {
-  std::string metric;
-  bool maximize = true;
-};
-SearchObjective read_objective(const Config& config, const std::string& default_metric);
-
-// An evaluation's objective value, higher is better. Failed evaluations, non-finite values and a
-// missing metric all rank last (no fitness).
-std::optional<double> fitness_of(const Evaluation& evaluation, const SearchObjective& objective);
-
-// "42s", "3.5m", "2.1h": durations in progress lines.
-std::string format_duration(double seconds);
 
 // True once request_stop() was called during the current search.
 bool stop_requested();

@@ -1,3 +1,5 @@
+// The built-in search spaces and their declared options. Each space still reads its own section
+// (its from_config), after the registry has checked the keys, types and ranges declared here.
 #include "core/registry.hpp"
 #include "search_spaces/darts/darts.hpp"
 #include "search_spaces/einspace/einspace.hpp"
@@ -9,26 +11,65 @@
 
 namespace nascent {
 
-void register_builtin_spaces() {
-  auto& registry = SpaceRegistry::instance();
-  if (registry.contains("nb201")) return;
-  registry.add("nb201", "NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 operations (15,625 cells)",
-               &Nb201Space::from_config);
-  registry.add("darts",
-               "DARTS CNN cells: normal and reduction cells of 4 nodes with 2 inputs each, 7 operations (options: channels, layers, steps)",
-               &DartsSpace::from_config);
-  registry.add("einspace", "einspace: a probabilistic context-free grammar over fundamental operations (grammars/einspace.yaml)",
-               &make_einspace);
-  registry.add("flexibert",
-               "FlexiBERT heterogeneous transformer encoders for token inputs (options: design test|full, models: a library file)",
-               &FlexibertSpace::from_config);
-  registry.add("ofa_mbv3",
-               "Once-for-All elastic MobileNetV3: kernel, expand ratio and depth per block and stage, and resolution (options: width_mult, resolutions, kernels, expands, depths)",
-               &OfaSpace::from_config);
-  registry.add("vit_resnas",
-               "ViT-ResNAS multi-stage vision transformers with residual spatial reduction (options: preset tiny|small, width_divisor, classes)",
-               &VitResNasSpace::from_config);
-  registry.add("grammar", "Any grammar file in einspace's format (option file: path.yaml)", &GrammarSpace::from_config);
+namespace {
+
+using Made = std::unique_ptr<SearchSpace>;
+
+// The grammar spaces' limits (their defaults come from the grammar file).
+OptionTable grammar_limits(OptionTable table) {
+  return table.optional("input", OptionType::Integers, "input shape C, H, W the architectures are written for")
+      .optional("max_params", OptionType::Number, "reject candidates with more parameters (default: the grammar's)")
+      .optional("max_activation", OptionType::Number, "reject candidates with a larger activation (elements)")
+      .optional("max_macs", OptionType::Number, "reject candidates with more multiply-accumulates")
+      .optional("max_depth", OptionType::Integer, "derivation depth limit (default: the grammar's)");
+}
+
+template <Made (*make)(const Config&)>
+Made from_section(const Options& options) {
+  return make(options.config());
+}
+
+}  // namespace
+
+void register_builtin_spaces(Registries& registries) {
+  auto& spaces = registries.spaces;
+  spaces.add("nb201", "NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 operations (15,625 cells)",
+             OptionTable()
+                 .integer("channels", 16, "channels of the first stage").at_least(1)
+                 .integer("cells_per_stage", 5, "cells per stage").at_least(1),
+             &from_section<&Nb201Space::from_config>);
+  spaces.add("darts", "DARTS CNN cells: normal and reduction cells of 4 nodes with 2 inputs each, 7 operations",
+             OptionTable()
+                 .integer("channels", 16, "initial channels C").at_least(1)
+                 .integer("layers", 8, "cells L").at_least(1)
+                 .integer("steps", 4, "intermediate nodes per cell").at_least(1),
+             &from_section<&DartsSpace::from_config>);
+  spaces.add("einspace", "einspace: a probabilistic context-free grammar over fundamental operations (grammars/einspace.yaml)",
+             grammar_limits(OptionTable()), &from_section<&make_einspace>);
+  spaces.add("flexibert", "FlexiBERT heterogeneous transformer encoders for token inputs",
+             OptionTable()
+                 .text("design", "test", "the design space").one_of({"test", "full"})
+                 .text("models", "", "a model library (BERT_benchmark.json) for the embedding")
+                 .optional("embedding_size", OptionType::Integer, "dimensions of the landmark-MDS embedding")
+                 .optional("landmarks", OptionType::Integer, "landmark models of the embedding"),
+             &from_section<&FlexibertSpace::from_config>);
+  const OfaSpec ofa;
+  spaces.add("ofa_mbv3", "Once-for-All elastic MobileNetV3: kernel, expand ratio and depth per block and stage, and resolution",
+             OptionTable()
+                 .number("width_mult", ofa.width_mult, "width multiplier (make_divisible by 8)").at_least(0.01)
+                 .integers("resolutions", std::vector<long long>(ofa.resolutions.begin(), ofa.resolutions.end()), "input resolutions").at_least(1)
+                 .integers("kernels", std::vector<long long>(ofa.kernels.begin(), ofa.kernels.end()), "depthwise kernel sizes").at_least(1)
+                 .integers("expands", std::vector<long long>(ofa.expands.begin(), ofa.expands.end()), "expand ratios").at_least(1)
+                 .integers("depths", std::vector<long long>(ofa.depths.begin(), ofa.depths.end()), "blocks per stage").at_least(1),
+             &from_section<&OfaSpace::from_config>);
+  spaces.add("vit_resnas", "ViT-ResNAS multi-stage vision transformers with residual spatial reduction",
+             OptionTable()
+                 .text("preset", "tiny", "the supernet").one_of({"tiny", "small"})
+                 .integer("width_divisor", 1, "divide every width (CPU-sized supernets)").at_least(1)
+                 .integer("classes", 1000, "classes the MACs formula counts the head for").at_least(1),
+             &from_section<&VitResNasSpace::from_config>);
+  spaces.add("grammar", "any grammar file in einspace's format",
+             grammar_limits(OptionTable().text("file", "", "the grammar file (YAML)").required()), &from_section<&GrammarSpace::from_config>);
 }
 
 }  // namespace nascent

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/optimizer_state.hpp"
 #include "core/rng.hpp"
+#include "core/training_state.hpp"
 #include "evaluators/train_evaluator.hpp"
 #include "strategies/differentiable.hpp"
 
@@ -25,62 +26,6 @@ ImageSet slice(const ImageSet& set, std::int64_t begin, std::int64_t end) {
 }
 
 }  // namespace
-
-DifferentiableOptions read_differentiable_options(const Config& config, const std::string& space) {
-  DifferentiableOptions o;
-  if (space == "nb201") {
-    o.weight_decay = 5e-4;
-    o.nesterov = true;
-  }
-  o.method = config.get<std::string>("name");
-  std::vector<std::string> keys{"name",         "epochs",      "batch_size",   "steps_per_epoch", "train_portion",
-                                "lr",           "lr_min",      "momentum",     "nesterov",        "weight_decay",
-                                "grad_clip",    "arch_lr",     "arch_betas",   "arch_weight_decay", "device",
-                                "eval_batch_size", "supernet", "dataset"};
-  if (o.method == "darts") keys.insert(keys.end(), {"order", "hessian_radius"});
-  else for (const char* key : {"lambda", "beta", "lr_y", "coupling_in_w_step", "fresh_arch_gradients"}) keys.push_back(key);
-  config.check_keys(keys);
-  o.order = config.get<int>("order", 1);
-  if (o.order != 1 && o.order != 2) throw Error("config: strategy.order must be 1 (first order) or 2 (second order)");
-  o.epochs = config.get<int>("epochs", o.epochs);
-  o.batch_size = config.get<long long>("batch_size", o.batch_size);
-  o.steps_per_epoch = config.get<long long>("steps_per_epoch", 0);
-  o.train_portion = config.get<double>("train_portion", o.train_portion);
-  o.lr = config.get<double>("lr", o.lr);
-  o.lr_min = config.get<double>("lr_min", o.lr_min);
-  o.momentum = config.get<double>("momentum", o.momentum);
-  o.nesterov = config.get<bool>("nesterov", o.nesterov);
-  o.weight_decay = config.get<double>("weight_decay", o.weight_decay);
-  o.grad_clip = config.get<double>("grad_clip", o.grad_clip);
-  o.arch_lr = config.get<double>("arch_lr", o.arch_lr);
-  const auto betas = config.get<std::vector<double>>("arch_betas", {o.arch_beta1, o.arch_beta2});
-  if (betas.size() != 2 || !(betas[0] >= 0 && betas[0] < 1) || !(betas[1] >= 0 && betas[1] < 1))
-    throw Error("config: strategy.arch_betas must be two numbers in [0, 1)");
-  o.arch_beta1 = betas[0];
-  o.arch_beta2 = betas[1];
-  o.arch_weight_decay = config.get<double>("arch_weight_decay", o.arch_weight_decay);
-  o.hessian_radius = config.get<double>("hessian_radius", o.hessian_radius);
-  if (!(o.hessian_radius > 0)) throw Error("config: strategy.hessian_radius must be positive");
-  o.lambda = config.get<double>("lambda", o.lambda);
-  o.beta = config.get<double>("beta", o.beta);
-  o.lr_y = config.get<double>("lr_y", o.lr_y);
-  o.coupling_in_w_step = config.get<bool>("coupling_in_w_step", o.coupling_in_w_step);
-  o.fresh_arch_gradients = config.get<bool>("fresh_arch_gradients", o.fresh_arch_gradients);
-  o.device = config.get<std::string>("device", o.device);
-  o.eval_batch_size = config.get<long long>("eval_batch_size", o.eval_batch_size);
-  if (o.epochs < 1) throw Error("config: strategy.epochs must be at least 1");
-  if (o.batch_size < 2) throw Error("config: strategy.batch_size must be at least 2 (BatchNorm needs two samples)");
-  if (o.eval_batch_size < 1) throw Error("config: strategy.eval_batch_size must be at least 1");
-  if (o.steps_per_epoch < 0) throw Error("config: strategy.steps_per_epoch must not be negative");
-  if (!(o.train_portion > 0 && o.train_portion < 1)) throw Error("config: strategy.train_portion must be in (0, 1)");
-  if (!(o.lr > 0) || !(o.lr_min >= 0) || !(o.arch_lr > 0)) throw Error("config: strategy.lr and arch_lr must be positive, lr_min not negative");
-  if (!(o.momentum >= 0 && o.momentum < 1)) throw Error("config: strategy.momentum must be in [0, 1)");
-  if (!(o.weight_decay >= 0) || !(o.arch_weight_decay >= 0) || !(o.grad_clip >= 0))
-    throw Error("config: strategy.weight_decay, arch_weight_decay and grad_clip must not be negative");
-  if (!(o.lambda >= 0) || !(o.beta >= 0)) throw Error("config: strategy.lambda and beta must not be negative");
-  if (o.momentum == 0) o.nesterov = false;
-  return o;
-}
 
 std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
   std::vector<torch::Tensor> grads =
@@ -263,6 +208,46 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   ++epoch_;
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return record;
+}
+
+std::string DifferentiableSearch::save_state() {
+  StateWriter state;
+  state.integer("epoch", epoch_);
+  state.integer("weight_cursor", weight_cursor_);
+  state.integer("alpha_cursor", alpha_cursor_);
+  state.tensor("weight_order", weight_order_);
+  state.tensor("alpha_order", alpha_order_);
+  state.generator("generator", generator_);
+  for (std::size_t a = 0; a < alphas_.size(); ++a) state.tensor("alpha." + std::to_string(a), alphas_[a]);
+  state.module("w_net", *w_net_);
+  state.optimizer("w_optimizer", *w_optimizer_);
+  state.optimizer("alpha_optimizer", *alpha_optimizer_);
+  if (y_net_) {
+    state.module("y_net", *y_net_);
+    state.optimizer("y_optimizer", *y_optimizer_);
+  }
+  return state.bytes();
+}
+
+void DifferentiableSearch::load_state(const std::string& bytes) {
+  StateReader state(bytes);
+  epoch_ = static_cast<int>(state.integer("epoch"));
+  weight_cursor_ = state.integer("weight_cursor");
+  alpha_cursor_ = state.integer("alpha_cursor");
+  weight_order_ = state.tensor("weight_order");
+  alpha_order_ = state.tensor("alpha_order");
+  state.generator("generator", generator_);
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t a = 0; a < alphas_.size(); ++a) alphas_[a].copy_(state.tensor("alpha." + std::to_string(a), device_));
+  }
+  state.module("w_net", *w_net_, device_);
+  state.optimizer("w_optimizer", *w_optimizer_);
+  state.optimizer("alpha_optimizer", *alpha_optimizer_);
+  if (y_net_) {
+    state.module("y_net", *y_net_, device_);
+    state.optimizer("y_optimizer", *y_optimizer_);
+  }
 }
 
 }  // namespace nascent

@@ -43,11 +43,6 @@ struct DifferentiableOptions {
   std::int64_t eval_batch_size = 256;
 };
 
-// Reads a strategy section (name darts or rarts) into options, with `space`'s reference defaults;
-// unknown keys and bad values are one-line Errors. The `supernet` and `dataset` subsections are
-// read by the runner.
-DifferentiableOptions read_differentiable_options(const Config& strategy, const std::string& space);
-
 struct EpochRecord {
   int epoch = 0;  // 1-based
   double train_loss = 0, train_acc = 0;  // w on the weight split, running over the epoch (train mode)
@@ -80,6 +75,10 @@ class DifferentiableSearch {
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   const std::vector<torch::Tensor>& alphas() const { return alphas_; }
   CellSupernet& network() { return *w_net_; }
+  // Everything the next epoch depends on (weights, alphas, optimiser states, the generator, the
+  // data order and cursors, the epoch), as bytes; load_state continues from them exactly.
+  std::string save_state();
+  void load_state(const std::string& bytes);
 
  private:
   Batch next_batch(const ImageSet& split, torch::Tensor& order, std::int64_t& cursor);

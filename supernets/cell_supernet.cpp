@@ -1,11 +1,43 @@
 #include "supernets/cell_supernet.hpp"
 
 #include "core/error.hpp"
+#include "core/registry.hpp"
 
 namespace nascent {
 
-std::shared_ptr<CellSupernet> make_nb201_supernet(const Config& options, const Task& task);
-std::shared_ptr<CellSupernet> make_darts_supernet(const Config& options, const Task& task);
+std::shared_ptr<CellSupernet> make_nb201_supernet(const Options& options, const Task& task);
+std::shared_ptr<CellSupernet> make_darts_supernet(const Options& options, const Task& task);
+
+namespace {
+
+std::shared_ptr<Network> image_task_only(const Task& task) {
+  if (task.input_shape.size() != 3) throw Error("supernet: input shape must be channels x height x width (an image task)");
+  return nullptr;
+}
+
+}  // namespace
+
+void register_builtin_supernets(Registries& registries) {
+  registries.supernets.add("nb201_cell", "NAS-Bench-201's one-shot cell network (AutoDL's TinyNetworkDarts): 6 edges x 5 operations",
+                           OptionTable()
+                               .integer("channels", 16, "channels of the first stage").at_least(1)
+                               .integer("cells_per_stage", 5, "search cells per stage").at_least(1),
+                           [](const Options& options, const SupernetContext& context) -> std::shared_ptr<Network> {
+                             image_task_only(context.task);
+                             return make_nb201_supernet(options, context.task);
+                           });
+  registries.supernets.add("darts_cell", "DARTS's search network (quark0/darts): 14 edges x 8 primitives, normal and reduction cells",
+                           OptionTable()
+                               .integer("channels", 16, "initial channels (even)").at_least(2)
+                               .integer("layers", 8, "cells").at_least(1)
+                               .integer("steps", 4, "intermediate nodes per cell").at_least(1)
+                               .optional("multiplier", OptionType::Integer, "nodes concatenated to a cell's output (default: steps)")
+                               .integer("stem_multiplier", 3, "stem channels = stem_multiplier x channels").at_least(1),
+                           [](const Options& options, const SupernetContext& context) -> std::shared_ptr<Network> {
+                             image_task_only(context.task);
+                             return make_darts_supernet(options, context.task);
+                           });
+}
 
 void CellSupernet::set_alphas(std::vector<torch::Tensor> alphas) {
   const auto names = alpha_names();
@@ -20,10 +52,17 @@ void CellSupernet::set_alphas(std::vector<torch::Tensor> alphas) {
 }
 
 std::shared_ptr<CellSupernet> make_cell_supernet(const std::string& space, const Config& options, const Task& task) {
-  if (task.input_shape.size() != 3) throw Error("supernet: input shape must be channels x height x width (an image task)");
-  if (space == "nb201") return make_nb201_supernet(options, task);
-  if (space == "darts") return make_darts_supernet(options, task);
-  throw Error("supernet: differentiable search needs a cell space with a supernet (nb201 or darts), not '" + space + "'");
+  if (space != "nb201" && space != "darts")
+    throw Error("supernet: differentiable search needs a cell space with a supernet (nb201 or darts), not '" + space + "'");
+  return make_cell_supernet(*registries().spaces.create(space, Config()), options, task);
+}
+
+std::shared_ptr<CellSupernet> make_cell_supernet(const SearchSpace& space, const Config& options, const Task& task) {
+  const auto& cells = require_capability<CellSupernetSpace>(space, "a differentiable method", "builds no cell supernet");
+  auto network = registries().supernets.create(cells.cell_supernet(), options, SupernetContext{space, task});
+  auto supernet = std::dynamic_pointer_cast<CellSupernet>(network);
+  if (!supernet) throw Error("supernet '" + cells.cell_supernet() + "' of space " + space.name() + " is not a cell supernet");
+  return supernet;
 }
 
 SkipShare skip_share(const CellSupernet& supernet, const std::vector<torch::Tensor>& alphas) {

@@ -45,6 +45,8 @@ class CellSupernet : public Network {
 // The stem reads task.input_shape's channels, so 1x28x28 Fashion-MNIST needs no resizing.
 // Unknown spaces and options are one-line Errors.
 std::shared_ptr<CellSupernet> make_cell_supernet(const std::string& space, const Config& options, const Task& task);
+// The same for any space that implements CellSupernetSpace (core/search_space.hpp).
+std::shared_ptr<CellSupernet> make_cell_supernet(const SearchSpace& space, const Config& options, const Task& task);
 
 // Shares of the derived genotype and of the softmaxed alphas that are skip_connect: the fraction
 // of kept edges whose operation is skip_connect, and the mean softmax weight of skip_connect

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/options.hpp"
 #include "core/error.hpp"
 #include "core/probe.hpp"
 #include "search_spaces/darts/darts.hpp"
@@ -179,13 +180,12 @@ class DartsSupernet : public CellSupernet {
 
 }  // namespace
 
-std::shared_ptr<CellSupernet> make_darts_supernet(const Config& options, const Task& task) {
-  options.check_keys({"channels", "layers", "steps", "multiplier", "stem_multiplier"});
-  const int channels = options.get<int>("channels", 16);
-  const int layers = options.get<int>("layers", 8);
-  const int steps = options.get<int>("steps", 4);
-  const int multiplier = options.get<int>("multiplier", steps);
-  const int stem_multiplier = options.get<int>("stem_multiplier", 3);
+std::shared_ptr<CellSupernet> make_darts_supernet(const Options& options, const Task& task) {
+  const int channels = options.get<int>("channels");
+  const int layers = options.get<int>("layers");
+  const int steps = options.get<int>("steps");
+  const int multiplier = options.maybe<int>("multiplier").value_or(steps);
+  const int stem_multiplier = options.get<int>("stem_multiplier");
   if (channels < 2 || channels % 2 != 0) throw Error("config: strategy.supernet.channels must be even and at least 2");
   if (layers < 1 || steps < 1 || stem_multiplier < 1)
     throw Error("config: strategy.supernet.layers, steps and stem_multiplier must be at least 1");

@@ -1,5 +1,6 @@
 // The NAS-Bench-201 supernet of DARTS on that space (AutoDL-Projects' TinyNetworkDarts): stem,
 // three stages of searchable cells joined by residual reduction blocks, one alpha for all cells.
+#include "core/options.hpp"
 #include "core/error.hpp"
 #include "core/probe.hpp"
 #include "search_spaces/nb201/nb201.hpp"
@@ -122,13 +123,8 @@ class Nb201Supernet : public CellSupernet {
 
 }  // namespace
 
-std::shared_ptr<CellSupernet> make_nb201_supernet(const Config& options, const Task& task) {
-  options.check_keys({"channels", "cells_per_stage"});
-  const int channels = options.get<int>("channels", 16);
-  const int cells = options.get<int>("cells_per_stage", 5);
-  if (channels < 1) throw Error("config: strategy.supernet.channels must be at least 1");
-  if (cells < 1) throw Error("config: strategy.supernet.cells_per_stage must be at least 1");
-  return std::make_shared<Nb201Supernet>(channels, cells, task);
+std::shared_ptr<CellSupernet> make_nb201_supernet(const Options& options, const Task& task) {
+  return std::make_shared<Nb201Supernet>(options.get<int>("channels"), options.get<int>("cells_per_stage"), task);
 }
 
 }  // namespace nascent

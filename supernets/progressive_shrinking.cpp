@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/training_state.hpp"
 
 namespace nascent {
 
@@ -56,7 +57,8 @@ std::vector<OfaPhase> uniform_sampling_phases(const OfaSpec& spec, double epochs
 
 std::vector<OfaEpochRecord> train_ofa_supernet(
     OfaMbv3& supernet, const OfaSpec& spec, const ImageSet& train, const OfaTrainingOptions& options, std::uint64_t seed,
-    const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step) {
+    const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step,
+    const TrainingCheckpoints& checkpoints) {
   if (options.batch_size < 2) throw Error("config: strategy.supernet_training.batch_size must be at least 2");
   const std::int64_t n = train.size();
   if (n < options.batch_size) throw Error("the supernet's training split has fewer images than one batch");
@@ -69,7 +71,36 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
   torch::Tensor order;
   std::int64_t cursor = n;
   const std::int64_t steps = options.steps_per_epoch > 0 ? options.steps_per_epoch : n / options.batch_size;
-  for (const OfaPhase& phase : options.phases) {
+  const torch::Device device = supernet.stem->weight.device();
+  // Where a resumed training continues: the phase, the next epoch in it and the steps it has done.
+  std::size_t first_phase = 0;
+  int resume_epoch = 1;
+  std::int64_t resume_done = 0;
+  std::optional<StateReader> resumed;
+  if (checkpoints.resume) {
+    resumed.emplace(*checkpoints.resume);
+    first_phase = static_cast<std::size_t>(resumed->integer("phase"));
+    resume_epoch = static_cast<int>(resumed->integer("epoch"));
+    resume_done = resumed->integer("done");
+    resumed->rng("rng", rng);
+    resumed->generator("generator", generator);
+    order = resumed->tensor("order");
+    cursor = resumed->integer("cursor");
+    resumed->module("supernet", supernet, device);
+    if (resumed->integer("has_teacher")) {
+      teacher = std::make_shared<OfaMbv3>(supernet.shape(), task, 0.0);
+      resumed->module("teacher", *teacher, device);
+      teacher->train();
+    }
+    for (std::int64_t i = 0, count = resumed->integer("records"); i < count; ++i) {
+      const std::string key = "record." + std::to_string(i) + ".";
+      records.push_back({resumed->text(key + "phase"), static_cast<int>(resumed->integer(key + "epoch")), resumed->number(key + "train_loss"),
+                         resumed->number(key + "lr"), resumed->number(key + "seconds")});
+    }
+  }
+  for (std::size_t phase_index = first_phase; phase_index < options.phases.size(); ++phase_index) {
+    const OfaPhase& phase = options.phases[phase_index];
+    const bool continuing = resumed && phase_index == first_phase;
     if (phase.kernels.empty() || phase.expands.empty() || phase.depths.empty()) throw Error("OFA phase '" + phase.name + "' has nothing to sample");
     if (phase.distill && !teacher) {
       // The teacher is the full network as trained so far (the first phase), run in train mode without gradients.
@@ -79,10 +110,11 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
       for (auto& item : teacher->named_parameters()) item.value().copy_(from[item.key()]);
       auto from_buffers = supernet.named_buffers();
       for (auto& item : teacher->named_buffers()) item.value().copy_(from_buffers[item.key()]);
-      teacher->to(supernet.stem->weight.device());
+      teacher->to(device);
       teacher->train();
     }
-    if (phase.sort_stage >= 0) ofa_sort_channels(supernet, phase.expands, phase.sort_stage);
+    // A continued phase had its channels sorted before its first epoch.
+    if (phase.sort_stage >= 0 && !continuing) ofa_sort_channels(supernet, phase.expands, phase.sort_stage);
     std::vector<torch::Tensor> decay, no_decay;
     for (const auto& item : supernet.named_parameters()) {
       const bool bn_or_bias = item.key().find("bn") != std::string::npos || item.key().find("bias") != std::string::npos;
@@ -96,10 +128,11 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
     groups.emplace_back(decay, sgd(options.weight_decay));
     groups.emplace_back(no_decay, sgd(0));
     torch::optim::SGD optimizer(std::move(groups), *sgd(options.weight_decay));
+    if (continuing) resumed->optimizer("optimizer", optimizer);
     const std::int64_t phase_steps = static_cast<std::int64_t>(std::ceil(phase.epochs * static_cast<double>(steps)));
     supernet.train();
-    std::int64_t done = 0;
-    for (int epoch = 1; done < phase_steps; ++epoch) {
+    std::int64_t done = continuing ? resume_done : 0;
+    for (int epoch = continuing ? resume_epoch : 1; done < phase_steps; ++epoch) {
       const auto started = std::chrono::steady_clock::now();
       OfaEpochRecord record{phase.name, epoch, 0, 0, 0};
       double loss_sum = 0;
@@ -116,7 +149,6 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
         record.lr = lr;
         // One resolution per batch for every sub-network and the teacher (MyRandomResizedCrop).
         const std::int64_t r = spec.resolutions[uniform_index(rng, spec.resolutions.size())];
-        const torch::Device device = supernet.stem->weight.device();
         torch::Tensor x = train.images.index_select(0, index).to(device);
         if (x.size(2) != r)
           x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{r, r}).mode(torch::kBilinear).align_corners(false));
@@ -150,6 +182,30 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
       record.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, epoch_steps));
       record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       records.push_back(record);
+      if (checkpoints.save) {
+        StateWriter state;
+        state.integer("phase", static_cast<std::int64_t>(phase_index));
+        state.integer("epoch", epoch + 1);
+        state.integer("done", done);
+        state.rng("rng", rng);
+        state.generator("generator", generator);
+        state.tensor("order", order);
+        state.integer("cursor", cursor);
+        state.module("supernet", supernet);
+        state.integer("has_teacher", teacher ? 1 : 0);
+        if (teacher) state.module("teacher", *teacher);
+        state.optimizer("optimizer", optimizer);
+        state.integer("records", static_cast<std::int64_t>(records.size()));
+        for (std::size_t i = 0; i < records.size(); ++i) {
+          const std::string key = "record." + std::to_string(i) + ".";
+          state.text(key + "phase", records[i].phase);
+          state.integer(key + "epoch", records[i].epoch);
+          state.number(key + "train_loss", records[i].train_loss);
+          state.number(key + "lr", records[i].lr);
+          state.number(key + "seconds", records[i].seconds);
+        }
+        checkpoints.save(state.bytes());
+      }
     }
   }
   supernet.dropout_generator = nullptr;

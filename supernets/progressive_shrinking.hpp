@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/training_state.hpp"
 #include "datasets/dataset.hpp"
 #include "search_spaces/ofa/ofa.hpp"
 #include "supernets/ofa_mbv3.hpp"
@@ -50,6 +51,7 @@ struct OfaEpochRecord {
 // from `seed`. `on_step(phase, epoch, step, steps, loss)` may throw to stop.
 std::vector<OfaEpochRecord> train_ofa_supernet(
     OfaMbv3& supernet, const OfaSpec& spec, const ImageSet& train, const OfaTrainingOptions& options, std::uint64_t seed,
-    const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step);
+    const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step,
+    const TrainingCheckpoints& checkpoints = {});
 
 }  // namespace nascent

@@ -354,7 +354,8 @@ void rewire_vit(VitResNet& net, const std::function<void(const torch::Tensor&, c
 
 std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpaceSpec& spec, const ImageSet& train,
                                                const VitSupernetOptions& options, std::uint64_t seed,
-                                               const std::function<void(int, std::int64_t, std::int64_t, double)>& on_step) {
+                                               const std::function<void(int, std::int64_t, std::int64_t, double)>& on_step,
+                                               const TrainingCheckpoints& checkpoints) {
   if (options.batch_size < 2) throw Error("config: strategy.supernet_training.batch_size must be at least 2");
   if (options.examples_per_arch < 1 || options.examples_per_arch > options.batch_size)
     throw Error("config: strategy.supernet_training.examples_per_arch must be between 1 and batch_size");
@@ -390,7 +391,29 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
   torch::Tensor order;
   std::int64_t cursor = n;
   double step_index = 0;
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+  int first_epoch = 0;
+  if (checkpoints.resume) {
+    StateReader state(*checkpoints.resume);
+    first_epoch = static_cast<int>(state.integer("epoch"));
+    step_index = state.number("step_index");
+    order = state.tensor("order");
+    cursor = state.integer("cursor");
+    state.generator("generator", generator);
+    state.module("supernet", supernet, supernet.cls_token.device());
+    state.optimizer("optimizer", optimizer);
+    for (std::int64_t i = 0, count = state.integer("records"); i < count; ++i) {
+      const std::string key = "record." + std::to_string(i) + ".";
+      VitEpochRecord record;
+      record.epoch = static_cast<int>(state.integer(key + "epoch"));
+      record.train_loss = state.number(key + "train_loss");
+      record.seconds = state.number(key + "seconds");
+      record.lr = state.number(key + "lr");
+      record.widths_in_use = static_cast<int>(state.integer(key + "widths_in_use"));
+      records.push_back(record);
+    }
+    supernet.train();
+  }
+  for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
     const auto started = std::chrono::steady_clock::now();
     if (epoch <= options.warmup_width_epochs) rewire_vit(supernet, follow_in_state);
     const int in_use = choices_in_use(5, epoch, options.warmup_width_epochs);
@@ -427,6 +450,26 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
     record.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, steps));
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     records.push_back(record);
+    if (checkpoints.save) {
+      StateWriter state;
+      state.integer("epoch", epoch + 1);
+      state.number("step_index", step_index);
+      state.tensor("order", order);
+      state.integer("cursor", cursor);
+      state.generator("generator", generator);
+      state.module("supernet", supernet);
+      state.optimizer("optimizer", optimizer);
+      state.integer("records", static_cast<std::int64_t>(records.size()));
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        const std::string key = "record." + std::to_string(i) + ".";
+        state.integer(key + "epoch", records[i].epoch);
+        state.number(key + "train_loss", records[i].train_loss);
+        state.number(key + "seconds", records[i].seconds);
+        state.number(key + "lr", records[i].lr);
+        state.integer(key + "widths_in_use", records[i].widths_in_use);
+      }
+      checkpoints.save(state.bytes());
+    }
   }
   supernet.eval();
   return records;

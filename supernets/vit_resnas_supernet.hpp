@@ -13,6 +13,7 @@
 
 #include "core/network.hpp"
 #include "core/rng.hpp"
+#include "core/training_state.hpp"
 #include "core/search_space.hpp"
 #include "datasets/dataset.hpp"
 #include "search_spaces/vit_resnas/vit_resnas.hpp"
@@ -114,6 +115,7 @@ struct VitEpochRecord {
 // Everything random comes from `seed`. `on_step(epoch, step, steps, loss)` may throw to stop.
 std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpaceSpec& spec, const ImageSet& train,
                                                const VitSupernetOptions& options, std::uint64_t seed,
-                                               const std::function<void(int, std::int64_t, std::int64_t, double)>& on_step);
+                                               const std::function<void(int, std::int64_t, std::int64_t, double)>& on_step,
+                                               const TrainingCheckpoints& checkpoints = {});
 
 }  // namespace nascent

@@ -316,9 +316,8 @@ terminals:
   two: {op: clone, copies: 2}
   sum: {op: add}
 )");
-  register_builtin_spaces();
   Config options = Config::parse("{file: " + file + ", input: [5, 8]}");
-  auto space = SpaceRegistry::instance().create("grammar", options);
+  auto space = registries().spaces.create("grammar", options);
   EXPECT_EQ(space->name(), "tiny-mlp");
   Rng rng(2);
   for (int i = 0; i < 20; ++i) {

@@ -150,11 +150,10 @@ TEST(Nb201, ParamsAndFlopsMatchThePublishedTableForAllCells) {
 }
 
 TEST(Nb201, JoinsTheRegistry) {
-  register_builtin_spaces();
-  auto space = SpaceRegistry::instance().create("nb201", Config::parse("channels: 8\ncells_per_stage: 2"));
+  auto space = registries().spaces.create("nb201", Config::parse("channels: 8\ncells_per_stage: 2"));
   EXPECT_EQ(space->name(), "nb201");
-  EXPECT_THROW(SpaceRegistry::instance().create("nb201", Config::parse("chanels: 8")), Error);
-  EXPECT_THROW(SpaceRegistry::instance().create("nope"), Error);
+  EXPECT_THROW(registries().spaces.create("nb201", Config::parse("chanels: 8")), Error);
+  EXPECT_THROW(registries().spaces.create("nope", Config()), Error);
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
-// An example of a search space that lives outside nascent: a plain chain of 3x3 convolutions
-// whose widths are searched ("16-32-32"). Build it as a shared library and load it with
-// `nascent --plugin libnascent_example_plugin.so ...` or a config's `plugins:` list.
+// The example plugin's search space: a plain chain of 3x3 convolutions whose widths are searched
+// ("16-32-32"). plugin.cpp registers it with the plugin's strategy and dataset.
 #include <torch/torch.h>
 
 #include "core/error.hpp"
@@ -8,9 +7,8 @@
 #include "core/probe.hpp"
 #include "core/registry.hpp"
 
+namespace nascent {
 namespace {
-
-using namespace nascent;
 
 const std::vector<int> kWidths = {8, 16, 32, 64};
 constexpr std::size_t kMaxLayers = 4;
@@ -132,10 +130,13 @@ class ChainSpace : public SearchSpace {
 
 }  // namespace
 
-extern "C" void nascent_register_plugin(nascent::SpaceRegistry& registry) {
-  registry.add("chain", "example plugin: a chain of strided 3x3 convolutions with searched widths",
-               [](const nascent::Config& options) -> std::unique_ptr<nascent::SearchSpace> {
-                 options.check_keys({"name"});
-                 return std::make_unique<ChainSpace>();
-               });
+namespace example_plugin {
+
+void register_chain_space(Registries& registries) {
+  registries.spaces.add("chain", "example plugin: a chain of strided 3x3 convolutions with searched widths", OptionTable(),
+                        [](const Options&) -> std::unique_ptr<SearchSpace> { return std::make_unique<ChainSpace>(); });
 }
+
+}  // namespace example_plugin
+
+}  // namespace nascent

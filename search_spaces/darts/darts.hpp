@@ -29,8 +29,9 @@ struct DartsGenotype {
 // build() is the reference's evaluation network (NetworkCIFAR) without the auxiliary head and drop
 // path: stem conv3x3 to 3C + BN, `layers` cells with reduction cells at layers/3 and 2 layers/3
 // (channels doubled), global pooling, linear classifier.
-class DartsSpace : public SearchSpace {
+class DartsSpace : public SearchSpace, public CellSupernetSpace {
  public:
+  std::string cell_supernet() const override { return "darts_cell"; }
   explicit DartsSpace(int channels = 16, int layers = 8, int steps = 4);
   static std::unique_ptr<SearchSpace> from_config(const Config& options);
 

@@ -10,8 +10,9 @@ namespace nascent {
 // NAS-Bench-201 (Dong & Yang, ICLR 2020): a cell of 4 nodes and 6 edges, each edge one of five
 // operations, stacked in a fixed macro network (stem, 3 stages of N cells at C, 2C, 4C channels
 // joined by residual reduction blocks, BN-ReLU, global pooling, linear head).
-class Nb201Space : public SearchSpace {
+class Nb201Space : public SearchSpace, public CellSupernetSpace {
  public:
+  std::string cell_supernet() const override { return "nb201_cell"; }
   static constexpr int kEdges = 6;
   static constexpr int kNumOps = 5;
   static const std::array<const char*, kNumOps> kOps;  // none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3

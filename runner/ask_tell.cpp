@@ -1,0 +1,282 @@
+// The ask/tell search method: it asks the registered Strategy for candidates, evaluates them on
+// parallel workers with the run's evaluator and tells the results back in the order asked, so a
+// run is the same for a seed however many workers evaluate it. Strategies that rank a pool by
+// training-free scores first get it scored with the `predictor` evaluator (stage score).
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.hpp"
+#include "strategies/method.hpp"
+#include "strategies/strategy.hpp"
+
+namespace nascent {
+
+namespace {
+
+struct Pending {
+  std::int64_t seq = 0;
+  std::string arch, fingerprint;
+  Evaluation result;
+  std::optional<double> value;  // the objective's value
+  bool replayed = false;
+};
+
+class AskTellSearch final : public Method {
+ public:
+  explicit AskTellSearch(Config strategy) : strategy_config_(std::move(strategy)) {}
+
+  std::string label() const override { return strategy_->name(); }
+  std::string evaluator_label() const override { return evaluator_name_; }
+  Stage final_stage() const override { return Stage::Query; }
+  std::vector<std::string> sections() const override { return {"evaluator", "predictor"}; }
+  std::vector<std::string> budget_keys() const override { return {"evaluations", "seconds", "cost"}; }
+  bool needs_budget() const override { return true; }
+  bool evaluates_in_parallel() const override { return true; }
+  bool resumable() const override { return true; }
+  std::string default_metric(const Config& config) const override {
+    return config.child("evaluator").get<std::string>("metric", "val_acc");
+  }
+
+  void prepare(RunContext& context) override {
+    const std::string name = strategy_config_.get<std::string>("name", "evolution");
+    strategy_ = registries().strategies.create(name, strategy_config_, StrategyContext{*context.space, context.config_dir});
+    const Config& config = *context.config;
+    evaluator_name_ = config.child("evaluator").get<std::string>("name", "train");
+    EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
+    evaluator_ = make_evaluator(config.child("evaluator"), evaluator_context);
+    // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
+    if (config.has("predictor")) predictor_ = make_evaluator(config.child("predictor"), evaluator_context);
+  }
+
+  MethodResult run(RunContext& context) override {
+    Rng rng(context.seed);
+    if (!score_pool(context, rng)) {
+      result_.status = context.interrupted() ? "interrupted" : "budget";
+      return finish();
+    }
+    std::size_t fruitless_asks = 0;
+    while (!context.interrupted()) {
+      if (out_of_budget(context)) {
+        result_.status = context.budget.evaluations && done_ >= *context.budget.evaluations ? "finished" : "budget";
+        break;
+      }
+      std::size_t want = context.batch;
+      if (context.budget.evaluations) want = std::min<std::size_t>(want, static_cast<std::size_t>(*context.budget.evaluations - done_));
+      const std::vector<std::string> asked = strategy_->ask(want, rng);
+      if (asked.empty()) {
+        result_.status = "exhausted";
+        break;
+      }
+      const bool progressed = query(context, asked);
+      // A strategy that only proposes architectures it has already seen can make no progress.
+      fruitless_asks = progressed ? 0 : fruitless_asks + 1;
+      if (fruitless_asks > 1000) {
+        result_.status = "exhausted";
+        break;
+      }
+    }
+    if (context.interrupted()) result_.status = "interrupted";
+    return finish();
+  }
+
+ private:
+  MethodResult finish() {
+    result_.counted = done_;
+    return result_;
+  }
+
+  bool out_of_budget(const RunContext& context) const {
+    return (context.budget.evaluations && done_ >= *context.budget.evaluations) || context.out_of_time() ||
+           (context.budget.cost && total_cost_ >= *context.budget.cost);
+  }
+
+  // Evaluates the asked candidates not seen before (repeats reuse their earlier result), stores
+  // them, and tells every asked one back. False when nothing new was evaluated.
+  bool query(RunContext& context, const std::vector<std::string>& asked) {
+    std::vector<std::string> canonical;
+    for (const auto& arch : asked) canonical.push_back(context.space->canonical(arch));
+    std::vector<Pending> pending;
+    std::unordered_set<std::string> pending_archs;
+    for (const std::string& arch : canonical) {
+      if (seen_.count(arch) || pending_archs.count(arch)) continue;
+      Pending p;
+      p.seq = next_seq_ + static_cast<std::int64_t>(pending.size());
+      p.arch = arch;
+      pending_archs.insert(arch);
+      pending.push_back(std::move(p));
+    }
+    evaluate(context, pending, *evaluator_, Stage::Query);
+    for (Pending& p : pending) {
+      check_metric_reported(p.result, context.objective);
+      ++done_;
+      ++next_seq_;
+      if (!p.replayed) ++result_.evaluated_now;
+      total_cost_ += p.result.cost;
+      seen_[p.arch] = fitness_of(p.result, context.objective);
+      note_best(p, context);
+      report(context, p);
+    }
+    for (const std::string& arch : canonical) strategy_->tell(arch, seen_.at(arch));
+    return !pending.empty();
+  }
+
+  // Evaluates what is not stored yet (in parallel) and replays what is (on resume); stores each
+  // result as it finishes.
+  void evaluate(RunContext& context, std::vector<Pending>& pending, Evaluator& with, Stage stage) {
+    std::vector<std::size_t> to_evaluate;
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      if (!replay(context, pending[k], stage)) to_evaluate.push_back(k);
+    }
+    // Asked serially here: strategies are not thread-safe.
+    std::vector<std::string> sources(pending.size());
+    if (stage == Stage::Query)
+      for (std::size_t k : to_evaluate) sources[k] = strategy_->transfer_source(pending[k].arch);
+    tbb::task_arena arena(context.workers);
+    arena.execute([&] {
+      tbb::parallel_for(
+          tbb::blocked_range<std::size_t>(0, to_evaluate.size(), 1),
+          [&](const tbb::blocked_range<std::size_t>& range) {
+            // LibTorch's thread count is per calling thread under OpenMP: set it on each worker.
+            at::set_num_threads(context.threads);
+            for (std::size_t i = range.begin(); i != range.end(); ++i) evaluate_one(context, pending[to_evaluate[i]], with, stage, sources[to_evaluate[i]]);
+          },
+          tbb::simple_partitioner());
+    });
+  }
+
+  void evaluate_one(RunContext& context, Pending& p, Evaluator& with, Stage stage, const std::string& source) {
+    p.fingerprint = context.space->fingerprint(p.arch);
+    try {
+      const std::uint64_t seed = derive_seed(context.seed, static_cast<std::uint64_t>(p.seq));
+      p.result = source.empty() ? with.evaluate(*context.space, p.arch, seed) : with.evaluate_from(*context.space, p.arch, seed, source);
+    } catch (const std::exception& error) {
+      p.result = Evaluation{};
+      p.result.ok = false;
+      p.result.error = error.what();
+    }
+    // A queried candidate keeps the training-free scores it was chosen by.
+    auto scores = pool_scores_.find(p.arch);
+    if (stage == Stage::Query && scores != pool_scores_.end())
+      for (const auto& [name, value] : scores->second) p.result.metrics.emplace(name, value);
+    p.value = objective_value(p.result, context.objective);
+    context.record_at(p.seq, stage, p.arch, p.fingerprint, p.result, p.value);
+  }
+
+  // On resume, an evaluation stored at this seq stands in for evaluating it again.
+  static bool replay(RunContext& context, Pending& p, Stage stage) {
+    auto it = context.replay.find(p.seq);
+    if (it == context.replay.end()) return false;
+    if (it->second.arch != p.arch || it->second.stage != stage)
+      throw Error("--resume: evaluation " + std::to_string(p.seq) + " is " + it->second.arch + " (" + to_string(it->second.stage) +
+                  ") but the strategy now asks for " + p.arch + " (" + to_string(stage) + ") (was the run made by another nascent version?)");
+    p.result = it->second.result;
+    p.value = objective_value(p.result, context.objective);
+    p.replayed = true;
+    return true;
+  }
+
+  static void check_metric_reported(const Evaluation& evaluation, const Objective& objective) {
+    if (!evaluation.ok || evaluation.metrics.count(objective.metric)) return;
+    std::string known;
+    for (const auto& metric : evaluation.metrics) known += (known.empty() ? "" : ", ") + metric.first;
+    throw Error("config: objective.metric '" + objective.metric + "' is not reported by the evaluator (it reports: " + known + ")");
+  }
+
+  void note_best(const Pending& p, const RunContext& context) {
+    const auto fitness = fitness_of(p.result, context.objective);
+    if (fitness && (!best_fitness_ || *fitness > *best_fitness_)) {
+      best_fitness_ = fitness;
+      result_.best_arch = p.arch;
+      result_.best_value = p.value;
+      result_.best_metrics = p.result.metrics;
+    }
+  }
+
+  void report(RunContext& context, const Pending& p) {
+    const double elapsed = context.elapsed();
+    const auto& budget = context.budget;
+    std::string left;
+    if (budget.evaluations && done_ > 0 && *budget.evaluations > done_)
+      left = "  ~" + format_duration((elapsed - context.elapsed_offset) / std::max<std::int64_t>(1, result_.evaluated_now) *
+                                     static_cast<double>(*budget.evaluations - done_)) + " left";
+    if (budget.seconds) left = "  " + format_duration(std::max(0.0, *budget.seconds - elapsed)) + " left";
+    const std::string total = budget.evaluations ? "/" + std::to_string(*budget.evaluations) : "";
+    std::string value = "failed: " + p.result.error;
+    if (p.result.ok) {
+      auto it = p.result.metrics.find(context.objective.metric);
+      char buffer[64];
+      std::snprintf(buffer, sizeof buffer, "%s %.4g", context.objective.metric.c_str(), it == p.result.metrics.end() ? NAN : it->second);
+      value = buffer;
+    }
+    char best[64] = "none";
+    if (result_.best_value) std::snprintf(best, sizeof best, "%.4g", *result_.best_value);
+    char line[512];
+    std::snprintf(line, sizeof line, "[%lld%s] %s  best %s  elapsed %s%s", static_cast<long long>(done_), total.c_str(), value.c_str(), best,
+                  format_duration(elapsed).c_str(), left.c_str());
+    context.progress(line, true);
+  }
+
+  // Scores the strategy's pool with the `predictor` evaluator before any query. False when the
+  // run was stopped or ran out of time first (--resume continues it).
+  bool score_pool(RunContext& context, Rng& rng) {
+    const std::vector<std::string> pool = strategy_->score_pool(rng);
+    if (pool.empty()) return true;
+    if (!predictor_)
+      throw Error("config: strategy " + strategy_->name() +
+                  " scores a pool of candidates first: add a `predictor` section (e.g. name: proxy, metrics: [synflow])");
+    std::size_t scored = 0, failed = 0;
+    const std::size_t chunk = std::max<std::size_t>(context.batch, 16);
+    for (std::size_t begin = 0; begin < pool.size(); begin += chunk) {
+      if (context.interrupted() || context.out_of_time()) {
+        context.progress("stopped while scoring the candidate pool (" + std::to_string(scored) + " of " + std::to_string(pool.size()) + " scored)", true);
+        return false;
+      }
+      std::vector<Pending> pending;
+      for (std::size_t i = begin; i < std::min(pool.size(), begin + chunk); ++i) {
+        Pending p;
+        p.seq = next_seq_++;
+        p.arch = pool[i];
+        pending.push_back(std::move(p));
+      }
+      evaluate(context, pending, *predictor_, Stage::Score);
+      for (const auto& p : pending) {
+        strategy_->tell_scores(p.arch, p.result.metrics, p.result.ok);
+        pool_scores_[p.arch] = p.result.metrics;
+        note_best(p, context);
+        ++scored;
+        if (!p.result.ok) ++failed;
+      }
+      const double elapsed = context.elapsed();
+      context.progress("[scored " + std::to_string(scored) + "/" + std::to_string(pool.size()) + "] " + std::to_string(failed) + " failed  elapsed " +
+                           format_duration(elapsed) + "  ~" +
+                           format_duration((elapsed - context.elapsed_offset) / static_cast<double>(scored) * static_cast<double>(pool.size() - scored)) +
+                           " left",
+                       scored == pool.size());
+    }
+    return true;
+  }
+
+  Config strategy_config_;
+  std::unique_ptr<Strategy> strategy_;
+  std::unique_ptr<Evaluator> evaluator_, predictor_;
+  std::string evaluator_name_;
+  std::unordered_map<std::string, std::optional<double>> seen_;  // arch -> fitness, within this run
+  std::unordered_map<std::string, std::map<std::string, double>> pool_scores_;
+  std::int64_t done_ = 0;      // query evaluations, which the evaluations budget counts
+  std::int64_t next_seq_ = 0;  // every stored evaluation, scores included
+  double total_cost_ = 0;
+  std::optional<double> best_fitness_;
+  MethodResult result_;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_ask_tell_search(const Config& strategy) { return std::make_unique<AskTellSearch>(strategy); }
+
+}  // namespace nascent

@@ -1,0 +1,332 @@
+// The run driver: one lifecycle for every method. It reads what every run shares (seed, budget,
+// parallelism, objective), builds the space and the method from their registries, lets the method
+// check its config before anything is written, records the run, steps the method and marks how
+// the run ended.
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/registry.hpp"
+#include "results/store.hpp"
+#include "runner/search.hpp"
+#include "strategies/method.hpp"
+
+namespace nascent {
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+using Clock = std::chrono::steady_clock;
+
+// The store behind a RunContext; numbering, timing and progress lines live here so that every
+// method gets the same.
+class StoreContext final : public RunContext {
+ public:
+  StoreContext() : started_(Clock::now()) {}
+
+  void open(const std::string& db_path) { store_ = std::make_unique<ResultStore>(db_path, ResultStore::Mode::ReadWrite); }
+  ResultStore& store() { return *store_; }
+  bool opened() const { return store_ != nullptr; }
+  void start(std::int64_t run, std::int64_t next_seq, double offset) {
+    run_ = run;
+    next_seq_ = next_seq;
+    elapsed_offset = offset;
+    started_ = Clock::now();
+  }
+  std::int64_t run_id() const { return run_; }
+  std::int64_t stored() const { return next_seq_; }
+
+  double elapsed() const override { return elapsed_offset + std::chrono::duration<double>(Clock::now() - started_).count(); }
+  bool interrupted() const override { return g_stop_requested; }
+
+  std::int64_t record(Stage stage, const std::string& arch, const Evaluation& result, std::optional<double> value,
+                      std::optional<std::int64_t> at) override {
+    std::int64_t seq;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      seq = at.value_or(next_seq_);
+    }
+    const std::string canonical = space->canonical(arch);
+    auto stored = replay.find(seq);
+    if (stored != replay.end()) {
+      if (stored->second.arch != canonical || stored->second.stage != stage)
+        throw Error("--resume: evaluation " + std::to_string(seq) + " is " + stored->second.arch + " (" + to_string(stored->second.stage) +
+                    ") but the run now computes " + canonical + " (" + to_string(stage) + ")");
+      std::lock_guard<std::mutex> lock(mutex_);
+      next_seq_ = std::max(next_seq_, seq + 1);
+      return seq;
+    }
+    record_at(seq, stage, canonical, space->fingerprint(canonical), result, value);
+    return seq;
+  }
+
+  void record_at(std::int64_t seq, Stage stage, const std::string& arch, const std::string& fingerprint, const Evaluation& result,
+                 std::optional<double> value) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    StoredEvaluation e;
+    e.run = run_;
+    e.seq = seq;
+    e.space = space->name();
+    e.arch = arch;
+    e.fingerprint = fingerprint;
+    e.result = result;
+    e.fitness = value && !objective.maximize ? std::optional<double>(-*value) : value;
+    e.elapsed = elapsed();
+    e.stage = to_string(stage);
+    store_->add_evaluation(e);
+    next_seq_ = std::max(next_seq_, seq + 1);
+  }
+
+  void record_curve(const std::string& curve, double step, double value, const std::string& label) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stored_points_.count({curve, step})) return;
+    store_->add_curve_points(run_, {CurvePoint{run_, curve, step, value, label}});
+  }
+
+  // Resuming: the points the run already holds are not stored twice.
+  void load_stored_points(std::int64_t run) {
+    for (const auto& point : store_->curves(run)) stored_points_.insert({point.curve, point.step});
+  }
+
+  void progress(const std::string& line, bool force) override {
+    if (quiet) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = Clock::now();
+    if (!force && std::chrono::duration<double>(now - last_line_).count() < 10) return;
+    last_line_ = now;
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+ private:
+  std::unique_ptr<ResultStore> store_;
+  std::set<std::pair<std::string, double>> stored_points_;
+  std::int64_t run_ = 0;
+  std::int64_t next_seq_ = 0;
+  Clock::time_point started_;
+  Clock::time_point last_line_ = Clock::now() - std::chrono::hours(1);
+  std::mutex mutex_;
+};
+
+const std::vector<std::string> kRunSections{"name", "description", "seed", "space", "strategy", "objective", "budget", "parallel", "plugins"};
+
+std::unique_ptr<Method> make_method(const Config& strategy) {
+  const std::string name = strategy.get<std::string>("name", "evolution");
+  auto& all = registries();
+  if (all.methods.contains(name)) return all.methods.create(name, strategy);
+  if (all.strategies.contains(name)) return make_ask_tell_search(strategy);
+  throw Error("config: strategy.name: unknown strategy '" + name + "' (methods: " + all.methods.names() +
+              "; ask/tell strategies: " + all.strategies.names() + ")");
+}
+
+void check_sections(const Config& config, const Method& method, const std::string& name) {
+  std::vector<std::string> allowed = kRunSections;
+  for (const auto& section : method.sections()) allowed.push_back(section);
+  for (const auto& item : config.node()) {
+    const std::string key = item.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    std::string accepted;
+    for (const auto& section : method.sections()) accepted += (accepted.empty() ? "" : ", ") + section;
+    throw Error("config: unknown key '" + key + "' for strategy " + name + " (besides the run's keys it accepts: " +
+                (accepted.empty() ? "nothing" : accepted) + ")");
+  }
+}
+
+Budget read_budget(const Config& config, const Method& method, const std::string& name) {
+  const Config section = config.child("budget");
+  const std::vector<std::string> keys = method.budget_keys();
+  for (const auto& item : section.node()) {
+    const std::string key = item.first.as<std::string>();
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    std::string valid;
+    for (const auto& k : keys) valid += (valid.empty() ? "" : ", ") + k;
+    throw Error("config: strategy " + name + ": unknown key 'budget." + key + "' (valid: " + valid + ")");
+  }
+  Budget budget;
+  if (section.has("evaluations")) budget.evaluations = section.get<long long>("evaluations");
+  if (section.has("seconds")) budget.seconds = section.get<double>("seconds");
+  if (section.has("cost")) budget.cost = section.get<double>("cost");
+  if (section.has("epochs")) budget.epochs = section.get<double>("epochs");
+  if (budget.evaluations && *budget.evaluations < 0) throw Error("config: budget.evaluations must not be negative");
+  if (budget.seconds && !(*budget.seconds >= 0)) throw Error("config: budget.seconds must not be negative");
+  if (budget.epochs && !(*budget.epochs > 0)) throw Error("config: budget.epochs must be positive");
+  if (method.needs_budget() && !budget.evaluations && !budget.seconds && !budget.cost)
+    throw Error("config: budget needs at least one of evaluations, seconds or cost");
+  return budget;
+}
+
+void read_parallel(const Config& config, const Method& method, RunContext& context) {
+  const Config parallel = config.child("parallel");
+  if (method.evaluates_in_parallel()) {
+    parallel.check_keys({"workers", "threads_per_worker", "batch"});
+    context.workers = parallel.get<int>("workers", 1);
+    context.threads = parallel.get<int>("threads_per_worker", 1);
+    const int batch = parallel.get<int>("batch", context.workers);
+    if (context.workers < 1) throw Error("config: parallel.workers must be at least 1");
+    if (batch < 1) throw Error("config: parallel.batch must be at least 1");
+    context.batch = static_cast<std::size_t>(batch);
+  } else {
+    parallel.check_keys({"threads_per_worker"});
+    // One network trains at a time, so by default it gets every core.
+    context.threads = parallel.get<int>("threads_per_worker", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
+  if (context.threads < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
+}
+
+std::unique_ptr<SearchSpace> make_space(const Config& config, const std::string& config_dir) {
+  Config space_config = config.child("space");
+  // A grammar file (space `grammar`) or a model library (`flexibert`) may sit next to the config,
+  // like any other data path.
+  for (const char* path_key : {"file", "models"}) {
+    if (!space_config.has(path_key)) continue;
+    YAML::Node resolved = YAML::Clone(space_config.node());
+    resolved[path_key] = resolve_path(space_config.get<std::string>(path_key), config_dir);
+    space_config = Config(resolved, space_config.path());
+  }
+  return registries().spaces.create(space_config.get<std::string>("name"), space_config);
+}
+
+// The part of a config that decides what a run computes. Budgets, worker counts and the device
+// may change between a run and its resumption.
+std::string identity_of(const Config& config) {
+  YAML::Node copy = YAML::Clone(config.node());
+  copy.remove("budget");
+  if (copy["parallel"]) {
+    copy["parallel"].remove("workers");
+    copy["parallel"].remove("threads_per_worker");
+  }
+  for (const char* section : {"evaluator", "predictor", "strategy"})
+    if (copy[section] && copy[section].IsMap()) copy[section].remove("device");
+  YAML::Emitter out;
+  out << copy;
+  return out.c_str();
+}
+
+std::string checkpoint_path_for(const std::string& db_path, std::int64_t run) {
+  return db_path + ".checkpoints/run-" + std::to_string(run) + ".ckpt";
+}
+
+// Resuming: the latest run of the database, if its config matches; its evaluations are replayed
+// and the method restores its checkpoint before the run is marked running again.
+std::int64_t reopen(StoreContext& context, const SearchOptions& options, const Config& config, Method& method) {
+  ResultStore& store = context.store();
+  auto previous = store.latest_run();
+  if (!previous) throw Error("--resume: " + options.db_path + " has no run to resume");
+  if (options.seed && *options.seed != previous->seed)
+    throw Error("--resume: run " + std::to_string(previous->id) + " used seed " + std::to_string(previous->seed) + ", not " +
+                std::to_string(*options.seed));
+  if (identity_of(Config::parse(previous->config)) != identity_of(config))
+    throw Error("--resume: the config differs from run " + std::to_string(previous->id) +
+                " (only budget, parallel workers/threads and devices may change)");
+  context.seed = previous->seed;
+  context.resuming = true;
+  double offset = 0;
+  std::int64_t next = 0;
+  for (auto& e : store.evaluations(previous->id)) {
+    offset = std::max(offset, e.elapsed);
+    next = std::max(next, e.seq + 1);
+    context.replay[e.seq] = ReplayedEvaluation{parse_stage_name(e.stage), e.arch, e.result, e.elapsed};
+  }
+  context.checkpoint_path = checkpoint_path_for(options.db_path, previous->id);
+  method.restore(context);
+  context.load_stored_points(previous->id);
+  store.reopen_run(previous->id);
+  context.start(previous->id, next, offset);
+  return previous->id;
+}
+
+}  // namespace
+
+void request_stop() { g_stop_requested = true; }
+bool stop_requested() { return g_stop_requested; }
+
+SearchSummary run_search(const SearchOptions& options) {
+  g_stop_requested = false;
+  const Config& config = options.config;
+  for (const auto& plugin : config.get<std::vector<std::string>>("plugins", {})) load_plugin(resolve_path(plugin, options.config_dir));
+  for (const auto& plugin : options.plugins) load_plugin(plugin);
+
+  const Config strategy = config.child("strategy");
+  const std::string name = strategy.get<std::string>("name", "evolution");
+  auto method = make_method(strategy);
+  check_sections(config, *method, name);
+  StoreContext context;
+  context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
+  context.device_override = options.device.value_or("");
+  context.config_dir = options.config_dir;
+  context.quiet = options.quiet;
+  context.config = &config;
+  context.budget = read_budget(config, *method, name);
+  context.objective = read_objective(config, method->default_metric(config));
+  read_parallel(config, *method, context);
+  if (options.resume && !method->resumable())
+    throw Error("--resume: " + name + " runs cannot be resumed yet; start a new run");
+  auto space = make_space(config, options.config_dir);
+  context.space = space.get();
+  method->prepare(context);  // every config error surfaces here, before anything is written
+  at::set_num_threads(context.threads);
+
+  context.open(options.db_path);
+  if (options.resume) {
+    reopen(context, options, config, *method);
+  } else {
+    const std::int64_t run = context.store().begin_run(config.dump(), context.seed, space->name(), method->label(), method->evaluator_label());
+    context.checkpoint_path = checkpoint_path_for(options.db_path, run);
+    context.start(run, 0, 0);
+  }
+  MethodResult result;
+  try {
+    result = method->run(context);
+  } catch (const RunStopped& stopped) {
+    result.status = stopped.status;
+    result.counted = context.stored();
+  } catch (...) {
+    context.store().finish_run(context.run_id(), "failed");
+    throw;
+  }
+  if (g_stop_requested) result.status = "interrupted";
+  context.store().finish_run(context.run_id(), result.status);
+
+  SearchSummary summary;
+  summary.run = context.run_id();
+  summary.status = result.status;
+  summary.evaluations = result.counted;
+  summary.evaluated_now = result.evaluated_now;
+  summary.best_arch = result.best_arch;
+  summary.best_fitness = result.best_value.value_or(0);
+  summary.best_metrics = result.best_metrics;
+  summary.elapsed = context.elapsed();
+  return summary;
+}
+
+Objective read_objective(const Config& config, const std::string& default_metric) {
+  const Config objective = config.child("objective");
+  objective.check_keys({"metric", "mode"});
+  const std::string mode = objective.get<std::string>("mode", "max");
+  if (mode != "max" && mode != "min") throw Error("config: objective.mode must be max or min, got '" + mode + "'");
+  return {objective.get<std::string>("metric", default_metric), mode == "max"};
+}
+
+std::optional<double> objective_value(const Evaluation& evaluation, const Objective& objective) {
+  if (!evaluation.ok) return std::nullopt;
+  auto it = evaluation.metrics.find(objective.metric);
+  if (it == evaluation.metrics.end() || !std::isfinite(it->second)) return std::nullopt;
+  return it->second;
+}
+
+std::string format_duration(double seconds) {
+  char buffer[32];
+  if (seconds < 120) std::snprintf(buffer, sizeof buffer, "%.0fs", seconds);
+  else if (seconds < 7200) std::snprintf(buffer, sizeof buffer, "%.1fm", seconds / 60);
+  else std::snprintf(buffer, sizeof buffer, "%.1fh", seconds / 3600);
+  return buffer;
+}
+
+}  // namespace nascent

@@ -1,0 +1,95 @@
+// What the weight-sharing methods share (strategies/weight_sharing.hpp).
+#include "strategies/weight_sharing.hpp"
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace nascent {
+
+namespace {
+bool load_checkpoint(torch::nn::Module& net, const std::string& path, const std::string& identity) {
+  if (!std::filesystem::exists(path)) return false;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception&) {
+    throw Error("strategy.checkpoint '" + path + "' is not a nascent supernet checkpoint (unreadable); move it away or name another file");
+  }
+  c10::IValue stored;
+  if (!archive.try_read("nascent_identity", stored) || !stored.isString())
+    throw Error("strategy.checkpoint '" + path + "' is not a nascent supernet checkpoint; move it away or name another file");
+  if (stored.toStringRef() != identity)
+    throw Error("strategy.checkpoint '" + path + "' holds a supernet trained with another space, dataset, supernet_training or seed; "
+                "delete it to retrain, or name a new checkpoint");
+  try {
+    net.load(archive);
+  } catch (const std::exception&) {
+    throw Error("strategy.checkpoint '" + path + "' does not fit this supernet (damaged file?); delete it to retrain");
+  }
+  return true;
+}
+
+void save_checkpoint(torch::nn::Module& net, const std::string& path, const std::string& identity) {
+  torch::serialize::OutputArchive archive;
+  net.save(archive);
+  archive.write("nascent_identity", c10::IValue(identity));
+  const std::string temporary = path + ".partial";
+  try {
+    archive.save_to(temporary);
+    std::filesystem::rename(temporary, path);
+  } catch (const std::exception& error) {
+    throw Error("strategy.checkpoint: cannot write '" + path + "': " + std::string(error.what()).substr(0, 200));
+  }
+}
+
+}  // namespace
+
+// Everything a checkpoint's weights depend on; a stored checkpoint is reused only when it matches.
+std::string checkpoint_identity(const Config& config, std::uint64_t seed) {
+  const Config strategy = config.child("strategy");
+  std::ostringstream id;
+  id << "space: " << config.child("space").dump() << "\ndataset: " << strategy.child("dataset").dump()
+     << "\nsupernet_training: " << strategy.child("supernet_training").dump() << "\nseed: " << seed;
+  return id.str();
+}
+
+
+ImageSet first(const ImageSet& set, std::int64_t n) {
+  if (n <= 0 || n >= set.size()) return set;
+  return {set.images.slice(0, 0, n), set.labels.slice(0, 0, n)};
+}
+
+DataSplits load_image_data(const Config& dataset, const std::string& config_dir, const std::string& method) {
+  DataSplits data = load_dataset(dataset, config_dir);
+  if (data.train.images.scalar_type() == torch::kLong)
+    throw Error("config: strategy.dataset: " + method + " searches image networks; '" + data.name + "' is text");
+  if (data.val.size() == 0) throw Error("config: strategy.dataset needs a validation split (it scores the sub-networks)");
+  return data;
+}
+
+void load_or_train(Network& supernet, const std::string& checkpoint, const std::string& identity, RunContext& context,
+                   const std::string& device, const std::function<void()>& train) {
+  if (load_checkpoint(supernet, checkpoint, identity)) {
+    supernet.to(torch::Device(device));
+    context.progress("supernet loaded from " + checkpoint, true);
+    return;
+  }
+  // Initialised on the CPU from the seed, then moved: the same weights on every device.
+  at::Generator init = at::detail::createCPUGenerator(context.seed);
+  supernet.reset_parameters(init);
+  supernet.to(torch::Device(device));
+  train();
+  save_checkpoint(supernet, checkpoint, identity);
+  context.progress("supernet saved to " + checkpoint, true);
+}
+
+std::string training_line(const std::string& where, double loss, double run_elapsed, double training_seconds, double done, double total) {
+  char text[256];
+  std::snprintf(text, sizeof text, "[supernet %s] loss %.4f  elapsed %s  ~%s left", where.c_str(), loss, format_duration(run_elapsed).c_str(),
+                format_duration(training_seconds / done * (total - done)).c_str());
+  return text;
+}
+
+}  // namespace nascent

@@ -1,0 +1,32 @@
+#pragma once
+// What the weight-sharing methods (Once-for-All, ViT-ResNAS) share: the supernet checkpoint that
+// a rerun reuses, image data with a validation split, and training progress lines.
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+
+#include "core/network.hpp"
+#include "datasets/dataset.hpp"
+#include "strategies/method.hpp"
+
+namespace nascent {
+
+// Everything a checkpoint's weights depend on; a stored checkpoint is reused only when it matches.
+std::string checkpoint_identity(const Config& config, std::uint64_t seed);
+
+// The supernet from `checkpoint` when it holds a matching one; otherwise initialised from the
+// run's seed on the CPU, moved to `device`, trained by `train` and saved (write, then rename).
+void load_or_train(Network& supernet, const std::string& checkpoint, const std::string& identity, RunContext& context,
+                   const std::string& device, const std::function<void()>& train);
+
+// The strategy's image dataset; text sets and sets without a validation split are one-line errors.
+DataSplits load_image_data(const Config& dataset, const std::string& config_dir, const std::string& method);
+
+// The first n samples (all when n <= 0).
+ImageSet first(const ImageSet& set, std::int64_t n);
+
+// "[supernet <where>] loss L  elapsed E  ~R left", the remaining time extrapolated from the steps done.
+std::string training_line(const std::string& where, double loss, double run_elapsed, double training_seconds, double done, double total);
+
+}  // namespace nascent
