@@ -100,8 +100,16 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
   for (const auto& section : finals) evaluator_names += (evaluator_names.empty() ? "" : ",") + section.get<std::string>("name", "train");
   const std::string strategy_label = method == "darts" ? "darts-order" + std::to_string(search_options.order) : method;
   ResultStore store(options.db_path, ResultStore::Mode::ReadWrite);
-  const std::int64_t run_id = store.begin_run(config.dump(), seed, space_name, strategy_label,
-                                              evaluator_names.empty() ? "none" : evaluator_names);
+  RunInfo info;
+  info.config = config.dump();
+  info.seed = seed;
+  info.space = space_name;
+  info.strategy = strategy_label;
+  info.evaluator = evaluator_names.empty() ? "none" : evaluator_names;
+  info.objective_metric = objective.metric;
+  info.maximize = objective.maximize;
+  info.final_stage = Stage::Final;
+  const std::int64_t run_id = store.begin_run(info);
   const auto started = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
 
@@ -146,7 +154,7 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
       e.space = space_name;
       e.arch = space->canonical(record.genotype);
       e.fingerprint = space->fingerprint(e.arch);
-      e.stage = "epoch";
+      e.stage = Stage::Epoch;
       e.result.device = search_options.device;
       e.result.seconds = record.seconds;
       e.result.cost = record.seconds;
@@ -160,13 +168,17 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
       const SkipShare share = skip_share(*w_net, search.alphas());
       m["skip_share"] = share.genotype_share;
       m["skip_weight"] = share.alpha_weight;
+      // The architecture weights are curves over the epochs, not metrics of the derived genotype.
+      std::vector<CurvePoint> alphas;
       for (std::size_t a = 0; a < record.alpha_softmax.size(); ++a)
         for (std::size_t r = 0; r < edge_names.size(); ++r)
           for (std::size_t o = 0; o < op_names.size(); ++o)
-            m["alpha." + alpha_names[a] + "." + edge_names[r] + "." + op_names[o]] =
-                record.alpha_softmax[a][static_cast<std::int64_t>(r)][static_cast<std::int64_t>(o)].item<double>();
+            alphas.push_back({run_id, "alpha." + alpha_names[a] + "." + edge_names[r] + "." + op_names[o],
+                              static_cast<double>(record.epoch),
+                              record.alpha_softmax[a][static_cast<std::int64_t>(r)][static_cast<std::int64_t>(o)].item<double>(), ""});
       e.elapsed = elapsed();
       store.add_evaluation(e);
+      store.add_curve_points(run_id, alphas);
       summary.best_arch = e.arch;
       summary.best_metrics = {{"epoch", record.epoch},         {"train_acc", record.train_acc},
                               {"val_acc", record.val_acc},     {"skip_share", share.genotype_share},
@@ -189,7 +201,7 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
       e.space = space_name;
       e.arch = summary.best_arch;
       e.fingerprint = space->fingerprint(e.arch);
-      e.stage = "final";
+      e.stage = Stage::Final;
       try {
         e.result = evaluators[k]->evaluate(*space, e.arch, derive_seed(seed, static_cast<std::uint64_t>(e.seq)));
       } catch (const std::exception& error) {
@@ -197,13 +209,14 @@ SearchSummary run_differentiable_search(const SearchOptions& options, const Conf
         e.result.ok = false;
         e.result.error = error.what();
       }
-      e.fitness = fitness_of(e.result, objective);
+      const std::optional<double> oriented = fitness_of(e.result, objective);
+      e.fitness = oriented && !objective.maximize ? std::optional<double>(-*oriented) : oriented;  // stored as measured
       e.elapsed = elapsed();
       store.add_evaluation(e);
       if (!e.result.ok && !options.quiet) std::fprintf(stderr, "final training failed: %s\n", e.result.error.c_str());
-      if (e.fitness && (!best || *e.fitness > *best)) {
-        best = e.fitness;
-        summary.best_fitness = objective.maximize ? *e.fitness : -*e.fitness;
+      if (oriented && (!best || *oriented > *best)) {
+        best = oriented;
+        summary.best_fitness = *e.fitness;
         summary.best_metrics = e.result.metrics;
       }
       ++summary.evaluated_now;

@@ -183,8 +183,15 @@ SearchSummary run_search(const SearchOptions& options) {
     }
     store.reopen_run(run_id);
   } else {
-    run_id = store.begin_run(config.dump(), settings.seed, space_name, strategy->name(),
-                             config.child("evaluator").get<std::string>("name", "train"));
+    RunInfo info;
+    info.config = config.dump();
+    info.seed = settings.seed;
+    info.space = space_name;
+    info.strategy = strategy->name();
+    info.evaluator = config.child("evaluator").get<std::string>("name", "train");
+    info.objective_metric = settings.objective.metric;
+    info.maximize = settings.objective.maximize;
+    run_id = store.begin_run(info);
   }
 
   SearchSummary summary;
@@ -244,7 +251,7 @@ SearchSummary run_search(const SearchOptions& options) {
   // Evaluates what is not stored yet (in parallel) and replays what is (on resume); stores each
   // result as it finishes. Returns which entries were replayed.
   std::unordered_map<std::string, std::map<std::string, double>> pool_scores;  // arch -> its training-free scores
-  const auto evaluate_pending = [&](std::vector<StoredEvaluation>& pending, Evaluator& with, const std::string& stage) {
+  const auto evaluate_pending = [&](std::vector<StoredEvaluation>& pending, Evaluator& with, Stage stage) {
     std::vector<char> replayed(pending.size(), 0);
     for (std::size_t p = 0; p < pending.size(); ++p) {
       pending[p].stage = stage;
@@ -252,9 +259,10 @@ SearchSummary run_search(const SearchOptions& options) {
       if (it == stored.end()) continue;
       if (it->second.arch != pending[p].arch || it->second.stage != stage)
         throw Error("--resume: evaluation " + std::to_string(pending[p].seq) + " of run " + std::to_string(run_id) +
-                    " is " + it->second.arch + " (" + it->second.stage + ") but the strategy now asks for " +
-                    pending[p].arch + " (" + stage + ") (was the run made by another nascent version?)");
+                    " is " + it->second.arch + " (" + to_string(it->second.stage) + ") but the strategy now asks for " +
+                    pending[p].arch + " (" + to_string(stage) + ") (was the run made by another nascent version?)");
       pending[p] = it->second;
+      pending[p].fitness = fitness_of(pending[p].result, settings.objective);  // stored unoriented
       replayed[p] = 1;
     }
     std::vector<std::size_t> to_evaluate;
@@ -262,7 +270,7 @@ SearchSummary run_search(const SearchOptions& options) {
       if (!replayed[p]) to_evaluate.push_back(p);
     // Asked serially here: strategies are not thread-safe.
     std::vector<std::string> sources(pending.size());
-    if (stage == "query")
+    if (stage == Stage::Query)
       for (std::size_t p : to_evaluate) sources[p] = strategy->transfer_source(pending[p].arch);
 
     tbb::task_arena arena(settings.workers);
@@ -286,12 +294,15 @@ SearchSummary run_search(const SearchOptions& options) {
               }
               // A queried candidate keeps the training-free scores it was chosen by.
               auto scores = pool_scores.find(e.arch);
-              if (stage == "query" && scores != pool_scores.end())
+              if (stage == Stage::Query && scores != pool_scores.end())
                 for (const auto& [name, value] : scores->second) e.result.metrics.emplace(name, value);
               std::lock_guard<std::mutex> lock(store_mutex);
               e.elapsed = clock.elapsed();
               e.fitness = fitness_of(e.result, settings.objective);
-              store.add_evaluation(e);
+              // The store keeps the objective as measured; e.fitness stays oriented for the strategy.
+              StoredEvaluation measured = e;
+              if (measured.fitness && !settings.objective.maximize) measured.fitness = -*measured.fitness;
+              store.add_evaluation(measured);
             }
           },
           tbb::simple_partitioner());
@@ -325,7 +336,7 @@ SearchSummary run_search(const SearchOptions& options) {
         e.arch = pool[i];
         pending.push_back(std::move(e));
       }
-      evaluate_pending(pending, *predictor, "score");
+      evaluate_pending(pending, *predictor, Stage::Score);
       for (const auto& e : pending) {
         strategy->tell_scores(e.arch, e.result.metrics, e.result.ok);
         pool_scores[e.arch] = e.result.metrics;
@@ -371,7 +382,7 @@ SearchSummary run_search(const SearchOptions& options) {
         pending_archs.insert(arch);
         pending.push_back(std::move(e));
       }
-      const std::vector<char> replayed = evaluate_pending(pending, *evaluator, "query");
+      const std::vector<char> replayed = evaluate_pending(pending, *evaluator, Stage::Query);
       for (std::size_t p = 0; p < pending.size(); ++p) {
         StoredEvaluation& e = pending[p];
         check_metric_reported(e.result, settings);

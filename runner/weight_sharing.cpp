@@ -92,7 +92,7 @@ struct RunContext {
   Clock::time_point started = Clock::now();
   double elapsed() const { return std::chrono::duration<double>(Clock::now() - started).count(); }
 
-  void add(const std::string& arch, const std::string& stage, std::map<std::string, double> metrics, double seconds,
+  void add(const std::string& arch, Stage stage, std::map<std::string, double> metrics, double seconds,
            std::optional<double> fitness, const std::string& device) {
     StoredEvaluation e;
     e.run = run;
@@ -108,6 +108,12 @@ struct RunContext {
     e.fitness = fitness;
     e.elapsed = elapsed();
     store->add_evaluation(e);
+  }
+  // One point per named value, each curve "<prefix>.<name>".
+  void curve(const std::string& prefix, const std::map<std::string, double>& values, double step, const std::string& label = "") {
+    std::vector<CurvePoint> points;
+    for (const auto& [name, value] : values) points.push_back({run, prefix + "." + name, step, value, label});
+    store->add_curve_points(run, points);
   }
 };
 
@@ -277,8 +283,7 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
                                               });
                                             });
     for (const auto& r : records)
-      ctx.add(print_ofa_arch(space.largest()), "supernet", {{"train_loss", r.train_loss}, {"lr", r.lr}, {"epoch", r.epoch}}, r.seconds,
-              std::nullopt, device);
+      ctx.curve("supernet", {{"train_loss", r.train_loss}, {"lr", r.lr}, {"seconds", r.seconds}}, r.epoch, r.phase);
   });
 
   // Calibration images: a fixed random subset of the training split (set_running_statistics).
@@ -299,7 +304,7 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
   };
   for (const OfaArch& arch : report) {
     auto [m, subnet] = measure(arch, true);
-    ctx.add(print_ofa_arch(arch), "report",
+    ctx.add(print_ofa_arch(arch), Stage::Report,
             {{"val_acc", m.val_acc}, {"test_acc", m.test_acc}, {"flops", ofa_flops(spec, arch, task.input_shape[0], task.num_classes)}}, m.seconds,
             m.val_acc, device);
     if (!options.quiet) std::fprintf(stderr, "report %s: val_acc %.2f test_acc %.2f\n", print_ofa_arch(arch).c_str(), m.val_acc, m.test_acc);
@@ -314,7 +319,7 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
     auto [m, subnet] = measure(arch, false);
     measured_archs.push_back(arch);
     measured_acc.push_back(m.val_acc / 100);
-    ctx.add(print_ofa_arch(arch), "measure", {{"val_acc", m.val_acc}, {"flops", ofa_flops(spec, arch, task.input_shape[0], task.num_classes)}},
+    ctx.add(print_ofa_arch(arch), Stage::Measure, {{"val_acc", m.val_acc}, {"flops", ofa_flops(spec, arch, task.input_shape[0], task.num_classes)}},
             m.seconds, m.val_acc, device);
     progress.line([&] {
       return "[predictor data " + std::to_string(i + 1) + "/" + std::to_string(samples) + "] val_acc " + std::to_string(m.val_acc).substr(0, 5) +
@@ -342,10 +347,10 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
   double held_rmse = 0;
   for (std::size_t i = 0; i < y_held.size(); ++i) held_rmse += (held_predictions[i] - y_held[i]) * (held_predictions[i] - y_held[i]);
   held_rmse = std::sqrt(held_rmse / static_cast<double>(std::max<std::size_t>(1, y_held.size()))) * 100;
-  ctx.add(print_ofa_arch(space.largest()), "predictor",
-          {{"spearman_heldout", held_spearman}, {"rmse_heldout", held_rmse}, {"train_samples", static_cast<double>(y_train.size())},
-           {"heldout_samples", static_cast<double>(y_held.size())}},
-          0, std::nullopt, device);
+  ctx.curve("predictor",
+            {{"spearman_heldout", held_spearman}, {"rmse_heldout", held_rmse}, {"train_samples", static_cast<double>(y_train.size())},
+             {"heldout_samples", static_cast<double>(y_held.size())}},
+            0);
   if (!options.quiet) std::fprintf(stderr, "accuracy predictor: held-out Spearman %.3f, RMSE %.2f points (%zu held out)\n", held_spearman, held_rmse, y_held.size());
 
   // Efficiency: the FLOPs formula, or the latency table measured on this device.
@@ -397,7 +402,7 @@ SearchSummary run_ofa(const SearchOptions& options, const Config& config, RunCon
     const double efficiency_measured = by_latency ? metrics["latency_ms"] : metrics["flops"];
     metrics["constraint"] = constraint;
     metrics["satisfies_constraint"] = efficiency_measured <= constraint ? 1 : 0;
-    ctx.add(print_ofa_arch(arch), "final", metrics, m.seconds, m.val_acc, device);
+    ctx.add(print_ofa_arch(arch), Stage::Final, metrics, m.seconds, m.val_acc, device);
     if (!options.quiet)
       std::fprintf(stderr, "winner %zu: %s  val_acc %.2f (predicted %.2f)  test_acc %.2f  flops %.3gM  latency %.2f ms  %s\n", i + 1,
                    print_ofa_arch(arch).c_str(), m.val_acc, result.scores[i] * 100, m.test_acc, metrics["flops"] / 1e6, metrics["latency_ms"],
@@ -485,8 +490,7 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
       });
     });
     for (const auto& r : records)
-      ctx.add(print_vit_arch(spec.largest()), "supernet",
-              {{"train_loss", r.train_loss}, {"lr", r.lr}, {"epoch", r.epoch}, {"widths_in_use", r.widths_in_use}}, r.seconds, std::nullopt, device);
+      ctx.curve("supernet", {{"train_loss", r.train_loss}, {"lr", r.lr}, {"widths_in_use", r.widths_in_use}, {"seconds", r.seconds}}, r.epoch);
   });
   supernet->eval();
 
@@ -500,7 +504,7 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
       subnet->eval();
       const double acc = score_on(*subnet, sub_val, 250, torch::Device(device)).accuracy;
       scores.push_back(acc);
-      ctx.add(print_vit_arch(arch), "search", {{"val_acc", acc}, {"macs", macs(arch)}},
+      ctx.add(print_vit_arch(arch), Stage::Search, {{"val_acc", acc}, {"macs", macs(arch)}},
               std::chrono::duration<double>(Clock::now() - started).count(), acc, device);
       ++scored;
       progress.line([&] { return "[search " + std::to_string(scored) + " sub-networks scored] elapsed " + format_duration(ctx.elapsed()); });
@@ -531,7 +535,7 @@ SearchSummary run_vit_resnas(const SearchOptions& options, const Config& config,
     if (data.test.size() > 0) metrics["test_acc"] = score_on(*subnet, data.test, 250, torch::Device(device)).accuracy;
     metrics["satisfies_constraint"] = metrics["macs"] <= macs_max && metrics["macs"] >= evolution.window_low * macs_max ? 1 : 0;
     const double val_acc = metrics["val_acc"];
-    ctx.add(print_vit_arch(arch), "final", metrics, std::chrono::duration<double>(Clock::now() - started).count(), val_acc, device);
+    ctx.add(print_vit_arch(arch), Stage::Final, metrics, std::chrono::duration<double>(Clock::now() - started).count(), val_acc, device);
     if (!options.quiet)
       std::fprintf(stderr, "winner %zu: val_acc %.2f test_acc %.2f  MACs %.4g (window %.4g..%.4g) %s\n  %s\n", i + 1, val_acc, metrics["test_acc"],
                    metrics["macs"], evolution.window_low * macs_max, macs_max, metrics["satisfies_constraint"] > 0 ? "inside" : "OUTSIDE",
@@ -577,7 +581,14 @@ SearchSummary run_weight_sharing_search(const SearchOptions& options, const Conf
   bool begun = false;
   ctx.begin = [&] {
     ctx.store = std::make_unique<ResultStore>(options.db_path, ResultStore::Mode::ReadWrite);
-    ctx.run = ctx.store->begin_run(config.dump(), seed, space_name, method, "supernet");
+    RunInfo info;
+    info.config = config.dump();
+    info.seed = seed;
+    info.space = space_name;
+    info.strategy = method;
+    info.evaluator = "supernet";
+    info.final_stage = Stage::Final;  // the re-measured winners; objective: val_acc, max
+    ctx.run = ctx.store->begin_run(info);
     ctx.started = Clock::now();
     begun = true;
   };
