@@ -1,6 +1,7 @@
 #include "cli/results_command.hpp"
 
 #include <iostream>
+#include <iterator>
 #include <memory>
 
 #include "core/error.hpp"
@@ -21,6 +22,20 @@ struct ResultsArgs {
   bool minimize = false;
   std::string objectives;
   std::string eval;
+  std::string stage;  // empty: each run's final stage
+  std::string curve;  // curve name prefix
+
+  // Checked before the database is opened, so a typo is reported as such.
+  std::optional<Stage> selected_stage() const {
+    if (stage.empty() || stage == "all") return std::nullopt;
+    try {
+      return parse_stage(stage);
+    } catch (const Error&) {
+      std::string valid;
+      for (Stage known : all_stages()) valid += to_string(known) + ", ";
+      throw Error("--stage: unknown stage '" + stage + "' (valid: " + valid + "all)");
+    }
+  }
 
   std::optional<std::int64_t> selected_run() const {
     if (run_option && *run_option) return run;
@@ -41,10 +56,26 @@ void add_run_option(CLI::App* cmd, ResultsArgs& args, const std::string& help) {
   args.run_option = cmd->add_option("--run", args.run, help)->check(CLI::PositiveNumber);
 }
 
-std::vector<StoredEvaluation> load(const ResultStore& store, const ResultsArgs& args) {
+void add_stage_option(CLI::App* cmd, ResultsArgs& args) {
+  cmd->add_option("--stage", args.stage,
+                  "Only evaluations of this stage (query, score, epoch, report, measure, search, final), or all "
+                  "(default: each run's final stage)");
+}
+
+// The selected run's (or every run's) evaluations of the selected stage.
+std::vector<StoredEvaluation> load(const ResultStore& store, const ResultsArgs& args, std::vector<RunRecord>& runs) {
+  const auto stage = args.selected_stage();
   const auto run = args.selected_run();
-  if (run && !store.run(*run)) throw Error(store.path() + " has no run " + std::to_string(*run));
-  return store.evaluations(run);
+  if (run) {
+    auto record = store.run(*run);
+    if (!record) throw Error(store.path() + " has no run " + std::to_string(*run));
+    runs = {std::move(*record)};
+  } else {
+    runs = store.runs();
+  }
+  auto evaluations = store.evaluations(run);
+  if (args.stage == "all") return evaluations;
+  return select_stage(std::move(evaluations), runs, stage);
 }
 
 void print(const std::vector<StoredEvaluation>& evaluations, const std::string& format,
@@ -75,7 +106,7 @@ std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text) {
 }  // namespace
 
 void add_results_command(CLI::App& app) {
-  auto* results = app.add_subcommand("results", "Query a results database: runs, top, show, export, pareto");
+  auto* results = app.add_subcommand("results", "Query a results database: runs, top, show, export, pareto, curves");
   results->require_subcommand(1);
   const std::vector<std::string> listing{"table", "json", "csv"};
 
@@ -95,14 +126,22 @@ void add_results_command(CLI::App& app) {
                          "The best N successful evaluations by a metric (default: the stored fitness), best first",
                          top_args, listing);
   top->add_option("-k", top_args->k, "How many")->check(CLI::PositiveNumber)->capture_default_str();
-  top->add_option("--metric", top_args->metric, "Metric to rank by; 'fitness' is the run's objective")->capture_default_str();
-  top->add_flag("--min", top_args->minimize, "Smaller is better (e.g. loss, params)");
+  top->add_option("--metric", top_args->metric,
+                  "Metric to rank by; 'fitness' is the run's objective, ranked the way the run optimised it")
+      ->capture_default_str();
+  top->add_flag("--min", top_args->minimize, "Smaller is better (e.g. loss, params; with fitness: the smallest values)");
   add_run_option(top, *top_args, "Only this run (default: every run)");
+  add_stage_option(top, *top_args);
   top->callback([args = top_args] {
+    args->selected_stage();
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
-    auto evaluations = load(store, *args);
+    std::vector<RunRecord> runs;
+    auto evaluations = load(store, *args, runs);
     require_metric(evaluations, args->metric);
-    print(top_k(std::move(evaluations), args->k, args->metric, !args->minimize), args->format, {args->metric});
+    if (args->metric == "fitness" && !args->minimize)
+      print(top_k_fitness(std::move(evaluations), args->k, run_directions(runs)), args->format, {args->metric});
+    else
+      print(top_k(std::move(evaluations), args->k, args->metric, !args->minimize), args->format, {args->metric});
   });
 
   auto show_args = std::make_shared<ResultsArgs>();
@@ -139,9 +178,12 @@ void add_results_command(CLI::App& app) {
                               "Every evaluation with all its fields, one column (csv) or field (json) per metric",
                               export_args, {"csv", "json"});
   add_run_option(exporter, *export_args, "Only this run (default: every run)");
+  add_stage_option(exporter, *export_args);
   exporter->callback([args = export_args] {
+    args->selected_stage();
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
-    print(load(store, *args), args->format, {});
+    std::vector<RunRecord> runs;
+    print(load(store, *args, runs), args->format, {});
   });
 
   auto pareto_args = std::make_shared<ResultsArgs>();
@@ -152,16 +194,45 @@ void add_results_command(CLI::App& app) {
                      "Two or more metric:max|min, comma-separated, e.g. val_acc:max,params:min")
       ->required();
   add_run_option(pareto, *pareto_args, "Only this run (default: every run)");
+  add_stage_option(pareto, *pareto_args);
   pareto->callback([args = pareto_args] {
     const auto objectives = parse_objectives(args->objectives);
+    args->selected_stage();
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);
-    const auto evaluations = load(store, *args);
+    std::vector<RunRecord> runs;
+    const auto evaluations = load(store, *args, runs);
     std::vector<std::string> columns;
     for (const auto& objective : objectives) {
       require_metric(evaluations, objective.metric);
       columns.push_back(objective.metric);
     }
-    print(pareto_front(evaluations, objectives), args->format, columns);
+    print(pareto_front(evaluations, objectives, run_directions(runs)), args->format, columns);
+  });
+
+  auto curves_args = std::make_shared<ResultsArgs>();
+  auto* curves = subcommand(results, "curves",
+                            "Series stored per run that are no candidate's evaluation: supernet training, predictor "
+                            "quality, architecture weights (alpha.*), as (step, value) points",
+                            curves_args, listing);
+  add_run_option(curves, *curves_args, "Only this run (default: every run)");
+  curves->add_option("--curve", curves_args->curve, "Only curves whose name starts with this, e.g. supernet. or alpha.normal");
+  curves->callback([args = curves_args] {
+    ResultStore store(args->db, ResultStore::Mode::ReadOnly);
+    std::vector<std::int64_t> ids;
+    if (const auto run = args->selected_run()) {
+      if (!store.run(*run)) throw Error(args->db + " has no run " + std::to_string(*run));
+      ids.push_back(*run);
+    } else {
+      for (const auto& r : store.runs()) ids.push_back(r.id);
+    }
+    std::vector<CurvePoint> points;
+    for (std::int64_t id : ids) {
+      auto more = store.curves(id, args->curve);
+      points.insert(points.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    }
+    if (args->format == "json") std::cout << curves_to_json(points);
+    else if (args->format == "csv") std::cout << curves_to_csv(points);
+    else std::cout << curves_to_table(points);
   });
 }
 

@@ -81,28 +81,77 @@ void require_metric(const std::vector<StoredEvaluation>& evaluations, const std:
   throw Error("no stored evaluation has a metric '" + metric + "' (known: " + known + ")");
 }
 
-std::vector<StoredEvaluation> top_k(std::vector<StoredEvaluation> evaluations, std::size_t k, const std::string& metric,
-                                    bool maximize) {
+RunDirections run_directions(const std::vector<RunRecord>& runs) {
+  RunDirections directions;
+  for (const auto& r : runs) directions[r.id] = r.maximize;
+  return directions;
+}
+
+std::vector<StoredEvaluation> select_stage(std::vector<StoredEvaluation> evaluations, const std::vector<RunRecord>& runs,
+                                           std::optional<Stage> stage) {
+  std::map<std::int64_t, Stage> finals;
+  for (const auto& r : runs) finals[r.id] = r.final_stage;
+  std::vector<StoredEvaluation> kept;
+  for (auto& e : evaluations) {
+    const auto final_stage = finals.find(e.run);
+    const Stage wanted = stage ? *stage : final_stage == finals.end() ? Stage::Query : final_stage->second;
+    if (e.stage == wanted) kept.push_back(std::move(e));
+  }
+  return kept;
+}
+
+namespace {
+
+// The best k by `key` (larger is better), leaving out evaluations without a key; ties keep
+// storage order.
+template <typename Key>
+std::vector<StoredEvaluation> best_k(std::vector<StoredEvaluation> evaluations, std::size_t k, const Key& key) {
   std::vector<std::pair<double, std::size_t>> ranked;
   for (std::size_t i = 0; i < evaluations.size(); ++i)
-    if (auto value = metric_value(evaluations[i], metric)) ranked.emplace_back(*value, i);
-  const auto better = [maximize](const auto& a, const auto& b) { return maximize ? a.first > b.first : a.first < b.first; };
-  std::stable_sort(ranked.begin(), ranked.end(), better);
+    if (std::optional<double> value = key(evaluations[i])) ranked.emplace_back(*value, i);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<StoredEvaluation> result;
   for (std::size_t i = 0; i < ranked.size() && i < k; ++i) result.push_back(std::move(evaluations[ranked[i].second]));
   return result;
 }
 
+bool run_maximizes(const RunDirections& directions, std::int64_t run) {
+  const auto it = directions.find(run);
+  return it == directions.end() || it->second;
+}
+
+}  // namespace
+
+std::vector<StoredEvaluation> top_k(std::vector<StoredEvaluation> evaluations, std::size_t k, const std::string& metric,
+                                    bool maximize) {
+  return best_k(std::move(evaluations), k, [&](const StoredEvaluation& e) -> std::optional<double> {
+    const auto value = metric_value(e, metric);
+    if (!value) return std::nullopt;
+    return maximize ? *value : -*value;
+  });
+}
+
+std::vector<StoredEvaluation> top_k_fitness(std::vector<StoredEvaluation> evaluations, std::size_t k,
+                                            const RunDirections& directions) {
+  return best_k(std::move(evaluations), k, [&](const StoredEvaluation& e) -> std::optional<double> {
+    const auto value = metric_value(e, "fitness");
+    if (!value) return std::nullopt;
+    return run_maximizes(directions, e.run) ? *value : -*value;
+  });
+}
+
 std::vector<StoredEvaluation> pareto_front(const std::vector<StoredEvaluation>& evaluations,
-                                           const std::vector<Objective>& objectives) {
+                                           const std::vector<Objective>& objectives, const RunDirections& directions) {
   // Values oriented so that larger is better on every objective.
   std::vector<std::vector<double>> points;
   std::vector<std::size_t> owner;
   for (std::size_t i = 0; i < evaluations.size(); ++i) {
     std::vector<double> values;
     for (const auto& objective : objectives) {
-      const auto value = metric_value(evaluations[i], objective.metric);
+      auto value = metric_value(evaluations[i], objective.metric);
       if (!value) break;
+      if (objective.metric == "fitness" && directions.count(evaluations[i].run) && !directions.at(evaluations[i].run))
+        value = -*value;
       values.push_back(objective.maximize ? *value : -*value);
     }
     if (values.size() != objectives.size()) continue;
@@ -207,7 +256,7 @@ Json evaluation_json(const StoredEvaluation& e) {
               {"seconds", number(e.result.seconds)},
               {"device", e.result.device},
               {"created_at", e.created_at},
-              {"stage", e.stage},
+              {"stage", to_string(e.stage)},
               {"metrics", metrics}};
 }
 
@@ -221,6 +270,9 @@ Json run_json(const RunRecord& r) {
               {"evaluations", r.evaluations},
               {"started_at", r.started_at},
               {"ended_at", r.ended_at.empty() ? Json(nullptr) : Json(r.ended_at)},
+              {"objective_metric", r.objective_metric},
+              {"objective_mode", r.maximize ? "max" : "min"},
+              {"final_stage", to_string(r.final_stage)},
               {"versions", r.versions},
               {"config", r.config}};
 }
@@ -242,7 +294,7 @@ std::string evaluation_to_json(const StoredEvaluation& evaluation) { return eval
 
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations) {
   const auto names = metric_names(evaluations);
-  std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at";
+  std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage";
   for (const auto& name : names) out += "," + csv_field(name);
   out += "\n";
   for (const auto& e : evaluations) {
@@ -257,7 +309,8 @@ std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations)
                                     exact_number(e.result.cost),
                                     exact_number(e.result.seconds),
                                     e.result.device,
-                                    e.created_at};
+                                    e.created_at,
+                                    to_string(e.stage)};
     for (const auto& name : names) {
       const auto it = e.result.metrics.find(name);
       fields.push_back(it == e.result.metrics.end() ? "" : exact_number(it->second));
@@ -283,7 +336,7 @@ std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluation
       if (it != e.result.metrics.end()) row.push_back(short_number(it->second));
       else if (metric == "cost") row.push_back(short_number(e.result.cost));
       else if (metric == "seconds") row.push_back(short_number(e.result.seconds));
-      else if (metric == "stage") row.push_back(e.stage);
+      else if (metric == "stage") row.push_back(to_string(e.stage));
       else row.push_back("-");
     }
     row.push_back(e.arch);
@@ -299,7 +352,7 @@ std::string evaluation_to_text(const StoredEvaluation& e) {
       {"space", e.space},
       {"arch", e.arch},
       {"fingerprint", e.fingerprint},
-      {"stage", e.stage},
+      {"stage", to_string(e.stage)},
       {"status", e.result.ok ? "ok" : "failed: " + e.result.error},
       {"fitness", e.fitness ? exact_number(*e.fitness) : "-"},
       {"cost", exact_number(e.result.cost)},
@@ -319,13 +372,23 @@ std::string runs_to_json(const std::vector<RunRecord>& runs) {
 }
 
 std::string runs_to_csv(const std::vector<RunRecord>& runs) {
-  std::string out = "run,status,space,strategy,evaluator,seed,evaluations,started_at,ended_at,versions,config\n";
+  std::string out =
+      "run,status,space,strategy,evaluator,seed,evaluations,started_at,ended_at,objective_metric,objective_mode,"
+      "final_stage,versions,config\n";
   for (const auto& r : runs) {
-    const std::vector<std::string> fields{std::to_string(r.id), r.status,
-                                          r.space,              r.strategy,
-                                          r.evaluator,          std::to_string(r.seed),
-                                          std::to_string(r.evaluations), r.started_at,
-                                          r.ended_at,           r.versions,
+    const std::vector<std::string> fields{std::to_string(r.id),
+                                          r.status,
+                                          r.space,
+                                          r.strategy,
+                                          r.evaluator,
+                                          std::to_string(r.seed),
+                                          std::to_string(r.evaluations),
+                                          r.started_at,
+                                          r.ended_at,
+                                          r.objective_metric,
+                                          r.maximize ? "max" : "min",
+                                          to_string(r.final_stage),
+                                          r.versions,
                                           r.config};
     for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
     out += "\n";
@@ -352,6 +415,8 @@ std::string run_to_text(const RunRecord& r, const std::vector<StoredEvaluation>&
                              {"evaluations", std::to_string(r.evaluations)},
                              {"started_at", r.started_at},
                              {"ended_at", r.ended_at.empty() ? "-" : r.ended_at},
+                             {"objective", r.objective_metric + (r.maximize ? " (max)" : " (min)")},
+                             {"final_stage", to_string(r.final_stage)},
                              {"versions", r.versions}});
   out += "--- config\n" + r.config;
   if (!r.config.empty() && r.config.back() != '\n') out += "\n";
@@ -361,7 +426,7 @@ std::string run_to_text(const RunRecord& r, const std::vector<StoredEvaluation>&
   std::vector<std::string> columns;
   std::size_t alphas = 0;
   bool staged = false;
-  for (const auto& e : evaluations) staged = staged || e.stage != "query";
+  for (const auto& e : evaluations) staged = staged || e.stage != Stage::Query;
   if (staged) columns.push_back("stage");
   for (const auto& name : metric_names(evaluations)) {
     if (name.rfind("alpha.", 0) == 0) ++alphas;
@@ -371,6 +436,28 @@ std::string run_to_text(const RunRecord& r, const std::vector<StoredEvaluation>&
   if (alphas > 0)
     out += "(" + std::to_string(alphas) + " alpha.* metrics not shown: nascent results show --eval RUN:SEQ, or export)\n";
   return out;
+}
+
+std::string curves_to_json(const std::vector<CurvePoint>& points) {
+  Json array = Json::array();
+  for (const auto& p : points)
+    array.push_back(Json{{"run", p.run}, {"curve", p.curve}, {"step", number(p.step)}, {"value", number(p.value)}, {"label", p.label}});
+  return array.dump(2) + "\n";
+}
+
+std::string curves_to_csv(const std::vector<CurvePoint>& points) {
+  std::string out = "run,curve,step,value,label\n";
+  for (const auto& p : points)
+    out += std::to_string(p.run) + "," + csv_field(p.curve) + "," + exact_number(p.step) + "," + exact_number(p.value) + "," +
+           csv_field(p.label) + "\n";
+  return out;
+}
+
+std::string curves_to_table(const std::vector<CurvePoint>& points) {
+  std::vector<std::vector<std::string>> rows{{"run", "curve", "step", "value", "label"}};
+  for (const auto& p : points)
+    rows.push_back({std::to_string(p.run), p.curve, short_number(p.step), short_number(p.value), p.label.empty() ? "-" : p.label});
+  return aligned(rows);
 }
 
 std::string run_to_json(const RunRecord& r, const std::vector<StoredEvaluation>& evaluations) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +22,16 @@ struct Objective {
 // fewer than two objectives.
 std::vector<Objective> parse_objectives(const std::string& text);
 
-// The stored fitness for "fitness"; otherwise the named metric, falling back to the evaluation's
+// Which way each run's fitness improves (RunRecord::maximize), by run id.
+using RunDirections = std::map<std::int64_t, bool>;
+RunDirections run_directions(const std::vector<RunRecord>& runs);
+
+// The evaluations of `stage`; without one, those of each evaluation's own run's final stage
+// (RunRecord::final_stage; Stage::Query for a run not in `runs`). Storage order is kept.
+std::vector<StoredEvaluation> select_stage(std::vector<StoredEvaluation> evaluations, const std::vector<RunRecord>& runs,
+                                           std::optional<Stage> stage);
+
+// The stored (raw) fitness for "fitness"; otherwise the named metric, falling back to the evaluation's
 // own "cost" and "seconds" fields. Empty for a failed evaluation and for a missing or NaN value.
 std::optional<double> metric_value(const StoredEvaluation& e, const std::string& metric);
 
@@ -36,17 +46,24 @@ std::vector<std::string> metric_names(const std::vector<StoredEvaluation>& evalu
 // and those without a value are left out; ties keep storage order.
 std::vector<StoredEvaluation> top_k(std::vector<StoredEvaluation> evaluations, std::size_t k, const std::string& metric,
                                     bool maximize);
+// The best k by the stored fitness, each evaluation ranked in its run's direction, so that runs
+// minimising their objective come smallest first (a run not in `directions` maximises). Evaluations
+// of runs with opposite directions are compared as "larger is better" values.
+std::vector<StoredEvaluation> top_k_fitness(std::vector<StoredEvaluation> evaluations, std::size_t k,
+                                            const RunDirections& directions);
 
 // The evaluations with a value for every objective that no other such evaluation dominates
 // (at least as good on all objectives and better on one), in storage order. Evaluations with
-// identical values do not dominate each other, so all of them are kept.
+// identical values do not dominate each other, so all of them are kept. A "fitness" objective
+// is taken in each run's direction when `directions` lists the run: fitness:max is then the best
+// by the run's own objective, whether that is maximised or minimised.
 std::vector<StoredEvaluation> pareto_front(const std::vector<StoredEvaluation>& evaluations,
-                                           const std::vector<Objective>& objectives);
+                                           const std::vector<Objective>& objectives, const RunDirections& directions = {});
 
 // JSON: an array of objects with run, seq, space, arch, fingerprint, ok, error, fitness, cost,
-// seconds, device, created_at and metrics (name -> number); NaN and infinities become null.
+// seconds, device, created_at, stage and metrics (name -> number); NaN and infinities become null.
 std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations);
-// CSV: the same fields, one column per metric name found in any evaluation (empty where an
+// CSV: the same fields, stage after created_at, one column per metric name found in any evaluation (empty where an
 // evaluation lacks it); numbers at full precision, nan/inf/-inf spelled out.
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations);
 // Aligned columns: run, seq, fitness, the given metrics (a metric, or cost, seconds, stage), arch.
@@ -56,13 +73,20 @@ std::string evaluation_to_text(const StoredEvaluation& evaluation);
 std::string evaluation_to_json(const StoredEvaluation& evaluation);
 
 // Runs: JSON objects with run (the id), status, space, strategy, evaluator, seed, evaluations,
-// started_at, ended_at (null while running), versions and config.
+// started_at, ended_at (null while running), objective_metric, objective_mode (max or min),
+// final_stage, versions and config.
 std::string runs_to_json(const std::vector<RunRecord>& runs);
 std::string runs_to_csv(const std::vector<RunRecord>& runs);
 std::string runs_to_table(const std::vector<RunRecord>& runs);
 // A run's summary, config and evaluations as text, or as one JSON object with "evaluations".
 std::string run_to_text(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations);
 std::string run_to_json(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations);
+
+// Curve points: JSON objects (run, curve, step, value, label; NaN and infinities as null), CSV
+// with those columns, or an aligned table.
+std::string curves_to_json(const std::vector<CurvePoint>& points);
+std::string curves_to_csv(const std::vector<CurvePoint>& points);
+std::string curves_to_table(const std::vector<CurvePoint>& points);
 
 // RFC 4180 quoting for one CSV field: quoted when it holds a comma, quote, CR or LF.
 std::string csv_field(const std::string& text);

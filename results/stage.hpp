@@ -1,31 +1,26 @@
 #pragma once
-// Placeholder until the store's schema 3 lands: the stages an evaluation can belong to.
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
-
 namespace nascent {
 
-enum class Stage { Query, Score, Epoch, Report, Measure, Search, Final };
+// What an evaluation was for, so that queries compare like with like (a training-free score is no
+// accuracy, and a supernet-scored fitness is no final result).
+enum class Stage {
+  Query,    // an ask/tell candidate evaluated by the run's evaluator
+  Score,    // a pool candidate's training-free score (the config's `predictor` evaluator)
+  Epoch,    // the genotype a differentiable search derives after a supernet epoch
+  Report,   // a fixed sub-network of a trained supernet (OFA), measured for the record
+  Measure,  // a random sub-network measured to train an accuracy predictor (OFA)
+  Search,   // a candidate's supernet-scored fitness during a weight-sharing evolution (ViT-ResNAS)
+  Final,    // a final candidate of a one-shot method, trained or re-measured on its own
+};
 
-inline std::string to_string(Stage stage) {
-  switch (stage) {
-    case Stage::Query: return "query";
-    case Stage::Score: return "score";
-    case Stage::Epoch: return "epoch";
-    case Stage::Report: return "report";
-    case Stage::Measure: return "measure";
-    case Stage::Search: return "search";
-    case Stage::Final: return "final";
-  }
-  return "query";
-}
-
-inline Stage parse_stage_name(const std::string& text) {
-  for (Stage stage : {Stage::Query, Stage::Score, Stage::Epoch, Stage::Report, Stage::Measure, Stage::Search, Stage::Final})
-    if (to_string(stage) == text) return stage;
-  throw Error("unknown stage '" + text + "' (stages: query, score, epoch, report, measure, search, final)");
-}
+// The name stored in the database and written by `results`: "query", "score", ...
+std::string to_string(Stage stage);
+// The inverse of to_string; throws Error naming the valid stages for any other text.
+Stage parse_stage(const std::string& name);
+// Every stage, in declaration order.
+const std::vector<Stage>& all_stages();
 
 }  // namespace nascent

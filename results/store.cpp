@@ -15,6 +15,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 
 #ifndef NASCENT_VERSION
@@ -94,6 +95,7 @@ class Statement {
     if (sqlite3_column_type(stmt_, c) == SQLITE_NULL) return std::nullopt;
     return sqlite3_column_double(stmt_, c);
   }
+  bool is_null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
   std::string text(int c) const {
     const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
     return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c))) : std::string();
@@ -117,6 +119,8 @@ class Statement {
 };
 
 // Comments inside CREATE statements are kept by SQLite, so `.schema` in the sqlite3 shell shows them.
+// A comment after a column that may end up last goes above it instead: when the columns after it
+// are dropped, SQLite's DROP COLUMN leaves the comment swallowing the closing parenthesis.
 const char* kSchema = R"sql(
 CREATE TABLE runs (
   id INTEGER PRIMARY KEY,
@@ -128,7 +132,13 @@ CREATE TABLE runs (
   versions TEXT NOT NULL,
   started_at TEXT NOT NULL,  -- ISO-8601 UTC
   ended_at TEXT,             -- NULL while running
-  status TEXT NOT NULL       -- running, finished, failed, interrupted, exhausted
+  -- status: running, finished, failed, interrupted, exhausted
+  status TEXT NOT NULL,
+  objective_metric TEXT NOT NULL DEFAULT 'val_acc',
+  -- objective_mode: max or min, how evaluations.fitness ranks;
+  -- final_stage: the stage holding the method's final candidates
+  objective_mode TEXT NOT NULL DEFAULT 'max',
+  final_stage TEXT NOT NULL DEFAULT 'query'
 );
 CREATE TABLE candidates (
   id INTEGER PRIMARY KEY,
@@ -145,13 +155,13 @@ CREATE TABLE evaluations (
   candidate_id INTEGER NOT NULL REFERENCES candidates (id),
   ok INTEGER NOT NULL,
   error TEXT NOT NULL,
-  fitness REAL,              -- NULL when the evaluation failed
+  fitness REAL,              -- the objective metric as measured (see runs.objective_mode); NULL when failed
   cost REAL,
   seconds REAL,
   elapsed REAL,              -- run seconds when stored
   device TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  stage TEXT NOT NULL DEFAULT 'query',  -- query: the run's evaluator; score: training-free predictors
+  stage TEXT NOT NULL DEFAULT 'query',  -- query, score, epoch, report, measure, search, final (results/stage.hpp)
   UNIQUE (run_id, seq)
 );
 CREATE INDEX evaluations_candidate ON evaluations (candidate_id);
@@ -163,6 +173,62 @@ CREATE TABLE metrics (
 ) WITHOUT ROWID;
 CREATE INDEX metrics_name ON metrics (name, value);
 )sql";
+
+const char* kCurvesSchema = R"sql(
+CREATE TABLE curves (
+  id INTEGER PRIMARY KEY,    -- keeps the order points were added in
+  run_id INTEGER NOT NULL REFERENCES runs (id),
+  curve TEXT NOT NULL,       -- e.g. supernet.train_loss, alpha.normal.0_1.conv_3x3
+  step REAL NOT NULL,        -- usually the epoch
+  value REAL,                -- NULL stands for NaN
+  label TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX curves_run ON curves (run_id, curve, step);
+)sql";
+
+// Schema 2's curves, which it stored as evaluations: the supernet's training and the accuracy
+// predictor's quality as stand-in evaluations, and a differentiable search's architecture weights
+// (alpha.*) as metrics of its epoch evaluations. Each metric is one point at the row's epoch (its
+// seq when it has none); the epoch itself, being the step, is no curve. Read directly from a
+// schema-2 file opened read-only, and copied into the curves table by the upgrade.
+const char* kSchema2Curves = R"sql(
+SELECT e.run_id AS run_id, CASE WHEN e.stage = 'epoch' THEN m.name ELSE e.stage || '.' || m.name END AS curve,
+  COALESCE((SELECT s.value FROM metrics s WHERE s.evaluation_id = e.id AND s.name = 'epoch'), e.seq) AS step,
+  m.value AS value, '' AS label, e.created_at AS created_at, e.id AS source, m.name AS metric
+FROM evaluations e JOIN metrics m ON m.evaluation_id = e.id
+WHERE (e.stage IN ('supernet', 'predictor') AND m.name <> 'epoch') OR (e.stage = 'epoch' AND substr(m.name, 1, 6) = 'alpha.')
+)sql";
+
+// Schema-2 rows that schema 3 keeps as evaluations, and their metrics.
+const char* kSchema2Evaluation = "e.stage NOT IN ('supernet', 'predictor')";
+const char* kSchema2Metric = "NOT (e.stage = 'epoch' AND substr(m.name, 1, 6) = 'alpha.')";
+
+struct StoredObjective {
+  std::string metric = "val_acc";
+  bool maximize = true;
+};
+
+// A run's objective as the runner read it from the config (runner/search.cpp, differentiable.cpp):
+// for runs stored before schema 3 recorded it. Weight-sharing runs (evaluator "supernet") always
+// ranked by val_acc, larger is better, whatever their config said.
+StoredObjective objective_of(const std::string& config, const std::string& evaluator) {
+  StoredObjective objective;
+  if (evaluator == "supernet") return objective;
+  try {
+    const Config c = Config::parse(config);
+    std::string fallback = c.child("evaluator").get<std::string>("metric", "val_acc");
+    const YAML::Node finals = c.node()["final_training"];
+    if (!c.has("evaluator") && finals && finals.IsSequence() && finals.size() > 0 && finals[0]["metric"])
+      fallback = finals[0]["metric"].as<std::string>();
+    const Config section = c.child("objective");
+    objective.metric = section.get<std::string>("metric", fallback);
+    objective.maximize = section.get<std::string>("mode", "max") != "min";
+  } catch (const std::exception&) {
+    // A config this build cannot read keeps the defaults rather than blocking access to the results.
+  }
+  return objective;
+}
 
 struct Identity {
   int application_id = 0;
@@ -333,12 +399,24 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
       if (rc != SQLITE_OK) throw Error(path + ": cannot read: " + sqlite3_errmsg(db_));
       if (classify(path, identity, mode)) {
         exec(kSchema);
+        exec(kCurvesSchema);
         exec("PRAGMA application_id = " + std::to_string(kApplicationId));
         exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
-      } else if (identity.user_version == 1) {
-        // Schema 1 had no stages: every evaluation in it was a query.
-        exec("ALTER TABLE evaluations ADD COLUMN stage TEXT NOT NULL DEFAULT 'query'");
-        exec("PRAGMA user_version = 2");
+      } else if (identity.user_version < kSchemaVersion) {
+        // A damaged file would otherwise fail halfway through, or worse, be rewritten from
+        // whatever SQLite could still read.
+        std::string verdict = "no answer";
+        {
+          Statement check(db_, "PRAGMA quick_check(1)", path_);
+          if (check.step()) verdict = check.text(0);
+        }
+        if (verdict != "ok") throw Error(path + " is damaged; not upgraded (" + verdict.substr(0, verdict.find('\n')) + ")");
+        if (identity.user_version == 1) {
+          // Schema 1 had no stages: every evaluation in it was a query.
+          exec("ALTER TABLE evaluations ADD COLUMN stage TEXT NOT NULL DEFAULT 'query'");
+        }
+        upgrade_to_3();
+        exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
       }
       schema_version_ = kSchemaVersion;
       exec("COMMIT");
@@ -375,17 +453,60 @@ void ResultStore::exec(const std::string& sql) const {
   }
 }
 
-std::int64_t ResultStore::begin_run(const std::string& config, std::uint64_t seed, const std::string& space,
-                                    const std::string& strategy, const std::string& evaluator) {
+void ResultStore::upgrade_to_3() {
+  exec("ALTER TABLE runs ADD COLUMN objective_metric TEXT NOT NULL DEFAULT 'val_acc'");
+  exec("ALTER TABLE runs ADD COLUMN objective_mode TEXT NOT NULL DEFAULT 'max'");
+  exec("ALTER TABLE runs ADD COLUMN final_stage TEXT NOT NULL DEFAULT 'query'");
+  exec(kCurvesSchema);
+  std::vector<std::pair<std::int64_t, StoredObjective>> objectives;
+  {
+    Statement runs(db_, "SELECT id, config, evaluator FROM runs", path_);
+    while (runs.step()) objectives.emplace_back(runs.integer(0), objective_of(runs.text(1), runs.text(2)));
+  }
+  Statement update(db_, "UPDATE runs SET objective_metric = ?, objective_mode = ? WHERE id = ?", path_);
+  // Schemas 1 and 2 stored fitness negated for minimised objectives, so that larger was better.
+  Statement unnegate(db_, "UPDATE evaluations SET fitness = -fitness WHERE run_id = ? AND fitness IS NOT NULL", path_);
+  for (const auto& [run, objective] : objectives) {
+    update.reset();
+    update.bind(1, objective.metric).bind(2, std::string(objective.maximize ? "max" : "min")).bind(3, run);
+    update.step("upgrade");
+    if (objective.maximize) continue;
+    unnegate.reset();
+    unnegate.bind(1, run);
+    unnegate.step("upgrade");
+  }
+  exec("UPDATE runs SET final_stage = 'final' WHERE EXISTS "
+       "(SELECT 1 FROM evaluations e WHERE e.run_id = runs.id AND e.stage = 'final')");
+  exec("INSERT INTO curves (run_id, curve, step, value, label, created_at) SELECT run_id, curve, step, value, label, "
+       "created_at FROM (" + std::string(kSchema2Curves) + ") ORDER BY source, metric");
+  exec("DELETE FROM metrics WHERE substr(name, 1, 6) = 'alpha.' AND evaluation_id IN "
+       "(SELECT id FROM evaluations WHERE stage = 'epoch')");
+  exec("DELETE FROM metrics WHERE evaluation_id IN (SELECT id FROM evaluations WHERE stage IN ('supernet', 'predictor'))");
+  exec("DELETE FROM evaluations WHERE stage IN ('supernet', 'predictor')");
+}
+
+std::int64_t ResultStore::begin_run(const RunInfo& info) {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement insert(db_,
-                   "INSERT INTO runs (config, seed, space, strategy, evaluator, versions, started_at, status) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                   "INSERT INTO runs (config, seed, space, strategy, evaluator, versions, started_at, status, "
+                   "objective_metric, objective_mode, final_stage) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                    path_);
-  insert.bind(1, config).bind(2, static_cast<std::int64_t>(seed)).bind(3, space).bind(4, strategy).bind(5, evaluator);
-  insert.bind(6, versions_string()).bind(7, now_utc());
+  insert.bind(1, info.config).bind(2, static_cast<std::int64_t>(info.seed)).bind(3, info.space).bind(4, info.strategy);
+  insert.bind(5, info.evaluator).bind(6, versions_string()).bind(7, now_utc()).bind(8, info.objective_metric);
+  insert.bind(9, std::string(info.maximize ? "max" : "min")).bind(10, to_string(info.final_stage));
   insert.step("write");
   return sqlite3_last_insert_rowid(db_);
+}
+
+std::int64_t ResultStore::begin_run(const std::string& config, std::uint64_t seed, const std::string& space,
+                                    const std::string& strategy, const std::string& evaluator) {
+  RunInfo info;
+  info.config = config;
+  info.seed = seed;
+  info.space = space;
+  info.strategy = strategy;
+  info.evaluator = evaluator;
+  return begin_run(info);
 }
 
 void ResultStore::finish_run(std::int64_t run, const std::string& status) {
@@ -404,36 +525,6 @@ void ResultStore::reopen_run(std::int64_t run) {
   if (sqlite3_changes(db_) == 0) throw Error(path_ + " has no run " + std::to_string(run));
 }
 
-// Interim: the curves table before schema 3 (created on first use).
-void ResultStore::add_curve_points(std::int64_t run, const std::vector<CurvePoint>& points) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  exec("CREATE TABLE IF NOT EXISTS curves (run_id INTEGER NOT NULL, curve TEXT NOT NULL, step REAL, value REAL, label TEXT)");
-  exec("BEGIN IMMEDIATE");
-  try {
-    Statement insert(db_, "INSERT INTO curves (run_id, curve, step, value, label) VALUES (?, ?, ?, ?, ?)", path_);
-    for (const auto& p : points) {
-      insert.bind(1, run).bind(2, p.curve).bind(3, p.step).bind(4, p.value).bind(5, p.label);
-      insert.step("insert");
-      insert.reset();
-    }
-    exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-}
-
-std::vector<CurvePoint> ResultStore::curves(std::int64_t run, const std::string& curve_prefix) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<CurvePoint> points;
-  Statement exists(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'curves'", path_);
-  if (!exists.step()) return points;
-  Statement select(db_, "SELECT curve, step, value, label FROM curves WHERE run_id = ? AND substr(curve, 1, length(?)) = ? ORDER BY curve, step, rowid", path_);
-  select.bind(1, run).bind(2, curve_prefix).bind(3, curve_prefix);
-  while (select.step()) points.push_back(CurvePoint{run, select.text(0), select.real(1), select.real(2), select.text(3)});
-  return points;
-}
-
 void ResultStore::add_evaluation(const StoredEvaluation& e) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!statements_) statements_ = std::make_unique<Statements>(db_, path_);
@@ -448,7 +539,7 @@ void ResultStore::add_evaluation(const StoredEvaluation& e) {
 
     s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
     s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
-    s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, e.stage);
+    s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, to_string(e.stage));
     try {
       s.evaluation.step("write");
     } catch (const Error&) {
@@ -473,11 +564,49 @@ void ResultStore::add_evaluation(const StoredEvaluation& e) {
   }
 }
 
-namespace {
+void ResultStore::add_curve_points(std::int64_t run, const std::vector<CurvePoint>& points) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& p : points)
+    if (std::isnan(p.step)) throw Error(path_ + ": curve " + p.curve + " has a point without a step (NaN)");
+  Statement insert(db_, "INSERT INTO curves (run_id, curve, step, value, label, created_at) VALUES (?, ?, ?, ?, ?, ?)", path_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    const std::string now = now_utc();
+    for (const auto& p : points) {
+      insert.reset();
+      insert.bind(1, run).bind(2, p.curve).bind(3, p.step).bind(4, p.value).bind(5, p.label).bind(6, now);
+      try {
+        insert.step("write");
+      } catch (const Error&) {
+        if (insert.last_error() == SQLITE_CONSTRAINT_FOREIGNKEY) throw Error(path_ + " has no run " + std::to_string(run));
+        throw;
+      }
+    }
+    insert.reset();
+    exec("COMMIT");
+  } catch (...) {
+    insert.reset();
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
 
-const char* kRunColumns =
-    "SELECT r.id, r.config, r.seed, r.space, r.strategy, r.evaluator, r.versions, r.started_at, r.ended_at, r.status, "
-    "(SELECT count(*) FROM evaluations e WHERE e.run_id = r.id) FROM runs r ";
+std::vector<CurvePoint> ResultStore::curves(std::int64_t run, const std::string& curve_prefix) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (schema_version_ < 2) return {};  // schema 1 stored only queries
+  const std::string source = schema_version_ >= 3 ? "SELECT run_id, curve, step, value, label, id AS source, '' AS metric FROM curves"
+                                                  : std::string(kSchema2Curves);
+  Statement s(db_,
+              "SELECT run_id, curve, step, value, label FROM (" + source +
+                  ") WHERE run_id = ?1 AND substr(curve, 1, length(?2)) = ?2 ORDER BY curve, step, source, metric",
+              path_);
+  s.bind(1, run).bind(2, curve_prefix);
+  std::vector<CurvePoint> points;
+  while (s.step()) points.push_back({s.integer(0), s.text(1), s.real(2), s.real(3), s.text(4)});
+  return points;
+}
+
+namespace {
 
 RunRecord read_run(const Statement& s) {
   RunRecord r;
@@ -492,32 +621,57 @@ RunRecord read_run(const Statement& s) {
   r.ended_at = s.text(8);
   r.status = s.text(9);
   r.evaluations = s.integer(10);
+  if (s.is_null(11)) {
+    const StoredObjective objective = objective_of(r.config, r.evaluator);
+    r.objective_metric = objective.metric;
+    r.maximize = objective.maximize;
+  } else {
+    r.objective_metric = s.text(11);
+    r.maximize = s.text(12) != "min";
+  }
+  r.final_stage = parse_stage(s.text(13));
   return r;
 }
 
 }  // namespace
 
-std::vector<RunRecord> ResultStore::runs() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Statement s(db_, std::string(kRunColumns) + "ORDER BY r.id", path_);
+// `tail` is the WHERE/ORDER BY part; ?1 is bound to `id` when given.
+std::vector<RunRecord> ResultStore::select_runs(const std::string& tail, std::optional<std::int64_t> id) const {
+  std::string columns = "NULL, NULL, 'query'";  // schema 1: every evaluation a query
+  if (schema_version_ >= 3)
+    columns = "r.objective_metric, r.objective_mode, r.final_stage";
+  else if (schema_version_ == 2)
+    columns = "NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM evaluations e WHERE e.run_id = r.id AND e.stage = 'final') "
+              "THEN 'final' ELSE 'query' END";
+  const std::string counted = schema_version_ == 2 ? std::string(" AND ") + kSchema2Evaluation : "";
+  Statement s(db_,
+              "SELECT r.id, r.config, r.seed, r.space, r.strategy, r.evaluator, r.versions, r.started_at, r.ended_at, "
+              "r.status, (SELECT count(*) FROM evaluations e WHERE e.run_id = r.id" + counted + "), " + columns +
+                  " FROM runs r " + tail,
+              path_);
+  if (id) s.bind(1, *id);
   std::vector<RunRecord> result;
   while (s.step()) result.push_back(read_run(s));
   return result;
 }
 
+std::vector<RunRecord> ResultStore::runs() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return select_runs("ORDER BY r.id", std::nullopt);
+}
+
 std::optional<RunRecord> ResultStore::run(std::int64_t id) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement s(db_, std::string(kRunColumns) + "WHERE r.id = ?", path_);
-  s.bind(1, id);
-  if (!s.step()) return std::nullopt;
-  return read_run(s);
+  auto found = select_runs("WHERE r.id = ?1", id);
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
 }
 
 std::optional<RunRecord> ResultStore::latest_run() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement s(db_, std::string(kRunColumns) + "ORDER BY r.id DESC LIMIT 1", path_);
-  if (!s.step()) return std::nullopt;
-  return read_run(s);
+  auto found = select_runs("ORDER BY r.id DESC LIMIT 1", std::nullopt);
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
 }
 
 std::vector<StoredEvaluation> ResultStore::evaluations(std::optional<std::int64_t> run) const {
@@ -537,7 +691,13 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
   std::string where;
   if (run) where += " AND e.run_id = ?1";
   if (seq) where += " AND e.seq = ?2";
+  if (schema_version_ == 2) where += std::string(" AND ") + kSchema2Evaluation;
+  const std::string metric_where = schema_version_ == 2 ? "WHERE " + std::string(kSchema2Metric) + where + " " : (where.empty() ? "" : "WHERE" + where.substr(4) + " ");
   if (!where.empty()) where = "WHERE" + where.substr(4) + " ";
+  // Before schema 3, minimised objectives were stored negated.
+  std::unordered_map<std::int64_t, bool> negated;
+  if (schema_version_ < 3)
+    for (const auto& r : select_runs("", std::nullopt)) negated[r.id] = !r.maximize;
   // Evaluations and metrics are read in one snapshot so that a concurrent writer cannot add
   // metrics for evaluations this read did not see.
   exec("BEGIN");
@@ -568,12 +728,18 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
       e.elapsed = s.real(11);
       e.result.device = s.text(12);
       e.created_at = s.text(13);
-      e.stage = s.text(14);
+      const std::string stage = s.text(14);
+      try {
+        e.stage = parse_stage(stage);
+      } catch (const Error& error) {
+        throw Error(path_ + ": evaluation " + std::to_string(e.run) + ":" + std::to_string(e.seq) + " has an " + error.what());
+      }
+      if (e.fitness && negated[e.run]) e.fitness = -*e.fitness;
       result.push_back(std::move(e));
     }
     Statement m(db_,
                 "SELECT m.evaluation_id, m.name, m.value FROM metrics m JOIN evaluations e ON e.id = m.evaluation_id " +
-                    where,
+                    metric_where,
                 path_);
     if (run) m.bind(1, *run);
     if (seq) m.bind(2, *seq);

@@ -78,9 +78,9 @@ class StoreContext final : public RunContext {
     e.arch = arch;
     e.fingerprint = fingerprint;
     e.result = result;
-    e.fitness = value && !objective.maximize ? std::optional<double>(-*value) : value;
+    e.fitness = value;  // the objective's value as measured; the run records which way is better
     e.elapsed = elapsed();
-    e.stage = to_string(stage);
+    e.stage = stage;
     store_->add_evaluation(e);
     next_seq_ = std::max(next_seq_, seq + 1);
   }
@@ -232,7 +232,7 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
   for (auto& e : store.evaluations(previous->id)) {
     offset = std::max(offset, e.elapsed);
     next = std::max(next, e.seq + 1);
-    context.replay[e.seq] = ReplayedEvaluation{parse_stage_name(e.stage), e.arch, e.result, e.elapsed};
+    context.replay[e.seq] = ReplayedEvaluation{e.stage, e.arch, e.result, e.elapsed};
   }
   context.checkpoint_path = checkpoint_path_for(options.db_path, previous->id);
   method.restore(context);
@@ -277,7 +277,16 @@ SearchSummary run_search(const SearchOptions& options) {
   if (options.resume) {
     reopen(context, options, config, *method);
   } else {
-    const std::int64_t run = context.store().begin_run(config.dump(), context.seed, space->name(), method->label(), method->evaluator_label());
+    RunInfo info;
+    info.config = config.dump();
+    info.seed = context.seed;
+    info.space = space->name();
+    info.strategy = method->label();
+    info.evaluator = method->evaluator_label();
+    info.objective_metric = context.objective.metric;
+    info.maximize = context.objective.maximize;
+    info.final_stage = method->final_stage();
+    const std::int64_t run = context.store().begin_run(info);
     context.checkpoint_path = checkpoint_path_for(options.db_path, run);
     context.start(run, 0, 0);
   }

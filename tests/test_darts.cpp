@@ -328,9 +328,14 @@ TEST_F(DifferentiableRunTest, StoresEveryEpochAndTrainsTheDerivedCell) {
   EXPECT_EQ(run->strategy, "darts-order2");
   const auto evaluations = store.evaluations(run->id);
   ASSERT_EQ(evaluations.size(), 4u);
+  const auto alphas = store.curves(run->id, "alpha.");
+  EXPECT_EQ(alphas.size(), 3u * 30u);
   for (int epoch = 0; epoch < 3; ++epoch) {
     const auto& e = evaluations[static_cast<std::size_t>(epoch)];
-    EXPECT_EQ(e.stage, "epoch");
+    EXPECT_EQ(e.stage, Stage::Epoch);
+    std::map<std::string, double> alpha;
+    for (const auto& point : alphas)
+      if (point.step == epoch + 1) alpha[point.curve] = point.value;
     EXPECT_EQ(e.result.metrics.at("epoch"), epoch + 1);
     EXPECT_FALSE(e.fitness);
     for (const char* metric : {"train_loss", "train_acc", "val_loss", "val_acc", "skip_share", "skip_weight"})
@@ -343,10 +348,7 @@ TEST_F(DifferentiableRunTest, StoresEveryEpochAndTrainsTheDerivedCell) {
       double sum = 0, best = -1;
       int best_op = -1;
       for (int op = 0; op < 5; ++op) {
-        const auto points = store.curves(run->id, prefix + Nb201Space::kOps[op]);
-        ASSERT_EQ(points.size(), 3u);
-        EXPECT_EQ(points[static_cast<std::size_t>(epoch)].step, epoch + 1);
-        const double value = points[static_cast<std::size_t>(epoch)].value;
+        const double value = alpha.at(prefix + Nb201Space::kOps[op]);
         sum += value;
         if (value > best) best = value, best_op = op;
       }
@@ -355,13 +357,17 @@ TEST_F(DifferentiableRunTest, StoresEveryEpochAndTrainsTheDerivedCell) {
     }
   }
   const auto& final = evaluations[3];
-  EXPECT_EQ(final.stage, "final");
+  EXPECT_EQ(final.stage, Stage::Final);
   EXPECT_EQ(final.arch, evaluations[2].arch);
   EXPECT_TRUE(final.result.ok) << final.result.error;
   ASSERT_TRUE(final.fitness);
   EXPECT_EQ(*final.fitness, final.result.metrics.at("val_acc"));
   EXPECT_EQ(summary.best_arch, final.arch);
   EXPECT_EQ(store.curves(run->id, "supernet.val_acc").size(), 3u);
+  // The alphas are curves, not metrics, so the run listing keeps to the readable metrics.
+  const std::string listing = run_to_text(*run, evaluations);
+  EXPECT_NE(listing.find("stage"), std::string::npos);
+  EXPECT_EQ(listing.find("alpha.cell"), std::string::npos);
 }
 
 TEST_F(DifferentiableRunTest, RartsOnTheDartsSpaceTrainsADartsGenotype) {
@@ -375,7 +381,7 @@ TEST_F(DifferentiableRunTest, RartsOnTheDartsSpaceTrainsADartsGenotype) {
   ASSERT_EQ(evaluations.size(), 3u);
   EXPECT_EQ(DartsSpace(4, 3).canonical(evaluations[0].arch), evaluations[0].arch);
   EXPECT_EQ(store.curves(store.latest_run()->id, "alpha.reduce.5<-4.sep_conv_3x3").size(), 1u);
-  EXPECT_EQ(evaluations[1].stage, "final");
+  EXPECT_EQ(evaluations[1].stage, Stage::Final);
   EXPECT_TRUE(evaluations[1].result.ok) << evaluations[1].result.error;
   EXPECT_TRUE(evaluations[2].result.ok) << evaluations[2].result.error;
   EXPECT_TRUE(evaluations[2].result.metrics.count("synflow"));

@@ -15,6 +15,7 @@
 #include "runner/search.hpp"
 #include "search_spaces/nb201/nb201.hpp"
 #include "strategies/method.hpp"
+#include "strategies/strategy.hpp"
 #include "tests/test_support.hpp"
 
 namespace nascent {

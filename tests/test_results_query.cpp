@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -216,7 +218,7 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
   const auto records = parse_csv(csv);
   ASSERT_EQ(records.size(), 4u) << csv;
   const std::vector<std::string> header{"run",  "seq",    "space",   "arch",       "fingerprint", "ok",   "error",
-                                        "fitness", "cost", "seconds", "device",   "created_at",  "acc",  "lat",
+                                        "fitness", "cost", "seconds", "device",   "created_at",  "stage", "acc",  "lat",
                                         "loss",    "params", "we,ird"};
   EXPECT_EQ(records[0], header);
   for (const auto& record : records) ASSERT_EQ(record.size(), header.size()) << csv;
@@ -236,7 +238,7 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
   EXPECT_EQ(cell(2, "fitness"), "");
   EXPECT_EQ(cell(2, "params"), "1000000");
   EXPECT_EQ(cell(3, "cost"), "4");
-  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at\n");
+  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage\n");
 }
 
 TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
@@ -333,6 +335,70 @@ TEST(ResultsQuery, TablesAlignTheirColumns) {
   EXPECT_NE(evaluation_to_text(all[0]).find("params"), std::string::npos);
 }
 
+StoredEvaluation staged(std::int64_t run, std::int64_t seq, const std::string& arch, Stage stage, double acc) {
+  StoredEvaluation e = evaluation(seq, arch, {{"acc", acc}}, true, run);
+  e.stage = stage;
+  return e;
+}
+
+RunRecord run_record(std::int64_t id, bool maximize, Stage final_stage) {
+  RunRecord r;
+  r.id = id;
+  r.maximize = maximize;
+  r.final_stage = final_stage;
+  return r;
+}
+
+TEST(ResultsQuery, StageSelectionDefaultsToEachRunsFinalStage) {
+  const std::vector<StoredEvaluation> all{staged(1, 0, "q0", Stage::Query, 1), staged(1, 1, "q1", Stage::Query, 2),
+                                          staged(2, 0, "e0", Stage::Epoch, 3), staged(2, 1, "f0", Stage::Final, 4),
+                                          staged(3, 0, "s0", Stage::Score, 5)};
+  const std::vector<RunRecord> runs{run_record(1, true, Stage::Query), run_record(2, true, Stage::Final)};
+  // Run 3 is not listed: its final stage is taken to be query.
+  EXPECT_EQ(archs(select_stage(all, runs, std::nullopt)), (std::vector<std::string>{"q0", "q1", "f0"}));
+  EXPECT_EQ(archs(select_stage(all, runs, Stage::Epoch)), (std::vector<std::string>{"e0"}));
+  EXPECT_EQ(archs(select_stage(all, runs, Stage::Score)), (std::vector<std::string>{"s0"}));
+  EXPECT_TRUE(select_stage(all, runs, Stage::Measure).empty());
+}
+
+TEST(ResultsQuery, FitnessRanksInEachRunsDirection) {
+  // Run 1 minimises (a loss), run 2 maximises (an accuracy); fitness is stored as measured.
+  const std::vector<StoredEvaluation> all{staged(1, 0, "loss9", Stage::Query, 0.9), staged(1, 1, "loss4", Stage::Query, 0.4),
+                                          staged(1, 2, "loss6", Stage::Query, 0.6), staged(2, 0, "acc70", Stage::Query, 70)};
+  const auto directions = run_directions({run_record(1, false, Stage::Query), run_record(2, true, Stage::Query)});
+  EXPECT_EQ(archs(top_k_fitness({all.begin(), all.begin() + 3}, 3, directions)),
+            (std::vector<std::string>{"loss4", "loss6", "loss9"}));
+  EXPECT_EQ(archs(top_k_fitness({all.begin(), all.begin() + 3}, 1, {})), (std::vector<std::string>{"loss9"}))
+      << "a run without a direction maximises";
+  // fitness:max in a Pareto query is the best by each run's own objective.
+  const auto front = pareto_front({all.begin(), all.begin() + 3}, {{"fitness", true}, {"cost", false}}, directions);
+  EXPECT_EQ(archs(front), (std::vector<std::string>{"loss9", "loss4"}));  // cost grows with seq
+  const auto raw = pareto_front({all.begin(), all.begin() + 3}, {{"fitness", true}, {"cost", false}});
+  EXPECT_EQ(archs(raw), (std::vector<std::string>{"loss9"}));
+}
+
+TEST(ResultsQuery, CurveListings) {
+  const std::vector<CurvePoint> points{{3, "supernet.train_loss", 0.5, 2.5, "full"},
+                                       {3, "predictor.rmse_heldout", 5, std::numeric_limits<double>::quiet_NaN(), ""},
+                                       {3, "alpha.a,b", 1, 0.25, "x\"y"}};
+  const auto json = nlohmann::json::parse(curves_to_json(points));
+  ASSERT_EQ(json.size(), 3u);
+  EXPECT_EQ(json[0]["run"], 3);
+  EXPECT_EQ(json[0]["curve"], "supernet.train_loss");
+  EXPECT_EQ(json[0]["step"], 0.5);
+  EXPECT_EQ(json[0]["value"], 2.5);
+  EXPECT_EQ(json[0]["label"], "full");
+  EXPECT_TRUE(json[1]["value"].is_null());
+  const auto csv = parse_csv(curves_to_csv(points));
+  ASSERT_EQ(csv.size(), 4u);
+  EXPECT_EQ(csv[0], (std::vector<std::string>{"run", "curve", "step", "value", "label"}));
+  EXPECT_EQ(csv[2][3], "nan");
+  EXPECT_EQ(csv[3], (std::vector<std::string>{"3", "alpha.a,b", "1", "0.25", "x\"y"}));
+  const std::string table = curves_to_table(points);
+  EXPECT_EQ(table.rfind("run", 0), 0u) << table;
+  EXPECT_NE(table.find("supernet.train_loss"), std::string::npos) << table;
+}
+
 // The command line wiring, through the real binary.
 class ResultsCli : public ScratchDirTest {
  protected:
@@ -406,6 +472,117 @@ TEST_F(ResultsCli, ErrorsAreOneLine) {
   }
   // Table output is not an export format.
   EXPECT_NE(cli("results export --format table --db " + db()).status, 0);
+}
+
+// Runs of different kinds: --stage defaults to each run's final stage, and fitness ranks the way
+// the run optimised it.
+class StagedResultsCli : public ScratchDirTest {
+ protected:
+  static CliOutput cli(const std::string& arguments) { return run_cli(arguments); }
+  void SetUp() override {
+    ScratchDirTest::SetUp();
+    ResultStore store(db(), ResultStore::Mode::ReadWrite);
+    RunInfo ask;
+    ask.config = "seed: 1\n";
+    ask.space = "nb201";
+    ask.strategy = "random";
+    ask.evaluator = "train";
+    ask.objective_metric = "loss";
+    ask.maximize = false;
+    const auto first = store.begin_run(ask);
+    store.add_evaluation(staged(first, 0, "loss9", Stage::Query, 0.9));  // fitness: the "acc" given
+    store.add_evaluation(staged(first, 1, "loss4", Stage::Query, 0.4));
+    store.add_evaluation(staged(first, 2, "score", Stage::Score, 0.1));
+    RunInfo darts = ask;
+    darts.strategy = "darts-order1";
+    darts.objective_metric = "acc";
+    darts.maximize = true;
+    darts.final_stage = Stage::Final;
+    const auto second = store.begin_run(darts);
+    store.add_evaluation(staged(second, 0, "epoch1", Stage::Epoch, 30));
+    store.add_evaluation(staged(second, 1, "final", Stage::Final, 88));
+    store.add_curve_points(second, {{second, "alpha.normal.conv", 1, 0.6, ""}, {second, "supernet.train_loss", 1, 2.0, "full"}});
+  }
+  std::string db() const { return path("staged.db"); }
+  std::vector<std::string> json_archs(const std::string& arguments) {
+    const auto r = cli(arguments + " --format json --db " + db());
+    EXPECT_EQ(r.status, 0) << arguments << "\n" << r.out;
+    std::vector<std::string> names;
+    for (const auto& e : nlohmann::json::parse(r.out)) names.push_back(e["arch"]);
+    return names;
+  }
+};
+
+TEST_F(StagedResultsCli, StageDefaultsToEachRunsFinalStage) {
+  EXPECT_EQ(json_archs("results top -k 5 --run 1"), (std::vector<std::string>{"loss4", "loss9"}));  // minimised
+  EXPECT_EQ(json_archs("results top -k 5 --run 2"), (std::vector<std::string>{"final"}));
+  EXPECT_EQ(json_archs("results top -k 5 --run 2 --stage epoch"), (std::vector<std::string>{"epoch1"}));
+  EXPECT_EQ(json_archs("results top -k 5 --stage score"), (std::vector<std::string>{"score"}));
+  EXPECT_EQ(json_archs("results export"), (std::vector<std::string>{"loss9", "loss4", "final"}));
+  EXPECT_EQ(json_archs("results export --stage all").size(), 5u);
+  EXPECT_EQ(json_archs("results export --stage epoch"), (std::vector<std::string>{"epoch1"}));
+  EXPECT_EQ(json_archs("results pareto --objectives acc:max,cost:min --run 2"), (std::vector<std::string>{"final"}));
+  EXPECT_EQ(json_archs("results pareto --objectives acc:max,cost:min --run 2 --stage epoch"),
+            (std::vector<std::string>{"epoch1"}));
+
+  const auto runs = nlohmann::json::parse(cli("results runs --format json --db " + db()).out);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["objective_mode"], "min");
+  EXPECT_EQ(runs[0]["final_stage"], "query");
+  EXPECT_EQ(runs[1]["final_stage"], "final");
+
+  const auto curves = nlohmann::json::parse(cli("results curves --format json --db " + db()).out);
+  ASSERT_EQ(curves.size(), 2u);
+  EXPECT_EQ(curves[0]["curve"], "alpha.normal.conv");
+  const auto loss = nlohmann::json::parse(cli("results curves --run 2 --curve supernet. --format json --db " + db()).out);
+  ASSERT_EQ(loss.size(), 1u);
+  EXPECT_EQ(loss[0]["label"], "full");
+  EXPECT_EQ(parse_csv(cli("results curves --format csv --db " + db()).out).size(), 3u);
+  const auto table = cli("results curves --run 1 --db " + db());
+  EXPECT_EQ(table.status, 0) << table.out;
+  EXPECT_EQ(table.out, "run  curve  step  value  label\n");
+}
+
+TEST_F(StagedResultsCli, UnknownStagesAndRunsAreOneLineErrors) {
+  for (const std::string command : {"top", "export", "pareto --objectives acc:max,cost:min"}) {
+    const auto r = cli("results " + command + " --stage epochs --db " + db());
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_NE(r.out.find("--stage: unknown stage 'epochs' (valid: query, score, epoch, report, measure, search, final, all)"),
+              std::string::npos)
+        << r.out;
+  }
+  const auto r = cli("results curves --run 9 --db " + db());
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("has no run 9"), std::string::npos) << r.out;
+}
+
+class SchemaTwoCli : public ScratchDirTest {};
+
+// A schema-2 file is read as if upgraded: the minimised run ranks ascending, without writing.
+TEST_F(SchemaTwoCli, ResultsReadTheFileWithoutUpgradingIt) {
+  const std::string file = path("old.db");
+  std::filesystem::copy_file(std::string(NASCENT_SOURCE_DIR) + "/tests/fixtures/schema2.db", file);
+  const auto r = run_cli("results top -k 3 --run 1 --format json --db " + file);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto top = nlohmann::json::parse(r.out);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0]["arch"], "b");
+  EXPECT_EQ(top[0]["fitness"], 0.4);
+  EXPECT_EQ(top[1]["arch"], "d");
+  EXPECT_EQ(top[2]["arch"], "a");
+  const auto curves = nlohmann::json::parse(run_cli("results curves --run 3 --format json --db " + file).out);
+  EXPECT_EQ(curves.size(), 6u);
+  const auto finals = nlohmann::json::parse(run_cli("results export --run 3 --format json --db " + file).out);
+  EXPECT_EQ(finals.size(), 2u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
 }
 
 }  // namespace

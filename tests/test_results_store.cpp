@@ -383,7 +383,7 @@ TEST_F(ResultStoreTest, RefusesForeignNewerAndNonDatabaseFilesWithoutTouchingThe
     expect_refused_untouched("foreign.db", "is not a nascent results database", mode);
     expect_refused_untouched("foreign-id.db", "is not a nascent results database", mode);
     expect_refused_untouched("foreign-wal.db", "is not a nascent results database", mode);
-    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to 2)", mode);
+    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to 3)", mode);
     expect_refused_untouched("text.db", "file is not a database", mode);
     expect_refused_untouched("short.db", "file is not a database", mode);
   }
@@ -453,26 +453,289 @@ TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
     const auto run = store.begin_run("seed: 1", 1, "nb201", "random", "table");
     store.add_evaluation(evaluation(run, 0, "a", {{"acc", 1.0}}));
   }
-  sql(path("old.db"), "ALTER TABLE evaluations DROP COLUMN stage; PRAGMA user_version = 1;");
+  sql(path("old.db"),
+      "ALTER TABLE evaluations DROP COLUMN stage; ALTER TABLE runs DROP COLUMN objective_metric; ALTER TABLE runs DROP "
+      "COLUMN objective_mode; ALTER TABLE runs DROP COLUMN final_stage; DROP TABLE curves; PRAGMA user_version = 1;");
   {
     ResultStore store(path("old.db"), ResultStore::Mode::ReadOnly);
     const auto evaluations = store.evaluations();
     ASSERT_EQ(evaluations.size(), 1u);
-    EXPECT_EQ(evaluations[0].stage, "query");
+    EXPECT_EQ(evaluations[0].stage, Stage::Query);
   }
   EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "1") << "reading must not upgrade";
   {
     ResultStore store(path("old.db"), ResultStore::Mode::ReadWrite);
     auto e = evaluation(1, 1, "b", {{"synflow", 3.0}});
-    e.stage = "score";
+    e.stage = Stage::Score;
     store.add_evaluation(e);
     const auto evaluations = store.evaluations(1);
     ASSERT_EQ(evaluations.size(), 2u);
-    EXPECT_EQ(evaluations[0].stage, "query");
+    EXPECT_EQ(evaluations[0].stage, Stage::Query);
     EXPECT_EQ(evaluations[0].result.metrics.at("acc"), 1.0);
-    EXPECT_EQ(evaluations[1].stage, "score");
+    EXPECT_EQ(evaluations[1].stage, Stage::Score);
   }
-  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "2");
+  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "3");
+}
+
+}  // namespace
+}  // namespace nascent
+
+namespace nascent {
+namespace {
+
+TEST_F(ResultStoreTest, RunInfoRoundTripsAndTheOldBeginRunMaximisesQueries) {
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  RunInfo info;
+  info.config = "objective: {metric: val_loss, mode: min}\n";
+  info.seed = 4;
+  info.space = "nb201";
+  info.strategy = "darts-order1";
+  info.evaluator = "train";
+  info.objective_metric = "val_loss";
+  info.maximize = false;
+  info.final_stage = Stage::Final;
+  const auto run = store.begin_run(info);
+  const auto old = store.begin_run("seed: 1\n", 1, "nb201", "random", "table");
+  const auto a = *store.run(run);
+  EXPECT_EQ(a.objective_metric, "val_loss");
+  EXPECT_FALSE(a.maximize);
+  EXPECT_EQ(a.final_stage, Stage::Final);
+  EXPECT_EQ(a.strategy, "darts-order1");
+  const auto b = *store.run(old);
+  EXPECT_EQ(b.objective_metric, "val_acc");
+  EXPECT_TRUE(b.maximize);
+  EXPECT_EQ(b.final_stage, Stage::Query);
+  EXPECT_EQ(query_text(path("r.db"), "SELECT objective_mode || ',' || final_stage FROM runs WHERE id = 1"), "min,final");
+}
+
+TEST_F(ResultStoreTest, StagesRoundTripThroughTheirNames) {
+  ASSERT_EQ(all_stages().size(), 7u);
+  for (Stage stage : all_stages()) EXPECT_EQ(parse_stage(to_string(stage)), stage);
+  EXPECT_EQ(to_string(Stage::Final), "final");
+  EXPECT_ERROR(parse_stage("epochs"), "unknown stage 'epochs' (valid: query, score, epoch, report, measure, search, final)");
+  EXPECT_ERROR(parse_stage(""), "unknown stage ''");
+  EXPECT_ERROR(parse_stage("supernet"), "unknown stage 'supernet'");
+
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  const auto run = store.begin_run("seed: 1\n", 1, "nb201", "random", "table");
+  for (std::size_t i = 0; i < all_stages().size(); ++i) {
+    auto e = evaluation(run, static_cast<std::int64_t>(i), "a" + std::to_string(i));
+    e.stage = all_stages()[i];
+    store.add_evaluation(e);
+  }
+  const auto stored = store.evaluations(run);
+  ASSERT_EQ(stored.size(), all_stages().size());
+  for (std::size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i].stage, all_stages()[i]);
+  // A stage this build does not know is a one-line error naming the evaluation, not a crash.
+  sql(path("r.db"), "UPDATE evaluations SET stage = 'warmup' WHERE seq = 2");
+  EXPECT_ERROR(store.evaluations(run), "evaluation 1:2 has an unknown stage 'warmup'");
+}
+
+TEST_F(ResultStoreTest, CurvesRoundTripInOneTransaction) {
+  constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+  ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
+  const auto run = store.begin_run("seed: 1\n", 1, "ofa_mbv3", "ofa", "supernet");
+  const auto other = store.begin_run("seed: 2\n", 2, "ofa_mbv3", "ofa", "supernet");
+  store.add_curve_points(run, {{run, "supernet.train_loss", 2, 1.5, "elastic_kernel"},
+                               {run, "supernet.train_loss", 0.5, 2.5, "full"},
+                               {run, "supernet.lr", 0.5, kNan, ""},
+                               {run, "predictor.rmse_heldout", 0, kInf, ""},
+                               {run, "supernet.train_loss", 2, 1.25, "elastic_depth"}});
+  store.add_curve_points(other, {{other, "supernet.train_loss", 1, 9, ""}});
+  store.add_curve_points(run, {});
+
+  const auto all = store.curves(run);
+  ASSERT_EQ(all.size(), 5u);
+  // By curve name, then step, then the order added.
+  EXPECT_EQ(all[0].curve, "predictor.rmse_heldout");
+  EXPECT_EQ(all[0].value, kInf);
+  EXPECT_EQ(all[1].curve, "supernet.lr");
+  EXPECT_TRUE(std::isnan(all[1].value));
+  EXPECT_EQ(all[2].step, 0.5);
+  EXPECT_EQ(all[2].label, "full");
+  EXPECT_EQ(all[3].label, "elastic_kernel");
+  EXPECT_EQ(all[3].value, 1.5);
+  EXPECT_EQ(all[4].label, "elastic_depth");
+  for (const auto& p : all) EXPECT_EQ(p.run, run);
+  EXPECT_EQ(query_text(path("r.db"), "SELECT count(*) FROM curves WHERE value IS NULL"), "1");
+
+  EXPECT_EQ(store.curves(run, "supernet.").size(), 4u);
+  EXPECT_EQ(store.curves(run, "supernet.train_loss").size(), 3u);
+  EXPECT_TRUE(store.curves(run, "supernet.train_loss.x").empty());
+  EXPECT_TRUE(store.curves(run, "%").empty());  // a prefix, not a LIKE pattern
+  ASSERT_EQ(store.curves(other).size(), 1u);
+  EXPECT_TRUE(store.curves(99).empty());
+
+  EXPECT_ERROR(store.add_curve_points(run, {{run, "a", 1, 1, ""}, {run, "b", kNan, 1, ""}}), "curve b has a point without a step");
+  EXPECT_ERROR(store.add_curve_points(99, {{99, "a", 1, 1, ""}}), "has no run 99");
+  EXPECT_EQ(store.curves(run).size(), 5u) << "a failed write stores no point";
+
+  ResultStore reader(path("r.db"), ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(reader.curves(run).size(), 5u);
+}
+
+class SchemaTwoFixture : public ResultStoreTest {
+ protected:
+  // A private copy of tests/fixtures/schema2.db (see tests/fixtures/README.md for its contents).
+  std::string copy(const std::string& name) {
+    const std::string file = path(name);
+    fs::copy_file(std::string(NASCENT_SOURCE_DIR) + "/tests/fixtures/schema2.db", file);
+    return file;
+  }
+  static std::vector<std::string> archs(const std::vector<StoredEvaluation>& evaluations) {
+    std::vector<std::string> names;
+    for (const auto& e : evaluations) names.push_back(e.arch);
+    return names;
+  }
+};
+
+void expect_same(const StoredEvaluation& a, const StoredEvaluation& b) {
+  SCOPED_TRACE(std::to_string(a.run) + ":" + std::to_string(a.seq));
+  EXPECT_EQ(a.run, b.run);
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.arch, b.arch);
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  EXPECT_EQ(a.stage, b.stage);
+  EXPECT_EQ(a.fitness, b.fitness);
+  EXPECT_EQ(a.result.ok, b.result.ok);
+  EXPECT_EQ(a.result.error, b.result.error);
+  EXPECT_EQ(a.result.metrics, b.result.metrics);
+  EXPECT_EQ(a.result.cost, b.result.cost);
+  EXPECT_EQ(a.elapsed, b.elapsed);
+  EXPECT_EQ(a.created_at, b.created_at);
+}
+
+TEST_F(SchemaTwoFixture, IsUpgradedInPlaceKeepingEveryResult) {
+  const std::string file = copy("old.db");
+  ASSERT_EQ(query_text(file, "PRAGMA user_version"), "2");
+  std::vector<StoredEvaluation> before;
+  std::vector<CurvePoint> curves_before;
+  {
+    // Read-only: read as if upgraded, without writing.
+    const std::string original = bytes(file);
+    ResultStore reader(file, ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(reader.schema_version(), 2);
+    before = reader.evaluations();
+    for (std::int64_t run = 1; run <= 3; ++run)
+      for (auto& p : reader.curves(run)) curves_before.push_back(p);
+    EXPECT_EQ(reader.run(3)->evaluations, 5);
+    EXPECT_EQ(bytes(file), original);
+  }
+
+  ResultStore store(file, ResultStore::Mode::ReadWrite);
+  EXPECT_EQ(store.schema_version(), 3);
+  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "3");
+
+  const auto runs = store.runs();
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].objective_metric, "val_loss");
+  EXPECT_FALSE(runs[0].maximize);
+  EXPECT_EQ(runs[0].final_stage, Stage::Query);
+  EXPECT_EQ(runs[1].objective_metric, "val_acc");
+  EXPECT_TRUE(runs[1].maximize);
+  EXPECT_EQ(runs[1].final_stage, Stage::Final);
+  EXPECT_EQ(runs[2].objective_metric, "val_acc");
+  EXPECT_TRUE(runs[2].maximize);
+  EXPECT_EQ(runs[2].final_stage, Stage::Final);
+  EXPECT_EQ(runs[2].evaluations, 5);
+  EXPECT_EQ(query_text(file, "SELECT group_concat(objective_mode || '/' || final_stage) FROM runs"), "min/query,max/final,max/final");
+
+  // The minimised run's fitness is the measured loss again, not its negation.
+  const auto ask = store.evaluations(1);
+  ASSERT_EQ(ask.size(), 4u);
+  EXPECT_EQ(ask[0].fitness, 0.9);
+  EXPECT_EQ(ask[1].fitness, 0.4);
+  EXPECT_FALSE(ask[2].fitness);
+  EXPECT_FALSE(ask[2].result.ok);
+  EXPECT_EQ(ask[2].result.error, "out of memory");
+  EXPECT_EQ(ask[3].fitness, 0.6);
+
+  // DARTS: the epochs keep their readable metrics; the architecture weights became curves.
+  const auto darts = store.evaluations(2);
+  ASSERT_EQ(darts.size(), 3u);
+  EXPECT_EQ(darts[0].stage, Stage::Epoch);
+  EXPECT_EQ(darts[0].result.metrics, (std::map<std::string, double>{{"epoch", 1}, {"train_loss", 2.0}, {"val_acc", 30}}));
+  EXPECT_EQ(darts[2].stage, Stage::Final);
+  EXPECT_EQ(darts[2].fitness, 88);
+  const auto alphas = store.curves(2, "alpha.");
+  ASSERT_EQ(alphas.size(), 4u);
+  EXPECT_EQ(alphas[0].curve, "alpha.normal.e0.conv");
+  EXPECT_EQ(alphas[0].step, 1);
+  EXPECT_EQ(alphas[0].value, 0.6);
+  EXPECT_EQ(alphas[1].step, 2);
+  EXPECT_EQ(alphas[1].value, 0.7);
+  EXPECT_EQ(alphas[3].curve, "alpha.normal.e0.skip");
+  EXPECT_EQ(alphas[3].value, 0.3);
+  EXPECT_EQ(alphas[3].label, "");
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM metrics WHERE name LIKE 'alpha.%'"), "0");
+
+  // OFA: the stand-in evaluations are gone, their values are curves (step: the epoch, else seq).
+  const auto ofa = store.evaluations(3);
+  EXPECT_EQ(archs(ofa), (std::vector<std::string>{"r1", "m1", "m2", "f1", "f2"}));
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM evaluations WHERE stage IN ('supernet', 'predictor')"), "0");
+  const auto loss = store.curves(3, "supernet.train_loss");
+  ASSERT_EQ(loss.size(), 2u);
+  EXPECT_EQ(loss[0].step, 0.5);
+  EXPECT_EQ(loss[0].value, 2.5);
+  EXPECT_EQ(loss[1].step, 1);
+  EXPECT_EQ(loss[1].value, 2.1);
+  EXPECT_EQ(store.curves(3, "supernet.").size(), 4u) << "train_loss and lr; the epoch is the step";
+  const auto spearman = store.curves(3, "predictor.spearman_heldout");
+  ASSERT_EQ(spearman.size(), 1u);
+  EXPECT_EQ(spearman[0].step, 5);
+  EXPECT_EQ(spearman[0].value, 0.8);
+  EXPECT_EQ(store.curves(3).size(), 6u);
+  EXPECT_TRUE(store.curves(1).empty());
+
+  // Everything else is as it was, and as the read-only view showed it before the upgrade.
+  const auto after = store.evaluations();
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) expect_same(after[i], before[i]);
+  std::vector<CurvePoint> curves_after;
+  for (std::int64_t run = 1; run <= 3; ++run)
+    for (auto& p : store.curves(run)) curves_after.push_back(p);
+  ASSERT_EQ(curves_after.size(), curves_before.size());
+  for (std::size_t i = 0; i < curves_after.size(); ++i) {
+    EXPECT_EQ(curves_after[i].curve, curves_before[i].curve);
+    EXPECT_EQ(curves_after[i].step, curves_before[i].step);
+    EXPECT_EQ(curves_after[i].value, curves_before[i].value);
+  }
+
+  // The upgraded file takes new results.
+  auto e = evaluation(1, 4, "e", {{"val_loss", 0.2}});
+  e.fitness = 0.2;
+  store.add_evaluation(e);
+  store.add_curve_points(3, {{3, "supernet.train_loss", 2, 1.9, "elastic_width"}});
+  EXPECT_EQ(store.curves(3, "supernet.train_loss").size(), 3u);
+}
+
+TEST_F(SchemaTwoFixture, DamagedCopyIsRefusedAndLeftByteIdentical) {
+  const std::string file = copy("damaged.db");
+  const std::string whole = bytes(file);
+  // The first half: the header and schema pages survive, the tables' pages do not.
+  write("damaged.db", whole.substr(0, whole.size() / 2));
+  const std::string original = bytes(file);
+  const std::string message = refusal(file);
+  EXPECT_NE(message, "accepted");
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_EQ(bytes(file), original);
+  EXPECT_FALSE(fs::exists(file + "-journal"));
+  EXPECT_FALSE(fs::exists(file + "-wal"));
+}
+
+TEST_F(SchemaTwoFixture, FailedUpgradeRollsBackLeavingTheFileUntouched) {
+  const std::string file = copy("clash.db");
+  // Something the upgrade cannot create over, after it has already added the runs' columns.
+  sql(file, "CREATE TABLE curves (x); PRAGMA journal_mode = DELETE;");
+  const std::string original = bytes(file);
+  const std::string message = refusal(file);
+  EXPECT_NE(message.find("already exists"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(bytes(file), original);
+  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "2");
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'objective_mode'"), "0");
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM evaluations"), "15");
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ class ResumeTest : public ScratchDirTest {
     const auto run = store.latest_run();
     std::vector<std::string> rows;
     for (const auto& e : store.evaluations(run->id)) {
-      std::string row = std::to_string(e.seq) + " " + e.stage + " " + e.arch + " ok=" + std::to_string(e.result.ok);
+      std::string row = std::to_string(e.seq) + " " + to_string(e.stage) + " " + e.arch + " ok=" + std::to_string(e.result.ok);
       for (const auto& [name, value] : e.result.metrics)
         if (name.find("seconds") == std::string::npos && name.find("latency") == std::string::npos) row += " " + name + "=" + std::to_string(value);
       if (e.fitness) row += " fitness=" + std::to_string(*e.fitness);

@@ -134,13 +134,13 @@ budget: {evaluations: 10}
   ASSERT_EQ(evaluations.size(), 8u);
   std::set<std::string> scored;
   for (std::size_t i = 0; i < 6; ++i) {
-    EXPECT_EQ(evaluations[i].stage, "score");
+    EXPECT_EQ(evaluations[i].stage, Stage::Score);
     EXPECT_TRUE(evaluations[i].result.metrics.count("synflow"));
     EXPECT_TRUE(evaluations[i].result.metrics.count("params"));
     scored.insert(evaluations[i].arch);
   }
   for (std::size_t i = 6; i < 8; ++i) {
-    EXPECT_EQ(evaluations[i].stage, "query");
+    EXPECT_EQ(evaluations[i].stage, Stage::Query);
     EXPECT_TRUE(scored.count(evaluations[i].arch));
     EXPECT_TRUE(evaluations[i].result.metrics.count("val_acc"));
     EXPECT_TRUE(evaluations[i].result.metrics.count("synflow")) << "a queried candidate keeps its scores";

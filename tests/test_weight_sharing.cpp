@@ -28,7 +28,7 @@ class WeightSharingRunTest : public ScratchDirTest {
   std::vector<StoredEvaluation> stage(const std::vector<StoredEvaluation>& all, const std::string& name) {
     std::vector<StoredEvaluation> kept;
     for (const auto& e : all)
-      if (e.stage == name) kept.push_back(e);
+      if (to_string(e.stage) == name) kept.push_back(e);
     return kept;
   }
   std::string ofa_yaml(double flops, const std::string& extra = "") {
