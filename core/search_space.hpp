@@ -73,14 +73,18 @@ class SearchSpace {
 
   // The whole space, when it is small enough to list (empty otherwise).
   virtual std::vector<std::string> enumerate() const { return {}; }
-
-  // Weight transfer (BOSHNAS): the fraction of `target`'s parameter tensors that a trained `source`
-  // can fill, matched by name and shape. 0 when the space does not support transfer.
-  virtual double weight_overlap(const std::string& target, const std::string& source) const { return 0; }
 };
 
 // Capabilities: interfaces a space may implement besides SearchSpace, which methods ask for with
 // require_capability (core/registry.hpp) instead of naming concrete spaces.
+
+// A space whose trained networks can seed one another (BOSHNAS's weight transfer): the fraction
+// of `target`'s parameter tensors that a trained `source` can fill, matched by name and shape.
+class WeightOverlapSpace {
+ public:
+  virtual ~WeightOverlapSpace() = default;
+  virtual double weight_overlap(const std::string& target, const std::string& source) const = 0;
+};
 
 // A space whose architectures are the discretised cells of a one-shot supernet (DARTS, RARTS):
 // the supernet's name in registries().supernets; its genotypes parse as this space's strings.

@@ -27,12 +27,14 @@ class Evaluator {
   virtual ~Evaluator() = default;
   virtual std::string name() const = 0;
   virtual Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) = 0;
-  // The same, starting from the trained weights of `source` (an architecture this evaluator
-  // evaluated earlier) where they fit. Evaluators that keep no weights evaluate from scratch.
-  virtual Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed,
-                                   const std::string& source) {
-    return evaluate(space, arch, seed);
-  }
+};
+
+// An evaluator that keeps trained weights: evaluate() starting from the trained weights of
+// `source` (an architecture it evaluated earlier) where they fit.
+class WeightTransferEvaluator {
+ public:
+  virtual ~WeightTransferEvaluator() = default;
+  virtual Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source) = 0;
 };
 
 // Context an evaluator factory needs besides its own config section.

@@ -14,7 +14,7 @@ class Network;
 // per-step cosine learning-rate schedule, then measures it: val_acc, val_loss, train_acc,
 // train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
 // latency_ms (batch 1, median). The evaluation's cost is its training seconds.
-class TrainEvaluator : public Evaluator {
+class TrainEvaluator : public Evaluator, public WeightTransferEvaluator {
  public:
   struct Options {
     double epochs = 1;

@@ -57,7 +57,14 @@ std::unique_ptr<Predictor> make_predictor(const std::string& name, const Config&
   const std::size_t at = name.find('@');
   const std::string base = name.substr(0, at);
   auto& predictors = registries().predictors;
-  if (!predictors.contains(base)) throw Error("unknown predictor '" + name + "' (known: " + predictors.names() + ")");
+  if (!predictors.contains(base)) {
+    // The zero-cost table also answers to the reference code's spellings (jacov for jacob_cov).
+    if (auto alias = at == std::string::npos ? make_zero_cost_predictor(base) : nullptr) {
+      OptionTable().optional("weight", OptionType::Number, kWeightDoc).read(options, "predictor " + base);
+      return alias;
+    }
+    throw Error("unknown predictor '" + name + "' (known: " + predictors.names() + ")");
+  }
   if (at == std::string::npos) return predictors.create(base, options);
   if (base != "hidden_cov") throw Error("predictor '" + name + "': only hidden_cov takes a layer after '@'");
   predictors.at(base).options.read(options, "predictor " + base);

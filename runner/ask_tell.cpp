@@ -46,6 +46,8 @@ class AskTellSearch final : public Method {
   void prepare(RunContext& context) override {
     const std::string name = strategy_config_.get<std::string>("name", "evolution");
     strategy_ = registries().strategies.create(name, strategy_config_, StrategyContext{*context.space, context.config_dir});
+    pool_scoring_ = dynamic_cast<PoolScoringStrategy*>(strategy_.get());
+    transfer_ = dynamic_cast<WeightTransferStrategy*>(strategy_.get());
     const Config& config = *context.config;
     evaluator_name_ = config.child("evaluator").get<std::string>("name", "train");
     EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
@@ -135,8 +137,8 @@ class AskTellSearch final : public Method {
     }
     // Asked serially here: strategies are not thread-safe.
     std::vector<std::string> sources(pending.size());
-    if (stage == Stage::Query)
-      for (std::size_t k : to_evaluate) sources[k] = strategy_->transfer_source(pending[k].arch);
+    if (stage == Stage::Query && transfer_ && dynamic_cast<WeightTransferEvaluator*>(&with))
+      for (std::size_t k : to_evaluate) sources[k] = transfer_->transfer_source(pending[k].arch);
     tbb::task_arena arena(context.workers);
     arena.execute([&] {
       tbb::parallel_for(
@@ -154,7 +156,8 @@ class AskTellSearch final : public Method {
     p.fingerprint = context.space->fingerprint(p.arch);
     try {
       const std::uint64_t seed = derive_seed(context.seed, static_cast<std::uint64_t>(p.seq));
-      p.result = source.empty() ? with.evaluate(*context.space, p.arch, seed) : with.evaluate_from(*context.space, p.arch, seed, source);
+      p.result = source.empty() ? with.evaluate(*context.space, p.arch, seed)
+                                : dynamic_cast<WeightTransferEvaluator&>(with).evaluate_from(*context.space, p.arch, seed, source);
     } catch (const std::exception& error) {
       p.result = Evaluation{};
       p.result.ok = false;
@@ -225,7 +228,8 @@ class AskTellSearch final : public Method {
   // Scores the strategy's pool with the `predictor` evaluator before any query. False when the
   // run was stopped or ran out of time first (--resume continues it).
   bool score_pool(RunContext& context, Rng& rng) {
-    const std::vector<std::string> pool = strategy_->score_pool(rng);
+    if (!pool_scoring_) return true;
+    const std::vector<std::string> pool = pool_scoring_->score_pool(rng);
     if (pool.empty()) return true;
     if (!predictor_)
       throw Error("config: strategy " + strategy_->name() +
@@ -246,7 +250,7 @@ class AskTellSearch final : public Method {
       }
       evaluate(context, pending, *predictor_, Stage::Score);
       for (const auto& p : pending) {
-        strategy_->tell_scores(p.arch, p.result.metrics, p.result.ok);
+        pool_scoring_->tell_scores(p.arch, p.result.metrics, p.result.ok);
         pool_scores_[p.arch] = p.result.metrics;
         note_best(p, context);
         ++scored;
@@ -264,6 +268,8 @@ class AskTellSearch final : public Method {
 
   Config strategy_config_;
   std::unique_ptr<Strategy> strategy_;
+  PoolScoringStrategy* pool_scoring_ = nullptr;  // the strategy's capabilities, when it has them
+  WeightTransferStrategy* transfer_ = nullptr;
   std::unique_ptr<Evaluator> evaluator_, predictor_;
   std::string evaluator_name_;
   std::unordered_map<std::string, std::optional<double>> seen_;  // arch -> fitness, within this run

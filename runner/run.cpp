@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -42,6 +43,7 @@ class StoreContext final : public RunContext {
     started_ = Clock::now();
   }
   std::int64_t run_id() const { return run_; }
+  std::string space_name;  // as the config names it (a grammar space's own name may differ)
   std::int64_t stored() const { return next_seq_; }
 
   double elapsed() const override { return elapsed_offset + std::chrono::duration<double>(Clock::now() - started_).count(); }
@@ -74,7 +76,7 @@ class StoreContext final : public RunContext {
     StoredEvaluation e;
     e.run = run_;
     e.seq = seq;
-    e.space = space->name();
+    e.space = space_name;
     e.arch = arch;
     e.fingerprint = fingerprint;
     e.result = result;
@@ -268,8 +270,10 @@ SearchSummary run_search(const SearchOptions& options) {
   read_parallel(config, *method, context);
   if (options.resume && !method->resumable())
     throw Error("--resume: " + name + " runs cannot be resumed yet; start a new run");
+  if (options.resume && !std::filesystem::exists(options.db_path)) throw Error("--resume: " + options.db_path + " does not exist");
   auto space = make_space(config, options.config_dir);
   context.space = space.get();
+  context.space_name = config.child("space").get<std::string>("name");
   method->prepare(context);  // every config error surfaces here, before anything is written
   at::set_num_threads(context.threads);
 
@@ -280,7 +284,7 @@ SearchSummary run_search(const SearchOptions& options) {
     RunInfo info;
     info.config = config.dump();
     info.seed = context.seed;
-    info.space = space->name();
+    info.space = context.space_name;
     info.strategy = method->label();
     info.evaluator = method->evaluator_label();
     info.objective_metric = context.objective.metric;

@@ -17,7 +17,7 @@ using Made = std::unique_ptr<SearchSpace>;
 
 // The grammar spaces' limits (their defaults come from the grammar file).
 OptionTable grammar_limits(OptionTable table) {
-  return table.optional("input", OptionType::Integers, "input shape C, H, W the architectures are written for")
+  return table.optional("input", OptionType::Value, "input shape the architectures are written for: CxHxW, SxD or a list")
       .optional("max_params", OptionType::Number, "reject candidates with more parameters (default: the grammar's)")
       .optional("max_activation", OptionType::Number, "reject candidates with a larger activation (elements)")
       .optional("max_macs", OptionType::Number, "reject candidates with more multiply-accumulates")

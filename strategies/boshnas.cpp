@@ -120,12 +120,14 @@ std::vector<std::string> Boshnas::ask(std::size_t count, Rng& rng) {
           queries.push_back(result.index);
       // Queries with a trained model close enough to inherit its weights are all taken (they only
       // need fine-tuning); otherwise the best one is trained from scratch.
+      // Spaces without the weight-overlap capability transfer nothing.
+      const auto* overlap_space = dynamic_cast<const WeightOverlapSpace*>(&space_);
       for (std::size_t query : queries) {
         if (chosen.size() == count) break;
         double best_overlap = -1;
         std::size_t source = library_.size();
         for (std::size_t trained : trained_order_) {
-          const double overlap = space_.weight_overlap(library_[query], library_[trained]);
+          const double overlap = overlap_space ? overlap_space->weight_overlap(library_[query], library_[trained]) : 0.0;
           if (overlap >= best_overlap) {
             best_overlap = overlap;
             source = trained;

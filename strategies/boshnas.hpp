@@ -16,7 +16,7 @@ namespace nascent {
 // 1 - uncertainty - diversity), or takes the untrained model with the largest epistemic
 // uncertainty, or a random untrained one. Targets are y = (1 - fitness / fitness_scale) divided
 // by the largest y among the initial models (the authors' (1 - perf) / max initial y).
-class Boshnas : public Strategy {
+class Boshnas : public Strategy, public WeightTransferStrategy {
  public:
   struct Options {
     std::size_t initial = 10;

@@ -39,7 +39,7 @@ void register_builtin_strategies(Registries& registries) {
     o.seeds = options.get<std::vector<std::string>>("seeds");
     o.fill_with_seeds = options.get<bool>("fill_with_seeds");
     o.sample_with_replacement = options.get<bool>("sample_with_replacement");
-    if (o.fill_with_seeds && o.seeds.empty()) options.fail("fill_with_seeds", "needs strategy.seeds");
+    if (o.fill_with_seeds && o.seeds.empty()) throw Error("config: " + options.config().full("fill_with_seeds") + " needs strategy.seeds");
     return std::make_unique<RegularizedEvolution>(context.space, o);
   };
   const OptionTable evolution_options =

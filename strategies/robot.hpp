@@ -13,7 +13,7 @@ namespace nascent {
 // objective evaluation querying the pool's top architecture under S(.; w). After T such
 // evaluations (the first w at random) the ranking under the best w is walked greedily, querying
 // architectures not yet queried until T distinct ones have been.
-class Robot : public Strategy {
+class Robot : public Strategy, public PoolScoringStrategy {
  public:
   struct Options {
     std::size_t queries = 20;        // T
@@ -58,7 +58,7 @@ class Robot : public Strategy {
 // Training-free search: score a pool (sampled, or the whole space) with one predictor or a
 // weighted combination of min-max normalised predictors, then query the top k in order with the
 // run's evaluator (k = 0: scores only).
-class TrainingFreeSearch : public Strategy {
+class TrainingFreeSearch : public Strategy, public PoolScoringStrategy {
  public:
   struct Options {
     std::vector<std::string> metrics;

@@ -23,18 +23,28 @@ class Strategy {
   virtual std::vector<std::string> ask(std::size_t count, Rng& rng) = 0;
   // fitness: higher is better; std::nullopt for a failed evaluation.
   virtual void tell(const std::string& arch, std::optional<double> fitness) = 0;
+};
 
-  // Strategies that rank candidates by training-free scores first (training-free search, RoBoT
-  // with computed metrics) return the pool to score here. The loop asks once, before the first
-  // ask(); scores every candidate with the config's `predictor` evaluator, stores them as stage
-  // "score" and tells each back, in order, before asking for queries.
-  virtual std::vector<std::string> score_pool(Rng& rng) { return {}; }
-  virtual void tell_scores(const std::string& arch, const std::map<std::string, double>& metrics, bool ok) {}
+// Capabilities a strategy may implement besides Strategy; the ask/tell search asks for them.
 
-  // Weight transfer (BOSHNAS): an architecture evaluated earlier in the run whose trained weights
-  // `arch` (just asked) should start from, or "" to train from scratch. The loop passes it to the
-  // evaluator (Evaluator::evaluate_from); evaluators that keep no weights ignore it.
-  virtual std::string transfer_source(const std::string& arch) const { return ""; }
+// Strategies that rank candidates by training-free scores first (training-free search, RoBoT with
+// computed metrics) return the pool to score. The search asks once, before the first ask(); scores
+// every candidate with the config's `predictor` evaluator, stores them as stage score and tells
+// each back, in order, before asking for queries.
+class PoolScoringStrategy {
+ public:
+  virtual ~PoolScoringStrategy() = default;
+  virtual std::vector<std::string> score_pool(Rng& rng) = 0;
+  virtual void tell_scores(const std::string& arch, const std::map<std::string, double>& metrics, bool ok) = 0;
+};
+
+// Weight transfer (BOSHNAS): an architecture evaluated earlier in the run whose trained weights
+// `arch` (just asked) should start from, or "" to train from scratch. The search passes it to an
+// evaluator that keeps weights (WeightTransferEvaluator); others train from scratch.
+class WeightTransferStrategy {
+ public:
+  virtual ~WeightTransferStrategy() = default;
+  virtual std::string transfer_source(const std::string& arch) const = 0;
 };
 
 // config_dir resolves relative paths (a metrics table) as the rest of the config does.

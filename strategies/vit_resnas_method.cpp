@@ -67,22 +67,12 @@ class VitResNasMethod final : public Method {
 
   // A killed training continues from its last epoch-end state; the search after it is replayed
   // from the store.
-  void restore(RunContext& context) override {
-    resume_state_ = read_checkpoint_file(context.checkpoint_path);
-    if (!resume_state_) return;
-    try {
-      StateReader(*resume_state_).module("supernet", *supernet_, torch::kCPU);
-    } catch (const c10::Error& error) {
-      throw Error("checkpoint '" + context.checkpoint_path + "' does not fit this run's supernet (" +
-                  std::string(error.what_without_backtrace()).substr(0, 120) + ")");
-    }
-  }
+  void restore(RunContext& context) override { resume_state_ = read_training_checkpoint(context.checkpoint_path, *supernet_); }
 
   void prepare(RunContext& context) override {
     space_ = &require_capability<VitResNasSpace>(*context.space, "vit_resnas", "is not a ViT-ResNAS space (vit_resnas)");
     const VitSpaceSpec& spec = space_->spec();
-    device_ = checked_device(context.device_override.empty() ? options_.get<std::string>("device") : context.device_override);
-    context.device = device_;
+    device_ = method_device(options_, context);
     data_ = load_image_data(options_.section("dataset"), context.config_dir, "ViT-ResNAS");
     task_ = Task{data_.input_shape, data_.num_classes};
     if (task_.input_shape[1] != task_.input_shape[2]) throw Error("config: strategy.dataset: ViT-ResNAS needs square images");

@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/checkpoint.hpp"
 #include "core/error.hpp"
+#include "core/training_state.hpp"
+#include "evaluators/train_evaluator.hpp"
 
 namespace nascent {
 
@@ -55,6 +58,22 @@ std::string checkpoint_identity(const Config& config, std::uint64_t seed) {
   return id.str();
 }
 
+
+std::optional<std::string> read_training_checkpoint(const std::string& path, torch::nn::Module& supernet) {
+  auto state = read_checkpoint_file(path);
+  if (!state) return state;
+  try {
+    StateReader(*state).module("supernet", supernet, torch::kCPU);
+  } catch (const c10::Error& error) {
+    throw Error("checkpoint '" + path + "' does not fit this run's supernet (" + std::string(error.what_without_backtrace()).substr(0, 120) + ")");
+  }
+  return state;
+}
+
+std::string method_device(const Options& options, RunContext& context) {
+  context.device = checked_device(context.device_override.empty() ? options.get<std::string>("device") : context.device_override);
+  return context.device;
+}
 
 ImageSet first(const ImageSet& set, std::int64_t n) {
   if (n <= 0 || n >= set.size()) return set;

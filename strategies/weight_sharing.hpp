@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/network.hpp"
@@ -22,6 +23,13 @@ void load_or_train(Network& supernet, const std::string& checkpoint, const std::
 
 // The strategy's image dataset; text sets and sets without a validation split are one-line errors.
 DataSplits load_image_data(const Config& dataset, const std::string& config_dir, const std::string& method);
+
+// Resuming: the training state in the run's checkpoint file, checked to fit `supernet`; nothing
+// when the run stopped before its first epoch ended. A state that does not fit is a one-line error.
+std::optional<std::string> read_training_checkpoint(const std::string& path, torch::nn::Module& supernet);
+
+// The method's device: --device, else its `device` option; checked.
+std::string method_device(const Options& options, RunContext& context);
 
 // The first n samples (all when n <= 0).
 ImageSet first(const ImageSet& set, std::int64_t n);

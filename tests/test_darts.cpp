@@ -394,7 +394,7 @@ TEST_F(DifferentiableRunTest, BadConfigsAreOneLineErrorsAndRecordNoRun) {
   EXPECT_ERROR(run_search(options(base + ", order: 3}\n")), "strategy.order: 3 is out of range ([1, 2])");
   EXPECT_ERROR(run_search(options(base + ", lambda: 2}\n")), "unknown key 'strategy.lambda'");
   EXPECT_ERROR(run_search(options(base + ", supernet: {layers: 3}}\n")), "unknown key 'strategy.supernet.layers'");
-  EXPECT_ERROR(run_search(options(base + ", train_portion: 1.5}\n")), "train_portion must be in (0, 1)");
+  EXPECT_ERROR(run_search(options(base + ", train_portion: 1.5}\n")), "strategy.train_portion: must be in (0, 1)");
   EXPECT_ERROR(run_search(options(base + "}\nfinal_training: 3\n")), "final_training: expected an evaluator mapping");
   EXPECT_ERROR(run_search(options("space: {name: einspace}\nstrategy: {name: darts, dataset: " + std::string(kData) + "}\n")),
                "builds no cell supernet");
@@ -403,7 +403,7 @@ TEST_F(DifferentiableRunTest, BadConfigsAreOneLineErrorsAndRecordNoRun) {
                "does not match the space");
   SearchOptions resume = options(base + "}\n");
   resume.resume = true;
-  EXPECT_ERROR(run_search(resume), "cannot be resumed");
+  EXPECT_ERROR(run_search(resume), "--resume: " + path("run.db") + " does not exist");
   EXPECT_FALSE(std::filesystem::exists(path("run.db")));
 }
 

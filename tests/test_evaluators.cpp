@@ -227,7 +227,7 @@ TEST_F(EvaluatorTest, FactoryBuildsTheNamedEvaluatorFromItsSection) {
   const auto make = [&](const std::string& yaml) {
     return make_evaluator(Config::parse(yaml).child("evaluator"), context(dir_.string()));
   };
-  EXPECT_ERROR(make("evaluator: {name: oracle}"), "unknown evaluator 'oracle' (expected train, table or proxy)");
+  EXPECT_ERROR(make("evaluator: {name: oracle}"), "unknown evaluator 'oracle' (registered: proxy, table, train)");
   EXPECT_ERROR(make("evaluator: {name: train, epoch: 1, dataset: {name: synthetic}}"), "unknown key 'evaluator.epoch'");
   EXPECT_ERROR(make("evaluator: {name: train, dataset: {name: synthetic, size: 3}}"), "unknown key 'evaluator.dataset.size'");
   EXPECT_ERROR(make("evaluator: {name: train, lr: fast, dataset: {name: synthetic}}"), "evaluator.lr: expected a number");

@@ -287,7 +287,7 @@ TEST(Boshnas, ConfigErrors) {
   const auto make = [](const std::string& yaml) { make_strategy(Config::parse(yaml), test_space()); };
   EXPECT_ERROR(make("name: boshnas\ninitial: 0"), "strategy.initial must be at least 1");
   EXPECT_ERROR(make("name: boshnas\nuncertainty_probability: 0.7\ndiversity_probability: 0.5"), "sum to at most 1");
-  EXPECT_ERROR(make("name: boshnas\nnpn_lr: 0"), "strategy.npn_lr must be positive");
+  EXPECT_ERROR(make("name: boshnas\nnpn_lr: 0"), "npn_lr: 0 is out of range (>= 1e-12)");
   EXPECT_ERROR(make("name: boshnas\nkappa: 2"), "kappa");
 }
 
@@ -348,19 +348,19 @@ keep_weights: 4
   EXPECT_EQ(first.metrics.at("val_loss"), again.metrics.at("val_loss"));
   // A neighbour starts from the kept weights and is only fine-tuned.
   const std::string neighbour = "sa_wma_h128_n2_f512|c_5_h128_n2_f1024";
-  const Evaluation transferred = evaluator->evaluate_from(space, neighbour, 2, arch);
+  const Evaluation transferred = dynamic_cast<WeightTransferEvaluator&>(*evaluator).evaluate_from(space, neighbour, 2, arch);
   ASSERT_TRUE(transferred.ok) << transferred.error;
   EXPECT_DOUBLE_EQ(transferred.metrics.at("transfer_overlap"), space.weight_overlap(neighbour, arch));
   EXPECT_EQ(transferred.metrics.count("pretrain_loss"), 0u);
   // Without kept weights for the source, it trains from scratch.
-  EXPECT_EQ(evaluator->evaluate_from(space, neighbour, 2, "l_dft_h128_n2_f512|l_dft_h128_n2_f512").metrics.count("transfer_overlap"), 0u);
+  EXPECT_EQ(dynamic_cast<WeightTransferEvaluator&>(*evaluator).evaluate_from(space, neighbour, 2, "l_dft_h128_n2_f512|l_dft_h128_n2_f512").metrics.count("transfer_overlap"), 0u);
   // Image data cannot be pre-trained as text, and a FlexiBERT model cannot read images.
   auto images = make_evaluator(Config::parse("name: train\ndataset: {name: synthetic}\nsteps: 1\npretrain_steps: 2"), EvaluatorContext{});
   const Evaluation wrong = images->evaluate(space, arch, 0);
   EXPECT_FALSE(wrong.ok);
   EXPECT_NE(wrong.error.find("flexibert: expects token sequences"), std::string::npos) << wrong.error;
   EXPECT_ERROR(make_evaluator(Config::parse("name: train\ndataset: {name: synthetic}\noptimizer: lamb"), EvaluatorContext{}),
-               "evaluator.optimizer 'lamb': expected sgd or adamw");
+               "optimizer: expected one of sgd|adamw, got 'lamb'");
 }
 
 TEST_F(FlexibertText, BoshnasSearchOnWordNetStoresItsRun) {

@@ -256,7 +256,7 @@ TEST_F(PredictorTest, LgaBatchStatisticsOnlyMatterWithBatchNorm) {
 TEST(PredictorFactory, UnknownNamesAndOptionsAreOneLineErrors) {
   EXPECT_ERROR(make_predictor("synflw"), "unknown predictor 'synflw'");
   EXPECT_ERROR(make_predictor("synflow@3"), "only hidden_cov takes a layer");
-  EXPECT_ERROR(make_predictor("lga", Config::parse("warmup_steps: -1")), "warmup_steps must not be negative");
+  EXPECT_ERROR(make_predictor("lga", Config::parse("warmup_steps: -1")), "warmup_steps: -1 is out of range (>= 0)");
   EXPECT_ERROR(make_predictor("lga", Config::parse("warmup: 1")), "warmup");
   EXPECT_EQ(make_predictor("jacov")->name(), "jacov");
 }

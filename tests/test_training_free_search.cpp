@@ -227,13 +227,13 @@ TEST_F(TrainingFreeRunTest, BadSettingsAreOneLineErrorsAndKeepStoredRuns) {
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   };
   expect_one_line(bad("strategy.weights=[1, 2]"), "one weight per metric");
-  expect_one_line(bad("strategy.top_k=-1"), "strategy.top_k must not be negative");
+  expect_one_line(bad("strategy.top_k=-1"), "strategy.top_k: -1 is out of range (>= 0)");
   expect_one_line(bad("strategy.metrics=[]"), "strategy.metrics must name at least one predictor");
   expect_one_line(bad("predictor.metrics=synflow"), "metrics must be a non-empty list");
   expect_one_line(bad("predictor.metrics=[synflw]"), "unknown predictor 'synflw'");
-  expect_one_line(bad("predictor.batch_size=1"), "batch_size must be at least 2");
+  expect_one_line(bad("predictor.batch_size=1"), "predictor.batch_size: 1 is out of range (>= 2)");
   expect_one_line(bad("strategy={name: robot}"), "strategy.metrics must list RoBoT's base metrics");
-  expect_one_line(bad("strategy={name: robot, metrics: [synflow], queries: -2}"), "strategy.queries must not be negative");
+  expect_one_line(bad("strategy={name: robot, metrics: [synflow], queries: -2}"), "strategy.queries: -2 is out of range (>= 0)");
   expect_one_line(bad("strategy={name: robot, metrics: [a, a]}"), "lists a metric twice");
   expect_one_line(bad("strategy={name: robot, metrics: [a], metrics_table: nowhere.csv}"), "cannot read the file");
   ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);

@@ -135,14 +135,15 @@ TEST_F(WeightSharingRunTest, BadConfigsAndCheckpointsAreOneLineErrors) {
   EXPECT_ERROR(run_search(options(without("  constraint: {flops: 1000000000.000000}\n"))), "exactly one of flops or latency_ms");
   EXPECT_ERROR(run_search(options(good + "  typo: 1\n")), "unknown key 'strategy.typo'");
   std::string other_space = good;
-  other_space.replace(other_space.find("name: ofa_mbv3"), 14, "name: nb201");
+  const std::string ofa_space = "{name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}";
+  other_space.replace(other_space.find(ofa_space), ofa_space.size(), "{name: nb201}");
   EXPECT_ERROR(run_search(options(other_space)), "space nb201 cannot be searched by ofa: it is not an elastic MobileNetV3 space");
   EXPECT_ERROR(run_search(options("space: {name: vit_resnas, preset: tiny, width_divisor: 8}\nstrategy: {name: vit_resnas, checkpoint: v.pt, "
                                   "dataset: {name: synthetic, shape: [1, 56, 56]}, constraint: {macs: 10}}\n")),
                "leaves no network in the window");
   SearchOptions resume = options(good);
   resume.resume = true;
-  EXPECT_ERROR(run_search(resume), "cannot be resumed");
+  EXPECT_ERROR(run_search(resume), "does not exist");
   EXPECT_FALSE(std::filesystem::exists(path("run.db")));
   write("ofa.pt", "not a checkpoint");
   EXPECT_ERROR(run_search(options(good)), "not a nascent supernet checkpoint");

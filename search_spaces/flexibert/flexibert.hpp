@@ -61,7 +61,7 @@ double flexibert_edit_distance(const FlexiModel& a, const FlexiModel& b, const s
 // The space. Options: design (test | full, default test); models (a BERT_benchmark.json-style file or
 // a text file with one architecture per line): the space is then that finite library (sampling
 // and mutation stay inside it, enumerate() lists it); embedding_size (16); landmarks (256).
-class FlexibertSpace : public SearchSpace {
+class FlexibertSpace : public SearchSpace, public WeightOverlapSpace {
  public:
   struct Options {
     std::string design = "test";
