@@ -234,7 +234,7 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
   for (auto& e : store.evaluations(previous->id)) {
     offset = std::max(offset, e.elapsed);
     next = std::max(next, e.seq + 1);
-    context.replay[e.seq] = ReplayedEvaluation{e.stage, e.arch, e.result, e.elapsed};
+    context.replay[e.seq] = ReplayedEvaluation{e.stage, e.arch, e.result};
   }
   context.checkpoint_path = checkpoint_path_for(options.db_path, previous->id);
   method.restore(context);

@@ -12,6 +12,7 @@
 #include "evaluators/train_evaluator.hpp"
 #include "strategies/differentiable.hpp"
 #include "strategies/method.hpp"
+#include "strategies/weight_sharing.hpp"
 
 namespace nascent {
 
@@ -167,9 +168,8 @@ class DifferentiableMethod final : public Method {
     o.arch_beta2 = betas[1];
     o.arch_weight_decay = options_.get<double>("arch_weight_decay");
     o.eval_batch_size = options_.get<long long>("eval_batch_size");
-    o.device = checked_device(context.device_override.empty() ? options_.get<std::string>("device") : context.device_override);
+    o.device = method_device(options_, context);
     if (o.momentum == 0) o.nesterov = false;
-    context.device = o.device;
   }
 
   int epoch_limit(const RunContext& context) const {

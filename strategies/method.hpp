@@ -22,7 +22,6 @@ struct Budget {
   std::optional<double> seconds;         // wall-clock seconds, resumed runs included
   std::optional<double> cost;            // evaluators' summed cost
   std::optional<double> epochs;          // supernet epochs (supernet methods)
-  bool any() const { return evaluations || seconds || cost || epochs; }
 };
 
 struct Objective {
@@ -40,7 +39,6 @@ struct ReplayedEvaluation {
   Stage stage = Stage::Query;
   std::string arch;
   Evaluation result;
-  double elapsed = 0;
 };
 
 class RunContext {
@@ -48,8 +46,7 @@ class RunContext {
   virtual ~RunContext() = default;
 
   std::uint64_t seed = 0;
-  std::string device = "cpu";  // checked; --device overrides the config's
-  std::string device_override; // --device, when given (evaluators built by the method take it)
+  std::string device_override; // --device, when given; it overrides the method's and evaluators' device
   int threads = 1;             // LibTorch threads per worker
   int workers = 1;             // evaluations in parallel (ask/tell search)
   std::size_t batch = 1;       // candidates asked at once (ask/tell search)

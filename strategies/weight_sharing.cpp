@@ -70,9 +70,8 @@ std::optional<std::string> read_training_checkpoint(const std::string& path, tor
   return state;
 }
 
-std::string method_device(const Options& options, RunContext& context) {
-  context.device = checked_device(context.device_override.empty() ? options.get<std::string>("device") : context.device_override);
-  return context.device;
+std::string method_device(const Options& options, const RunContext& context) {
+  return checked_device(context.device_override.empty() ? options.get<std::string>("device") : context.device_override);
 }
 
 ImageSet first(const ImageSet& set, std::int64_t n) {

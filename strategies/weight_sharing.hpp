@@ -1,6 +1,7 @@
 #pragma once
 // What the weight-sharing methods (Once-for-All, ViT-ResNAS) share: the supernet checkpoint that
-// a rerun reuses, image data with a validation split, and training progress lines.
+// a rerun reuses, image data with a validation split, and training progress lines; and what every
+// supernet method (DARTS and RARTS too) shares: its device.
 #include <torch/torch.h>
 
 #include <functional>
@@ -29,7 +30,7 @@ DataSplits load_image_data(const Config& dataset, const std::string& config_dir,
 std::optional<std::string> read_training_checkpoint(const std::string& path, torch::nn::Module& supernet);
 
 // The method's device: --device, else its `device` option; checked.
-std::string method_device(const Options& options, RunContext& context);
+std::string method_device(const Options& options, const RunContext& context);
 
 // The first n samples (all when n <= 0).
 ImageSet first(const ImageSet& set, std::int64_t n);

@@ -10,9 +10,8 @@ std::shared_ptr<CellSupernet> make_darts_supernet(const Options& options, const 
 
 namespace {
 
-std::shared_ptr<Network> image_task_only(const Task& task) {
+void check_image_task(const Task& task) {
   if (task.input_shape.size() != 3) throw Error("supernet: input shape must be channels x height x width (an image task)");
-  return nullptr;
 }
 
 }  // namespace
@@ -23,7 +22,7 @@ void register_builtin_supernets(Registries& registries) {
                                .integer("channels", 16, "channels of the first stage").at_least(1)
                                .integer("cells_per_stage", 5, "search cells per stage").at_least(1),
                            [](const Options& options, const SupernetContext& context) -> std::shared_ptr<Network> {
-                             image_task_only(context.task);
+                             check_image_task(context.task);
                              return make_nb201_supernet(options, context.task);
                            });
   registries.supernets.add("darts_cell", "DARTS's search network (quark0/darts): 14 edges x 8 primitives, normal and reduction cells",
@@ -34,7 +33,7 @@ void register_builtin_supernets(Registries& registries) {
                                .optional("multiplier", OptionType::Integer, "nodes concatenated to a cell's output (default: steps)")
                                .integer("stem_multiplier", 3, "stem channels = stem_multiplier x channels").at_least(1),
                            [](const Options& options, const SupernetContext& context) -> std::shared_ptr<Network> {
-                             image_task_only(context.task);
+                             check_image_task(context.task);
                              return make_darts_supernet(options, context.task);
                            });
 }
