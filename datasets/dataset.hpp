@@ -6,8 +6,18 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 
 namespace nascent {
+
+// Per-batch training augmentation, applied by the batch loader (datasets/batches.hpp) to the
+// training split only; evaluation batches are never augmented.
+struct Augmentation {
+  std::int64_t crop_padding = 0;  // > 0: zero-pad by this many pixels, then crop back at a random offset
+  bool flip = false;              // horizontal flip with probability 1/2
+  std::int64_t cutout = 0;        // > 0: zero a random cutout x cutout square (centre anywhere, clipped)
+  bool any() const { return crop_padding > 0 || flip || cutout > 0; }
+};
 
 // An in-memory image classification set: images N x C x H x W (float32, contiguous, normalised as
 // its loader documents), labels N (int64, 0 <= label < num_classes).
@@ -28,7 +38,19 @@ struct DataSplits {
   std::vector<std::string> token_strings; // text sets: the token behind each vocabulary id, from the first
   std::int64_t mask_id = 1;               // text sets: the id masked-language-model pre-training masks with
   std::string name;
+  Augmentation augmentation;              // image sets: what training batches get
+  std::vector<double> mean, std;          // image sets: the per-channel normalisation applied (empty: none)
 };
+
+// The options every image dataset shares, added to its declared table:
+//   normalize: train (per-channel mean and standard deviation of the training split, default),
+//              given (the `mean` and `std` lists), or none
+//   mean, std: per-channel lists (normalize: given)
+//   augment: {crop_padding, flip, cutout}
+OptionTable image_options(OptionTable table);
+// Applies image_options to splits whose images are in [0, 1]: normalises every split with the
+// chosen statistics (recorded in splits.mean / splits.std) and sets splits.augmentation.
+void apply_image_options(DataSplits& splits, const Options& options);
 
 // The `dataset` section of an evaluator config: `name: fashion-mnist` (default) or `synthetic`,
 // plus that loader's options below. Unknown keys, bad values and missing or corrupt data are
