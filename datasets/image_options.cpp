@@ -34,9 +34,14 @@ void apply_image_options(DataSplits& splits, const Options& options) {
   if (mode == "given") {
     mean = options.get<std::vector<double>>("mean");
     std = options.get<std::vector<double>>("std");
-    if (static_cast<std::int64_t>(mean.size()) != channels || static_cast<std::int64_t>(std.size()) != channels)
-      options.fail("mean", "normalize: given needs " + std::to_string(channels) + " means and " +
-                               std::to_string(channels) + " standard deviations, one per channel");
+    // Name the list that is wrong, so the message points at the line to fix.
+    const auto check_length = [&](const char* key, const std::vector<double>& values) {
+      if (static_cast<std::int64_t>(values.size()) != channels)
+        options.fail(key, "normalize: given needs " + std::to_string(channels) + " values, one per channel (got " +
+                              std::to_string(values.size()) + ")");
+    };
+    check_length("mean", mean);
+    check_length("std", std);
     for (double s : std)
       if (!(s > 0)) options.fail("std", "standard deviations must be positive");
   } else {

@@ -35,6 +35,9 @@ void register_builtin_evaluators(Registries& registries) {
           .flag("test", train.test, "also report test accuracy")
           .flag("latency", train.latency, "also measure inference latency")
           .text("optimizer", train.optimizer, "the optimiser").one_of({"sgd", "adamw"})
+          .integer("loader_threads", train.loader_threads,
+                   "threads preparing (gathering, augmenting) training batches ahead of each step; 0: inline; results do not depend on it")
+          .at_least(0)
           .integer("pretrain_steps", 0, "text tasks: masked-language-model steps before fine-tuning").at_least(0)
           .number("pretrain_lr", train.pretrain_lr, "masked-language-model learning rate").at_least(0)
           .number("mask_fraction", train.mask_fraction, "share of tokens masked in pre-training").at_least(0).at_most(1)
@@ -53,6 +56,7 @@ void register_builtin_evaluators(Registries& registries) {
         o.test = options.get<bool>("test");
         o.latency = options.get<bool>("latency");
         o.optimizer = options.get<std::string>("optimizer");
+        o.loader_threads = options.get<long long>("loader_threads");
         o.pretrain_steps = options.get<long long>("pretrain_steps");
         o.pretrain_lr = options.get<double>("pretrain_lr");
         o.mask_fraction = options.get<double>("mask_fraction");

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/network.hpp"
+#include "evaluators/training_loop.hpp"
 
 namespace nascent {
 
@@ -63,6 +64,7 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
   if (options_.pretrain_steps < 0 || !(options_.pretrain_lr > 0))
     throw Error("config: evaluator.pretrain_steps must not be negative and pretrain_lr must be positive");
   if (!(options_.mask_fraction > 0 && options_.mask_fraction < 1)) throw Error("config: evaluator.mask_fraction must be in (0, 1)");
+  if (options_.loader_threads < 0) throw Error("config: evaluator.loader_threads must not be negative");
   if (data_.train.size() == 0) throw Error("dataset '" + data_.name + "': the training split is empty");
   // An empty validation split would score every candidate 0 and make the search meaningless.
   if (data_.val.size() == 0) throw Error("dataset '" + data_.name + "': the validation split is empty");
@@ -199,56 +201,32 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
       evaluation.metrics["pretrain_seconds"] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - pretrain_start).count();
     }
-    std::unique_ptr<torch::optim::Optimizer> optimizer_owner;
-    if (options_.optimizer == "adamw") {
-      optimizer_owner = std::make_unique<torch::optim::AdamW>(
-          net->parameters(), torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
-    } else {
-      optimizer_owner = std::make_unique<torch::optim::SGD>(net->parameters(), torch::optim::SGDOptions(options_.lr)
-                                                                                  .momentum(options_.momentum)
-                                                                                  .nesterov(options_.nesterov)
-                                                                                  .weight_decay(options_.weight_decay));
+    TrainingSettings settings;
+    settings.epochs = options_.epochs;
+    settings.steps = options_.steps;
+    settings.batch_size = options_.batch_size;
+    settings.lr = options_.lr;
+    settings.lr_min = options_.lr_min;
+    settings.momentum = options_.momentum;
+    settings.weight_decay = options_.weight_decay;
+    settings.nesterov = options_.nesterov;
+    settings.optimizer = options_.optimizer;
+    settings.loader_threads = options_.loader_threads;
+    // The loop shuffles with the generator that initialised the network, continuing its draws.
+    TrainingLoop loop(*net, data_, settings, generator, device);
+    EpochStats last;  // train_* metrics describe the last (possibly partial) epoch
+    double train_seconds = 0;
+    while (!loop.done()) {
+      last = loop.run_epoch();
+      train_seconds += last.seconds;
     }
-    torch::optim::Optimizer& optimizer = *optimizer_owner;
-    const std::int64_t n = data_.train.size();
-    const std::int64_t batches_per_epoch = (n + options_.batch_size - 1) / options_.batch_size;
-    const std::int64_t total_steps = options_.steps > 0 ? options_.steps
-                                                        : static_cast<std::int64_t>(std::ceil(options_.epochs * batches_per_epoch));
-    const auto train_start = std::chrono::steady_clock::now();
-    net->train();
-    double seen = 0, correct = 0, loss_sum = 0;
-    torch::Tensor order;
-    for (std::int64_t step = 0; step < total_steps; ++step) {
-      const std::int64_t in_epoch = step % batches_per_epoch;
-      if (in_epoch == 0) {
-        order = torch::randperm(n, generator, torch::kInt64);
-        seen = correct = loss_sum = 0;  // train_* metrics describe the last (partial) epoch
-      }
-      const std::int64_t begin = in_epoch * options_.batch_size;
-      torch::Tensor index = order.slice(0, begin, std::min(n, begin + options_.batch_size));
-      if (index.size(0) < 2) continue;  // BatchNorm cannot train on a single sample
-      const double lr = options_.lr_min + 0.5 * (options_.lr - options_.lr_min) *
-                                              (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
-      for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-      torch::Tensor x = data_.train.images.index_select(0, index).to(device);
-      torch::Tensor y = data_.train.labels.index_select(0, index).to(device);
-      optimizer.zero_grad();
-      torch::Tensor logits = net->forward(x);
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
-      loss.backward();
-      optimizer.step();
-      seen += index.size(0);
-      loss_sum += loss.item<double>() * index.size(0);
-      correct += logits.argmax(1).eq(y).sum().item<double>();
-    }
-    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
 
     const SetScore val = score_on(*net, data_.val, options_.eval_batch_size, device);
     evaluation.metrics["val_acc"] = val.accuracy;
     evaluation.metrics["val_loss"] = val.loss;
-    if (seen > 0) {
-      evaluation.metrics["train_acc"] = 100.0 * correct / seen;
-      evaluation.metrics["train_loss"] = loss_sum / seen;
+    if (last.samples > 0) {
+      evaluation.metrics["train_acc"] = last.train_acc;
+      evaluation.metrics["train_loss"] = last.train_loss;
     }
     if (options_.test) {
       const SetScore test = score_on(*net, data_.test, options_.eval_batch_size, device);

@@ -11,7 +11,8 @@ namespace nascent {
 class Network;
 
 // Trains each candidate from scratch with SGD (momentum, optional Nesterov, weight decay) or AdamW and a
-// per-step cosine learning-rate schedule, then measures it: val_acc, val_loss, train_acc,
+// per-step cosine learning-rate schedule (TrainingLoop, with the data's training augmentation),
+// then measures it: val_acc, val_loss, train_acc,
 // train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
 // latency_ms (batch 1, median). The evaluation's cost is its training seconds.
 class TrainEvaluator : public Evaluator, public WeightTransferEvaluator {
@@ -27,6 +28,9 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator {
     bool latency = true;
     std::string device = "cpu";
     std::string optimizer = "sgd";  // sgd (with momentum and nesterov above) or adamw
+    // Threads preparing (gathering, augmenting) training batches ahead of the step; 0: inline.
+    // Results do not depend on it.
+    std::int64_t loader_threads = 2;
     // Text tasks: masked-language-model steps before fine-tuning (0: none), see pretrain_masked_lm.
     std::int64_t pretrain_steps = 0;
     double pretrain_lr = 1e-3;
