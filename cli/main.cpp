@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/model_commands.hpp"
 #include "cli/options_command.hpp"
 #include "cli/results_command.hpp"
 #include "core/input_shape.hpp"
@@ -142,6 +143,8 @@ int main(int argc, char** argv) {
   add_results_command(app);
   add_options_command(app, plugins);
   add_score_command(app, plugins);
+  add_train_command(app, plugins);
+  add_export_command(app, plugins);
 
   try {
     app.parse(argc, argv);

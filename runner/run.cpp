@@ -17,6 +17,7 @@
 #include "core/registry.hpp"
 #include "results/store.hpp"
 #include "runner/search.hpp"
+#include "runner/final_training.hpp"
 #include "strategies/method.hpp"
 
 namespace nascent {
@@ -117,7 +118,28 @@ class StoreContext final : public RunContext {
   std::mutex mutex_;
 };
 
-const std::vector<std::string> kRunSections{"name", "description", "seed", "space", "strategy", "objective", "budget", "parallel", "plugins"};
+const std::vector<std::string> kRunSections{"name",   "description", "seed",     "space",  "strategy",
+                                            "objective", "budget",   "parallel", "plugins", "final_training"};
+
+// `nascent train`: a run with no search, whose only work is the final training of
+// final_training.arch; being a Method, it gets the store, progress, Ctrl-C and resume like any run.
+class TrainOnly final : public Method {
+ public:
+  explicit TrainOnly(std::string arch) : arch_(std::move(arch)) {}
+  std::string label() const override { return "train"; }
+  std::string evaluator_label() const override { return "train"; }
+  void prepare(RunContext& context) override { arch_ = context.space->canonical(arch_); }
+  std::vector<std::string> sections() const override { return {}; }
+  bool resumable() const override { return true; }
+  MethodResult run(RunContext& context) override {
+    MethodResult result;
+    result.best_arch = arch_;
+    return result;
+  }
+
+ private:
+  std::string arch_;
+};
 
 std::unique_ptr<Method> make_method(const Config& strategy) {
   const std::string name = strategy.get<std::string>("name", "evolution");
@@ -182,7 +204,9 @@ void read_parallel(const Config& config, const Method& method, RunContext& conte
   if (context.threads < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
 }
 
-std::unique_ptr<SearchSpace> make_space(const Config& config, const std::string& config_dir) {
+}  // namespace
+
+std::unique_ptr<SearchSpace> make_run_space(const Config& config, const std::string& config_dir) {
   Config space_config = config.child("space");
   // A grammar file (space `grammar`) or a model library (`flexibert`) may sit next to the config,
   // like any other data path.
@@ -194,6 +218,12 @@ std::unique_ptr<SearchSpace> make_space(const Config& config, const std::string&
   }
   return registries().spaces.create(space_config.get<std::string>("name"), space_config);
 }
+
+std::string weights_path_for(const std::string& db_path, std::int64_t run, std::size_t step) {
+  return db_path + ".models/run-" + std::to_string(run) + (step == 0 ? "" : "-" + std::to_string(step)) + ".weights";
+}
+
+namespace {
 
 // The part of a config that decides what a run computes. Budgets, worker counts and the device
 // may change between a run and its resumption.
@@ -214,6 +244,7 @@ std::string identity_of(const Config& config) {
 std::string checkpoint_path_for(const std::string& db_path, std::int64_t run) {
   return db_path + ".checkpoints/run-" + std::to_string(run) + ".ckpt";
 }
+
 
 // Resuming: the latest run of the database, if its config matches; its evaluations are replayed
 // and the method restores its checkpoint before the run is marked running again.
@@ -256,25 +287,41 @@ SearchSummary run_search(const SearchOptions& options) {
   for (const auto& plugin : options.plugins) load_plugin(plugin);
 
   const Config strategy = config.child("strategy");
-  const std::string name = strategy.get<std::string>("name", "evolution");
-  auto method = make_method(strategy);
-  check_sections(config, *method, name);
+  std::unique_ptr<Method> method;
+  std::string name;
+  const std::vector<Config> final_sections = final_training_sections(config);
+  const std::optional<std::string> train_arch =
+      !final_sections.empty() && final_sections.front().has("arch") ? std::optional(final_sections.front().get<std::string>("arch"))
+                                                                    : std::nullopt;
+  if (options.train_only) {
+    if (!train_arch) throw Error("nascent train: no architecture (give --arch, or --db with --eval)");
+    name = "train";
+    method = std::make_unique<TrainOnly>(*train_arch);
+  } else {
+    if (train_arch)
+      throw Error("config: final_training.arch: only `nascent train` takes an architecture; a search trains its best");
+    name = strategy.get<std::string>("name", "evolution");
+    method = make_method(strategy);
+    check_sections(config, *method, name);
+  }
   StoreContext context;
   context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
   context.device_override = options.device.value_or("");
   context.config_dir = options.config_dir;
   context.quiet = options.quiet;
   context.config = &config;
-  context.budget = read_budget(config, *method, name);
+  // A training run's budget is its epochs; a search config's budget belongs to its search.
+  if (!options.train_only) context.budget = read_budget(config, *method, name);
   context.objective = read_objective(config, method->default_metric(config));
-  read_parallel(config, *method, context);
+  if (!options.train_only) read_parallel(config, *method, context);
   if (options.resume && !method->resumable())
     throw Error("--resume: " + name + " runs cannot be resumed yet; start a new run");
   if (options.resume && !std::filesystem::exists(options.db_path)) throw Error("--resume: " + options.db_path + " does not exist");
-  auto space = make_space(config, options.config_dir);
+  auto space = make_run_space(config, options.config_dir);
   context.space = space.get();
   context.space_name = config.child("space").get<std::string>("name");
   method->prepare(context);  // every config error surfaces here, before anything is written
+  std::vector<FinalStep> final_steps = read_final_steps(config, context);
   at::set_num_threads(context.threads);
 
   context.open(options.db_path);
@@ -304,10 +351,34 @@ SearchSummary run_search(const SearchOptions& options) {
     context.store().finish_run(context.run_id(), "failed");
     throw;
   }
+  SearchSummary summary;
+  // The search's budget is the search's: its best is trained however the search ended, unless
+  // the user stopped the run.
+  const bool searched = result.status == "finished" || result.status == "exhausted" || result.status == "budget";
+  if (!final_steps.empty() && searched && !g_stop_requested && !result.best_arch.empty()) {
+    FinalOutcome outcome;
+    try {
+      const std::string run_file = checkpoint_path_for(options.db_path, context.run_id());
+      outcome = run_final_steps(final_steps, result.best_arch, context, run_file + ".final",
+                                [&](std::size_t step) { return weights_path_for(options.db_path, context.run_id(), step); });
+    } catch (...) {
+      context.store().finish_run(context.run_id(), "failed");
+      throw;
+    }
+    result.counted += outcome.evaluations;
+    result.evaluated_now += outcome.evaluated_now;
+    if (outcome.completed) {
+      summary.final_metrics = outcome.metrics;
+      summary.weights = outcome.weights;
+      if (outcome.value) {
+        result.best_value = outcome.value;
+        result.best_metrics = outcome.metrics;
+      }
+    }
+  }
   if (g_stop_requested) result.status = "interrupted";
   context.store().finish_run(context.run_id(), result.status);
 
-  SearchSummary summary;
   summary.run = context.run_id();
   summary.status = result.status;
   summary.evaluations = result.counted;

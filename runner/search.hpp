@@ -3,6 +3,7 @@
 // device, threads, objective, store) and steps the method that `strategy.name` names.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct SearchOptions {
   std::vector<std::string> plugins;    // --plugin, in addition to config `plugins`
   bool resume = false;
   bool quiet = false;
+  // `nascent train`: no search; the run trains final_training.arch (which the config must give).
+  bool train_only = false;
 };
 
 struct SearchSummary {
@@ -31,10 +34,21 @@ struct SearchSummary {
   double best_fitness = 0;       // the objective's value of the best candidate
   std::map<std::string, double> best_metrics;
   double elapsed = 0;
+  // When the run's final training completed: the best step's metrics and the weights files.
+  std::map<std::string, double> final_metrics;
+  std::vector<std::string> weights;
 };
 
 // Runs (or resumes) one search as the config describes, storing every evaluation as it finishes.
 SearchSummary run_search(const SearchOptions& options);
+
+// The run's search space as its config's `space` section describes it (paths relative to config_dir).
+std::unique_ptr<class SearchSpace> make_run_space(const Config& config, const std::string& config_dir);
+// The data a run's networks train on: final_training.dataset, else evaluator.dataset, else
+// strategy.dataset; nothing when the config has none.
+std::optional<Config> run_dataset_section(const Config& config);
+// Where a run's final training step (from 0) writes its weights unless its `weights` says otherwise.
+std::string weights_path_for(const std::string& db_path, std::int64_t run, std::size_t step = 0);
 
 // True once request_stop() was called during the current search.
 bool stop_requested();

@@ -1,6 +1,6 @@
 // DARTS and RARTS as run methods: train the cell supernet for its epochs, storing each epoch's
 // derived genotype (stage epoch) and its alphas and losses as curves, then train the derived
-// architecture with each `final_training` evaluator (stage final).
+// architecture with the run's `final_training` steps (runner/final_training.hpp, stage final).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -51,24 +51,6 @@ OptionTable differentiable_options(const std::string& method) {
   return table;
 }
 
-// `final_training` is one evaluator section or a list of them.
-std::vector<Config> final_sections(const Config& config) {
-  std::vector<Config> sections;
-  if (!config.has("final_training")) return sections;
-  const YAML::Node node = config.node()["final_training"];
-  if (node.IsMap()) {
-    sections.emplace_back(node, "final_training");
-  } else if (node.IsSequence()) {
-    for (std::size_t i = 0; i < node.size(); ++i) {
-      if (!node[i].IsMap()) throw Error("config: final_training[" + std::to_string(i) + "]: expected an evaluator mapping");
-      sections.emplace_back(node[i], "final_training[" + std::to_string(i) + "]");
-    }
-  } else {
-    throw Error("config: final_training: expected an evaluator mapping (name: train, ...) or a list of them");
-  }
-  return sections;
-}
-
 struct EpochInterrupted {};
 
 class DifferentiableMethod final : public Method {
@@ -77,7 +59,7 @@ class DifferentiableMethod final : public Method {
 
   std::string label() const override { return method_ == "darts" ? "darts-order" + std::to_string(settings_.order) : method_; }
   std::string evaluator_label() const override { return evaluator_names_.empty() ? "none" : evaluator_names_; }
-  std::vector<std::string> sections() const override { return {"final_training"}; }
+  std::vector<std::string> sections() const override { return {}; }
   std::vector<std::string> budget_keys() const override { return {"seconds", "epochs"}; }
   bool resumable() const override { return true; }
 
@@ -92,7 +74,7 @@ class DifferentiableMethod final : public Method {
     }
   }
   std::string default_metric(const Config& config) const override {
-    const auto finals = final_sections(config);
+    const auto finals = final_training_sections(config);
     return finals.empty() ? "val_acc" : finals.front().get<std::string>("metric", "val_acc");
   }
 
@@ -107,11 +89,9 @@ class DifferentiableMethod final : public Method {
     require_capability<CellSupernetSpace>(space, method_, "builds no cell supernet");
     w_net_ = make_cell_supernet(space, options_.section("supernet"), task);
     y_net_ = method_ == "rarts" ? make_cell_supernet(space, options_.section("supernet"), task) : nullptr;
-    EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, &space};
-    for (const auto& section : final_sections(*context.config)) {
-      evaluators_.push_back(make_evaluator(section, evaluator_context));
+    // The run driver trains the derived cell with the config's final_training steps.
+    for (const auto& section : final_training_sections(*context.config))
       evaluator_names_ += (evaluator_names_.empty() ? "" : ",") + section.get<std::string>("name", "train");
-    }
     search_ = std::make_unique<DifferentiableSearch>(w_net_, y_net_, data_.train, settings_, context.seed);
     try {
       space.canonical(w_net_->genotype(search_->alphas()));
@@ -129,7 +109,6 @@ class DifferentiableMethod final : public Method {
       if (result.status == "budget") context.progress("the run's time budget ended before the first epoch", true);
       return result;
     }
-    if (result.status == "finished" || result.status == "budget") final_training(context, result);
     result.evaluated_now += search_->epochs_done();
     result.counted = result.evaluated_now;
     return result;
@@ -238,46 +217,11 @@ class DifferentiableMethod final : public Method {
     context.progress(line, true);
   }
 
-  // The derived architecture, trained from scratch by every final_training evaluator.
-  void final_training(RunContext& context, MethodResult& result) {
-    std::optional<double> best;
-    for (std::size_t k = 0; k < evaluators_.size(); ++k) {
-      context.check_stop();
-      context.progress("final training " + std::to_string(k + 1) + "/" + std::to_string(evaluators_.size()) + " (" +
-                           evaluators_[k]->name() + ") of " + result.best_arch, true);
-      const std::int64_t seq = search_->epochs_done() + static_cast<std::int64_t>(k);
-      Evaluation e;
-      auto stored = context.replay.find(seq);
-      if (stored != context.replay.end()) {
-        e = stored->second.result;  // trained before the run was interrupted
-      } else {
-        try {
-          e = evaluators_[k]->evaluate(*context.space, result.best_arch, derive_seed(context.seed, static_cast<std::uint64_t>(seq)));
-        } catch (const std::exception& error) {
-          e = Evaluation{};
-          e.ok = false;
-          e.error = error.what();
-        }
-      }
-      const auto value = objective_value(e, context.objective);
-      context.record(Stage::Final, result.best_arch, e, value, seq);
-      if (!e.ok) context.progress("final training failed: " + e.error, true);
-      const auto fitness = fitness_of(e, context.objective);
-      if (fitness && (!best || *fitness > *best)) {
-        best = fitness;
-        result.best_value = value;
-        result.best_metrics = e.metrics;
-      }
-      ++result.evaluated_now;
-    }
-  }
-
   Options options_;
   std::string method_;
   DifferentiableOptions settings_;
   DataSplits data_;
   std::shared_ptr<CellSupernet> w_net_, y_net_;
-  std::vector<std::unique_ptr<Evaluator>> evaluators_;
   std::string evaluator_names_;
   std::unique_ptr<DifferentiableSearch> search_;
 };

@@ -144,6 +144,10 @@ inline std::optional<double> fitness_of(const Evaluation& evaluation, const Obje
   return value;
 }
 
+// The config's `final_training` steps, one mapping or a list of them (runner/final_training.hpp);
+// a section of another shape is a one-line Error.
+std::vector<Config> final_training_sections(const Config& config);
+
 // "42s", "3.5m", "2.1h": durations in progress lines.
 std::string format_duration(double seconds);
 

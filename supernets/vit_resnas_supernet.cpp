@@ -132,8 +132,11 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
   y = y + stem_layer(stem_layer(y, 1), 2);
   y = patch_proj->forward(y);
   count_conv(y, patch_proj);
-  const std::int64_t batch = y.size(0);
-  torch::Tensor tokens = torch::cat({cls_token.expand({batch, 1, cls_token.size(2)}), y.flatten(2).transpose(1, 2)}, 1) + pos_embed;
+  // Shapes follow the input's batch through tensor operations rather than C++ integers, so that a
+  // recorded (TorchScript) forward accepts any batch size.
+  const torch::Tensor patch_tokens = y.flatten(2).transpose(1, 2);
+  const torch::Tensor cls_tokens = torch::zeros_like(patch_tokens.slice(1, 0, 1).slice(2, 0, cls_token.size(2))) + cls_token;
+  torch::Tensor tokens = torch::cat({cls_tokens, patch_tokens}, 1) + pos_embed;
   std::int64_t side = y.size(2);
   for (std::size_t s = 0; s < blocks.size(); ++s) {
     const torch::Tensor embed_mask = masked ? masks->embed[s] : torch::Tensor();
@@ -142,7 +145,7 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
       const torch::Tensor previous_mask = masked ? masks->embed[s - 1] : torch::Tensor();
       const torch::Tensor normed = layer_norm(tokens, r.norm, previous_mask);
       const std::int64_t cin = tokens.size(2);
-      const torch::Tensor grid = normed.slice(1, 1).transpose(1, 2).reshape({batch, cin, side, side});
+      const torch::Tensor grid = normed.slice(1, 1).transpose(1, 2).reshape({-1, cin, side, side});
       torch::Tensor patches = r.conv->forward(grid);
       count_conv(patches, r.conv);
       const std::int64_t cout = patches.size(1);
@@ -151,7 +154,7 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
       count_linear(cls, r.cls);
       // The residual path: un-normalised patch tokens average-pooled 2x2, the cls token as is,
       // both zero-padded from C_in to C_out channels.
-      const torch::Tensor raw_grid = tokens.slice(1, 1).transpose(1, 2).reshape({batch, cin, side, side});
+      const torch::Tensor raw_grid = tokens.slice(1, 1).transpose(1, 2).reshape({-1, cin, side, side});
       const torch::Tensor pooled = torch::avg_pool2d(raw_grid, 2, 2).flatten(2).transpose(1, 2);
       const torch::Tensor residual = F::pad(torch::cat({tokens.slice(1, 0, 1), pooled}, 1), F::PadFuncOptions({0, cout - cin}));
       tokens = torch::cat({cls, patches}, 1) + residual;
@@ -166,11 +169,11 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
       const std::int64_t n = tokens.size(1);
       torch::Tensor qkv = block.qkv->forward(layer_norm(tokens, block.norm1, embed_mask));
       count_linear(qkv, block.qkv);
-      qkv = qkv.reshape({batch, n, 3, block.heads, block.head_dim}).permute({2, 0, 3, 1, 4});
+      qkv = qkv.reshape({-1, n, 3, block.heads, block.head_dim}).permute({2, 0, 3, 1, 4});
       const torch::Tensor scores = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(block.head_dim)));
       torch::Tensor attended = torch::matmul(torch::softmax(scores, -1), qkv[2]);
       if (mac_counter_) *mac_counter_ += 2.0 * static_cast<double>(scores.numel()) * static_cast<double>(block.head_dim);
-      attended = attended.transpose(1, 2).reshape({batch, n, block.heads * block.head_dim});
+      attended = attended.transpose(1, 2).reshape({-1, n, block.heads * block.head_dim});
       if (masked) attended = times(attended, mask_at(masks->heads, s, position));
       torch::Tensor branch = block.proj->forward(attended);
       count_linear(branch, block.proj);

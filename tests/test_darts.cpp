@@ -319,7 +319,7 @@ class DifferentiableRunTest : public ScratchDirTest {
 TEST_F(DifferentiableRunTest, StoresEveryEpochAndTrainsTheDerivedCell) {
   const std::string yaml = std::string("seed: 2\nspace: {name: nb201, channels: 4, cells_per_stage: 1}\n") +
                            "strategy: {name: darts, order: 2, epochs: 3, batch_size: 16, arch_lr: 0.05, supernet: {channels: 4, cells_per_stage: 1}, dataset: " +
-                           kData + "}\nfinal_training: {name: train, epochs: 2, batch_size: 16, latency: false, dataset: " + kData + "}\n";
+                           kData + "}\nfinal_training: {name: train, epochs: 2, batch_size: 16, dataset: " + kData + "}\n";
   const SearchSummary summary = run_search(options(yaml));
   EXPECT_EQ(summary.status, "finished");
   EXPECT_EQ(summary.evaluations, 4);
@@ -373,7 +373,7 @@ TEST_F(DifferentiableRunTest, StoresEveryEpochAndTrainsTheDerivedCell) {
 TEST_F(DifferentiableRunTest, RartsOnTheDartsSpaceTrainsADartsGenotype) {
   const std::string yaml = std::string("seed: 1\nspace: {name: darts, channels: 4, layers: 3}\n") +
                            "strategy: {name: rarts, epochs: 1, batch_size: 16, steps_per_epoch: 2, supernet: {channels: 4, layers: 3}, dataset: " +
-                           kData + "}\nfinal_training: [{name: train, steps: 2, batch_size: 16, latency: false, dataset: " + kData +
+                           kData + "}\nfinal_training: [{name: train, steps: 2, batch_size: 16, dataset: " + kData +
                            "}, {name: proxy, metrics: [synflow], batch_size: 8, dataset: " + kData + "}]\nobjective: {metric: val_acc}\n";
   const SearchSummary summary = run_search(options(yaml));
   ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
@@ -390,12 +390,12 @@ TEST_F(DifferentiableRunTest, RartsOnTheDartsSpaceTrainsADartsGenotype) {
 
 TEST_F(DifferentiableRunTest, BadConfigsAreOneLineErrorsAndRecordNoRun) {
   const std::string base = std::string("space: {name: nb201}\nstrategy: {name: darts, epochs: 1, dataset: ") + kData;
-  EXPECT_ERROR(run_search(options(base + "}\nevaluator: {name: train}\n")), "it accepts: final_training");
+  EXPECT_ERROR(run_search(options(base + "}\nevaluator: {name: train}\n")), "it accepts: nothing");
   EXPECT_ERROR(run_search(options(base + ", order: 3}\n")), "strategy.order: 3 is out of range ([1, 2])");
   EXPECT_ERROR(run_search(options(base + ", lambda: 2}\n")), "unknown key 'strategy.lambda'");
   EXPECT_ERROR(run_search(options(base + ", supernet: {layers: 3}}\n")), "unknown key 'strategy.supernet.layers'");
   EXPECT_ERROR(run_search(options(base + ", train_portion: 1.5}\n")), "strategy.train_portion: must be in (0, 1)");
-  EXPECT_ERROR(run_search(options(base + "}\nfinal_training: 3\n")), "final_training: expected an evaluator mapping");
+  EXPECT_ERROR(run_search(options(base + "}\nfinal_training: 3\n")), "final_training: expected a step mapping");
   EXPECT_ERROR(run_search(options("space: {name: einspace}\nstrategy: {name: darts, dataset: " + std::string(kData) + "}\n")),
                "builds no cell supernet");
   EXPECT_ERROR(run_search(options("space: {name: darts, steps: 3}\nstrategy: {name: rarts, dataset: " + std::string(kData) +

@@ -196,7 +196,7 @@ TEST_F(DriverTest, BudgetSecondsStopsADartsRunAtTheNextStep) {
   const std::string yaml = std::string("seed: 1\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\nbudget: {seconds: 0.5}\n") +
                            "strategy: {name: darts, epochs: 50, batch_size: 16, supernet: {channels: 4, cells_per_stage: 1}, dataset: " +
                            "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 4000, val: 32, test: 32}}\n"
-                           "final_training: {name: train, steps: 2, batch_size: 16, latency: false, dataset: " + kData + "}\n";
+                           "final_training: {name: train, steps: 2, batch_size: 16, dataset: " + kData + "}\n";
   // The first epoch alone takes longer than the budget: the run stops inside it, storing nothing.
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(run_search(options(yaml)).status, "budget");
@@ -237,7 +237,7 @@ TEST_F(DriverTest, BudgetSecondsStopsAnOfaRunAndMarksIt) {
 
 TEST_F(DriverTest, UnacceptedSectionsAndBudgetKeysAreOneLineErrors) {
   const std::string base = std::string("space: {name: nb201}\nstrategy: {name: darts, epochs: 1, dataset: ") + kData + "}\n";
-  EXPECT_ERROR(run_search(options(base + "evaluator: {name: train}\n")), "unknown key 'evaluator' for strategy darts (besides the run's keys it accepts: final_training)");
+  EXPECT_ERROR(run_search(options(base + "evaluator: {name: train}\n")), "unknown key 'evaluator' for strategy darts (besides the run's keys it accepts: nothing)");
   EXPECT_ERROR(run_search(options(base + "budget: {evaluations: 3}\n")), "strategy darts: unknown key 'budget.evaluations' (valid: seconds, epochs)");
   EXPECT_ERROR(run_search(options("space: {name: nb201}\nstrategy: {name: evolution}\nevaluator: {name: table, path: x.csv, metric: a}\n")),
                "budget needs at least one of evaluations, seconds or cost");

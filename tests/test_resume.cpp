@@ -11,6 +11,9 @@
 #include <functional>
 #include <thread>
 
+#include "core/export.hpp"
+#include "core/network.hpp"
+#include "core/registry.hpp"
 #include "results/store.hpp"
 #include "search_spaces/vit_resnas/vit_resnas.hpp"
 #include "tests/test_support.hpp"
@@ -58,14 +61,15 @@ class ResumeTest : public ScratchDirTest {
   // under way, and resumed; both must store the same. `extra` differs between the two runs (e.g.
   // a supernet file), and is given again on resume.
   void check_kill_and_resume(const std::string& yaml, const std::function<bool(const std::string& db)>& ready,
-                             const std::string& reference_extra = "", const std::string& killed_extra = "") {
+                             const std::string& reference_extra = "", const std::string& killed_extra = "",
+                             const std::string& subcommand = "search") {
     const std::string config = write("config.yaml", yaml);
-    const CliOutput reference = run_cli("search " + config + " --db " + path("reference.db") + " --quiet " + reference_extra);
+    const CliOutput reference = run_cli(subcommand + " " + config + " --db " + path("reference.db") + " --quiet " + reference_extra);
     ASSERT_EQ(reference.status, 0) << reference.out;
 
     const std::string db = path("killed.db");
     const std::string args = config + " --db " + db + " --quiet " + killed_extra;
-    const std::string command = std::string(NASCENT_BINARY) + " search " + args + " > /dev/null 2>&1 & echo $!";
+    const std::string command = std::string(NASCENT_BINARY) + " " + subcommand + " " + args + " > /dev/null 2>&1 & echo $!";
     FILE* pipe = popen(command.c_str(), "r");
     int pid = 0;
     if (fscanf(pipe, "%d", &pid) != 1) pid = 0;
@@ -80,7 +84,7 @@ class ResumeTest : public ScratchDirTest {
       ASSERT_EQ(store.latest_run()->status, "running") << "the run finished before it could be killed";
     }
 
-    const CliOutput resumed = run_cli("search " + args + " --resume");
+    const CliOutput resumed = run_cli(subcommand + " " + args + " --resume");
     ASSERT_EQ(resumed.status, 0) << resumed.out;
     EXPECT_EQ(stored(db), stored(path("reference.db")));
     ResultStore store(db, ResultStore::Mode::ReadOnly);
@@ -96,7 +100,7 @@ class ResumeTest : public ScratchDirTest {
   }
 
   static constexpr const char* kData = "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 640, val: 32, test: 32, noise: 0.5}";
-  static constexpr const char* kFinal = "final_training: {name: train, steps: 3, batch_size: 16, latency: false, dataset: "
+  static constexpr const char* kFinal = "final_training: {name: train, steps: 3, batch_size: 16, dataset: "
                                         "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 96, val: 32, test: 32}}\n";
 };
 
@@ -138,6 +142,32 @@ TEST_F(ResumeTest, KilledVitResNasRunResumesToTheUninterruptedResult) {
                         "  evolution: {initial_population: 6, iterations: 2, parents: 3, mutations: 3, crossovers: 3}\n"
                         "  remeasure: 2\n",
                         checkpoint_written(), "--set strategy.checkpoint=" + path("reference.pt"), "--set strategy.checkpoint=" + path("killed.pt"));
+}
+
+// `nascent train` killed after an epoch continues from that epoch's checkpoint: the same curves,
+// final metrics and weights as the uninterrupted training.
+TEST_F(ResumeTest, KilledFinalTrainingResumesToTheUninterruptedResult) {
+  const std::string arch = "'|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|'";
+  check_kill_and_resume(
+      "seed: 6\nspace: {name: nb201, channels: 8, cells_per_stage: 1}\n"
+      "final_training: {epochs: 6, batch_size: 16, loader_threads: 1, threads: 1, dataset: "
+      "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 3000, val: 32, test: 32, noise: 0.5}}\n",
+      [](const std::string& db) { return std::filesystem::exists(db + ".checkpoints/run-1.ckpt.final0"); }, "--arch " + arch,
+      "--arch " + arch, "train");
+  ResultStore killed(path("killed.db"), ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(killed.curves(1, "final.val_acc").size(), 6u);
+  // The same weights: identical logits from networks loaded from either file.
+  auto space = registries().spaces.create("nb201", Config::parse("{channels: 8, cells_per_stage: 1}"));
+  const std::string canonical = space->canonical(arch.substr(1, arch.size() - 2));
+  auto resumed_net = space->build(canonical, Task{{1, 8, 8}, 4});
+  auto reference_net = space->build(canonical, Task{{1, 8, 8}, 4});
+  load_weights(*resumed_net, "nb201", canonical, path("killed.db") + ".models/run-1.weights");
+  load_weights(*reference_net, "nb201", canonical, path("reference.db") + ".models/run-1.weights");
+  resumed_net->eval();
+  reference_net->eval();
+  const torch::Tensor input = torch::randn({4, 1, 8, 8});
+  EXPECT_TRUE(torch::equal(resumed_net->forward(input), reference_net->forward(input)));
+  EXPECT_FALSE(std::filesystem::exists(path("killed.db") + ".checkpoints/run-1.ckpt.final0"));
 }
 
 TEST_F(ResumeTest, DamagedCheckpointsAndChangedOptionsAreRefusedWithoutTouchingTheDatabase) {

@@ -93,10 +93,11 @@ class FlexiLayerModule : public torch::nn::Module {
 
  private:
   torch::Tensor split_heads(const torch::Tensor& x, std::int64_t heads) const {
-    return x.view({x.size(0), x.size(1), heads, head_size_}).permute({0, 2, 1, 3});
+    // -1 for the batch: a recorded (TorchScript) forward then takes any batch size.
+    return x.view({-1, x.size(1), heads, head_size_}).permute({0, 2, 1, 3});
   }
   torch::Tensor merge_heads(const torch::Tensor& x) const {
-    return x.permute({0, 2, 1, 3}).contiguous().view({x.size(0), x.size(2), -1});
+    return x.permute({0, 2, 1, 3}).contiguous().view({-1, x.size(2), x.size(1) * x.size(3)});
   }
   static torch::Tensor additive_mask(const torch::Tensor& mask, const torch::Tensor& like) {
     return (1.0 - mask.to(like.scalar_type())).mul(-10000.0).unsqueeze(1).unsqueeze(1);
@@ -136,7 +137,7 @@ class FlexiLayerModule : public torch::nn::Module {
   // ConvBERT mixed attention: half the heads attend, the other half is a span-based dynamic
   // convolution whose kernel is predicted per position from the query and a separable-conv key.
   torch::Tensor convolution_attention(const torch::Tensor& x, const torch::Tensor& mask) {
-    const std::int64_t batch = x.size(0), length = x.size(1);
+    const std::int64_t length = x.size(1);
     // Padding is zeroed before the convolutions, so that a position next to the padding sees the
     // same zeros as one next to the sequence's end.
     torch::Tensor real = mask.unsqueeze(-1).to(x.scalar_type());
@@ -150,7 +151,7 @@ class FlexiLayerModule : public torch::nn::Module {
     spans = torch::nn::functional::unfold(
         spans, torch::nn::functional::UnfoldFuncOptions({kernel_, 1}).padding({(kernel_ - 1) / 2, 0}));
     spans = spans.transpose(1, 2).reshape({-1, head_size_, kernel_});
-    torch::Tensor convolved = torch::matmul(spans, kernel).reshape({batch, length, -1});
+    torch::Tensor convolved = torch::matmul(spans, kernel).reshape({-1, length, conv_out_->options.out_features()});
 
     torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_size_));
     scores = scores + additive_mask(mask, scores);

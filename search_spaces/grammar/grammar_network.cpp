@@ -133,7 +133,8 @@ class BlockImpl : public torch::nn::Module {
                    x, torch::nn::functional::UnfoldFuncOptions(op_.kernel).stride(op_.stride).padding(op_.padding))
             .permute({0, 2, 1});
       case OpKind::col2im:
-        return x.permute({0, 2, 1}).reshape({x.size(0), -1, fold_[0], fold_[1]});
+        // -1 for the batch, not x.size(0): a recorded (TorchScript) forward then takes any batch size.
+        return x.permute({0, 2, 1}).reshape({-1, x.size(1) * x.size(2) / (fold_[0] * fold_[1]), fold_[0], fold_[1]});
       default:
         return x;
     }
