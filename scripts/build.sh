@@ -2,5 +2,9 @@
 # Configures and builds nascent in ./build (Release). Extra arguments go to `cmake --build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Ninja when present: with precompiled headers, Makefiles rebuild every object whenever a source
+# file is added, Ninja only what changed. An existing build folder keeps its generator.
+generator=()
+if [ ! -f build/CMakeCache.txt ] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${generator[@]}" >/dev/null
 cmake --build build -j"$(nproc)" "$@"
