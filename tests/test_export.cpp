@@ -177,7 +177,7 @@ TEST_F(ExportTest, OnceForAllSubnetworksRoundTripInCpp) {
 TEST_F(ExportTest, VitResNasSubnetworksRoundTripInCpp) {
   auto space = space_named("vit_resnas", "{preset: tiny, width_divisor: 8, classes: 4}");
   Rng rng(7);
-  for (int i = 0; i < 2; ++i) expect_cpp_round_trip(*space, space->sample(rng), Task{{3, 32, 32}, 4});
+  for (int i = 0; i < 2; ++i) expect_cpp_round_trip(*space, space->sample(rng), Task{{3, 56, 56}, 4});
 }
 
 TEST_F(ExportTest, PythonLoadsNb201EinspaceAndFlexibertWithTheSameLogits) {

@@ -102,8 +102,9 @@ TEST_F(FinalTrainingTest, BadSectionsAreOneLineErrorsBeforeAnythingIsWritten) {
   EXPECT_ERROR(run_search(options(search_yaml("final_training: {arch: x}\n"))), "only `nascent train` takes an architecture");
   EXPECT_ERROR(run_search(options(search_yaml("final_training: {dataset: {name: nope}}\n"))), "unknown dataset 'nope'");
   EXPECT_ERROR(run_search(options(search_yaml("final_training: [3]\n"))), "final_training[0]: expected a step mapping");
-  EXPECT_ERROR(run_search(options("seed: 1\nspace: {name: nb201}\nstrategy: {name: random}\nevaluator: {name: table, path: "
-                                  "x.csv, metric: a}\nbudget: {evaluations: 1}\nfinal_training: {epochs: 1}\n")),
+  const std::string table = write("table.csv", "arch,a\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n");
+  EXPECT_ERROR(run_search(options("seed: 1\nspace: {name: nb201}\nstrategy: {name: random}\nevaluator: {name: table, path: " +
+                                  table + ", metric: a}\nbudget: {evaluations: 1}\nfinal_training: {epochs: 1}\n")),
                "needs data");
   EXPECT_FALSE(fs::exists(path("run.db")));
 }
