@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "datasets/dataset.hpp"
+#include "datasets/tokenizer.hpp"
 
 namespace nascent {
 
@@ -76,8 +77,7 @@ DataSplits load_wordnet(const WordNetOptions& options) {
   if (options.task != "lexname" && options.task != "pos")
     throw Error("config: dataset.task: expected lexname or pos, got '" + options.task + "'");
   if (options.max_length < 1) throw Error("config: dataset.max_length: must be at least 1");
-  if (options.tokens != "characters" && options.tokens != "words")
-    throw Error("config: dataset.tokens: expected characters or words, got '" + options.tokens + "'");
+  token_unit(options.tokens, "dataset.tokens");  // checked before reading the files
   if (options.vocabulary < 1) throw Error("config: dataset.vocabulary: must be at least 1");
   if (!(options.val_fraction > 0 && options.test_fraction > 0 && options.val_fraction + options.test_fraction < 1))
     throw Error("config: dataset.val_fraction and dataset.test_fraction: must be positive and sum to less than 1");
@@ -92,43 +92,11 @@ DataSplits load_wordnet(const WordNetOptions& options) {
   const auto val_size = static_cast<std::int64_t>(options.val_fraction * n);
 
   DataSplits data;
-  // Each gloss as a list of token strings (characters, or words and punctuation marks).
-  const auto split_gloss = [&](const std::string& gloss) {
-    std::vector<std::string> pieces;
-    if (options.tokens == "characters") {
-      for (char c : gloss) pieces.emplace_back(1, c);
-      return pieces;
-    }
-    std::string word;
-    for (char c : gloss) {
-      const bool word_char = std::isalnum(static_cast<unsigned char>(c)) || c == '\'' || c == '-';
-      if (word_char) {
-        word += c;
-        continue;
-      }
-      if (!word.empty()) pieces.push_back(std::move(word)), word.clear();
-      if (c != ' ') pieces.emplace_back(1, c);
-    }
-    if (!word.empty()) pieces.push_back(word);
-    return pieces;
-  };
-  // The vocabulary comes from the training split only: by decreasing frequency, ties in byte order.
-  std::map<std::string, std::int64_t> counts;
-  for (std::int64_t i = test_size + val_size; i < n; ++i)
-    for (const auto& piece : split_gloss(synsets[order[i]].gloss)) ++counts[piece];
-  std::vector<std::pair<std::string, std::int64_t>> ranked(counts.begin(), counts.end());
-  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  const bool words = options.tokens == "words";
-  if (words && static_cast<std::int64_t>(ranked.size()) > options.vocabulary) ranked.resize(options.vocabulary);
-  // Ids: 0 padding, 1 unknown, then (words only) 2 the mask token for pre-training, then the vocabulary.
-  const std::int64_t first_id = words ? 3 : 2;
-  data.mask_id = words ? 2 : 1;  // a character vocabulary holds every training character, so 1 never occurs there
-  std::map<std::string, std::int64_t> id;
-  for (std::size_t i = 0; i < ranked.size(); ++i) {
-    id[ranked[i].first] = static_cast<std::int64_t>(i) + first_id;
-    data.token_strings.push_back(ranked[i].first);
-    if (!words) data.token_characters += ranked[i].first;
-  }
+  const TokenUnit unit = token_unit(options.tokens, "dataset.tokens");
+  Tokenizer tokenizer(unit);
+  for (std::int64_t i = test_size + val_size; i < n; ++i) tokenizer.count(synsets[order[i]].gloss);
+  tokenizer.build(options.vocabulary);
+  tokenizer.describe(data);
 
   auto make = [&](std::int64_t begin, std::int64_t end, std::int64_t subset) {
     if (subset > 0) end = std::min(end, begin + subset);
@@ -139,12 +107,9 @@ DataSplits load_wordnet(const WordNetOptions& options) {
     auto labels = set.labels.accessor<std::int64_t, 1>();
     for (std::int64_t row = 0; row < end - begin; ++row) {
       const Synset& synset = synsets[order[begin + row]];
-      const std::vector<std::string> pieces = split_gloss(synset.gloss);
-      const auto length = std::min<std::int64_t>(options.max_length, static_cast<std::int64_t>(pieces.size()));
-      for (std::int64_t t = 0; t < length; ++t) {
-        const auto found = id.find(pieces[t]);
-        tokens[row][t] = found == id.end() ? 1 : found->second;
-      }
+      const std::vector<std::int64_t> ids = tokenizer.encode(synset.gloss);
+      const auto length = std::min<std::int64_t>(options.max_length, static_cast<std::int64_t>(ids.size()));
+      for (std::int64_t t = 0; t < length; ++t) tokens[row][t] = ids[t];
       labels[row] = options.task == "lexname" ? synset.lexicographer_file : synset.part_of_speech;
     }
     return set;
@@ -153,7 +118,6 @@ DataSplits load_wordnet(const WordNetOptions& options) {
   data.val = make(test_size, test_size + val_size, options.val_subset);
   data.train = make(test_size + val_size, n, options.train_subset);
   data.input_shape = {options.max_length};
-  data.vocabulary_size = static_cast<std::int64_t>(ranked.size()) + first_id;
   if (options.task == "lexname") {
     data.class_names.assign(kLexicographerFiles.begin(), kLexicographerFiles.end());
   } else {
