@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libboost-graph-dev libtbb-dev libyaml-cpp-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libnlopt-cxx-dev
+  libjpeg62-turbo-dev libpng-dev libzip-dev
   dataset-fashion-mnist wordnet-base sqlite3
 )
 missing=()

@@ -278,7 +278,7 @@ TEST_F(DatasetTest, RealFashionMnist) {
 TEST_F(DatasetTest, ConfigKeysAreCheckedAndPathsResolved) {
   const auto load = [&](const std::string& yaml) { return load_dataset(Config::parse(yaml).child("dataset"), dir_.string()); };
   EXPECT_ERROR(load("dataset: {name: fashion-mnist, val_sise: 10}"), "unknown key 'dataset.val_sise'");
-  EXPECT_ERROR(load("dataset: {name: cifar10}"), "unknown dataset 'cifar10' (registered: fashion-mnist, synthetic, wordnet)");
+  EXPECT_ERROR(load("dataset: {name: imagenet}"), "unknown dataset 'imagenet' (registered: cifar10, cifar100, fashion-mnist, image_folder, numpy, synthetic, text, wordnet)");
   EXPECT_ERROR(load("dataset: {name: synthetic, noise: 1, resize: 32}"), "unknown key 'dataset.resize'");
   EXPECT_ERROR(load("dataset: {name: fashion-mnist, channels: three}"), "dataset.channels: expected an integer");
   // A relative path is looked up beside the config file.
