@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <algorithm>
 #include <iostream>
 
 #include "cli/model_commands.hpp"
@@ -33,6 +34,36 @@ std::unique_ptr<SearchSpace> make_space(const std::string& name, const std::vect
   Config config;
   for (const auto& option : options) config.set(option);
   return registries().spaces.create(name, config);
+}
+
+// Levenshtein distance, for suggesting the command a typo meant.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown command 'serch' (did you mean 'search'?)", or the list when nothing is close.
+std::string unknown_command(const CLI::App& app, const std::string& name) {
+  std::string closest, all;
+  std::size_t best = std::string::npos;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    all += (all.empty() ? "" : ", ") + sub->get_name();
+    const std::size_t d = edit_distance(name, sub->get_name());
+    if (d < best) best = d, closest = sub->get_name();
+  }
+  if (best <= std::max<std::size_t>(2, name.size() / 3))
+    return "unknown command '" + name + "' (did you mean '" + closest + "'?)";
+  return "unknown command '" + name + "' (commands: " + all + ")";
 }
 
 }  // namespace
@@ -140,12 +171,45 @@ int main(int argc, char** argv) {
     std::cout << "graph\n" << graph_to_text(d.graph);
   });
 
+  // help
+  std::string help_topic;
+  auto* help_cmd = app.add_subcommand("help", "Print the help of a command: nascent help search");
+  help_cmd->add_option("command", help_topic, "A command");
+  help_cmd->callback([&] {
+    if (help_topic.empty()) {
+      std::cout << app.help();
+      return;
+    }
+    for (const CLI::App* sub : app.get_subcommands({}))
+      if (sub->get_name() == help_topic) {
+        std::cout << sub->help();
+        return;
+      }
+    throw Error(unknown_command(app, help_topic));
+  });
+
   add_results_command(app);
   add_options_command(app, plugins);
   add_score_command(app, plugins);
   add_train_command(app, plugins);
   add_export_command(app, plugins);
 
+  // A mistyped command would otherwise read as an unexpected positional argument.
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--plugin") {
+      ++i;
+      continue;
+    }
+    if (word.empty() || word[0] == '-') continue;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
+    if (!known) {
+      std::cerr << "nascent: " << unknown_command(app, word) << "\n";
+      return 2;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

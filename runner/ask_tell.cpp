@@ -204,11 +204,17 @@ class AskTellSearch final : public Method {
   void report(RunContext& context, const Pending& p) {
     const double elapsed = context.elapsed();
     const auto& budget = context.budget;
-    std::string left;
-    if (budget.evaluations && done_ > 0 && *budget.evaluations > done_)
-      left = "  ~" + format_duration((elapsed - context.elapsed_offset) / std::max<std::int64_t>(1, result_.evaluated_now) *
-                                     static_cast<double>(*budget.evaluations - done_)) + " left";
-    if (budget.seconds) left = "  " + format_duration(std::max(0.0, *budget.seconds - elapsed)) + " left";
+    // Time left follows whichever budget ends the run first: the evaluations still to do at this
+    // run's pace, or the seconds budget.
+    std::optional<double> left_seconds;
+    if (budget.evaluations && result_.evaluated_now > 0)
+      left_seconds = (elapsed - context.elapsed_offset) / static_cast<double>(result_.evaluated_now) *
+                     static_cast<double>(std::max<long long>(0, *budget.evaluations - done_));
+    if (budget.seconds) {
+      const double by_time = std::max(0.0, *budget.seconds - elapsed);
+      left_seconds = left_seconds ? std::min(*left_seconds, by_time) : by_time;
+    }
+    const std::string left = left_seconds ? "  ~" + format_duration(*left_seconds) + " left" : "";
     const std::string total = budget.evaluations ? "/" + std::to_string(*budget.evaluations) : "";
     std::string value = "failed: " + p.result.error;
     if (p.result.ok) {

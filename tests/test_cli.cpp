@@ -105,6 +105,23 @@ TEST(Cli, BadInputIsOneLineError) {
   }
 }
 
+TEST(Cli, HelpVersionAndMistypedCommands) {
+  const Result typo = run("serch config.yaml");
+  EXPECT_EQ(typo.status, 2);
+  EXPECT_EQ(typo.out, "nascent: unknown command 'serch' (did you mean 'search'?)\n");
+  const Result far = run("--plugin x.so frobnicate");
+  EXPECT_EQ(far.status, 2);
+  EXPECT_NE(far.out.find("unknown command 'frobnicate' (commands: "), std::string::npos) << far.out;
+  const Result help = run("help train");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--resume"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--eval"), std::string::npos) << help.out;
+  EXPECT_EQ(run("help expotr").out, "nascent: unknown command 'expotr' (did you mean 'export'?)\n");
+  const Result version = run("--version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.out.rfind("nascent ", 0), 0u) << version.out;
+}
+
 }  // namespace
 
 namespace {
@@ -185,6 +202,22 @@ TEST_F(CliSearch, PluginSpaceSearchStoresResultsQueryableFromTheCli) {
   const Result bad = run("results pareto --db " + db() + " --objectives val_acc:max,size:min");
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("no stored evaluation has a metric 'size'"), std::string::npos) << bad.out;
+}
+
+// With both an evaluations and a seconds budget, the time left follows the one that ends the run
+// first: a fast 8-evaluation run never shows the hour of its seconds budget, and ends at 0s.
+TEST_F(CliSearch, ProgressCountsDownTheBudgetThatEndsTheRunFirst) {
+  const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig +
+                                          "parallel: {workers: 1}\n");
+  const Result search = run("search " + config + " --db " + db() + " --set budget.seconds=3600");
+  ASSERT_EQ(search.status, 0) << search.out;
+  const std::vector<std::string> all = lines(search.out);
+  std::vector<std::string> progress;
+  for (const auto& line : all)
+    if (line.rfind("[", 0) == 0) progress.push_back(line);
+  ASSERT_EQ(progress.size(), 8u) << search.out;
+  for (const auto& line : progress) EXPECT_EQ(line.find("m left"), std::string::npos) << line;
+  EXPECT_NE(progress.back().find("~0s left"), std::string::npos) << progress.back();
 }
 
 TEST_F(CliSearch, KilledRunResumesToTheUninterruptedResult) {
