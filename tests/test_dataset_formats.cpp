@@ -359,6 +359,44 @@ TEST_F(DatasetFormats, ImageFolderConvertsGreyAlphaAndJpeg) {
     }
 }
 
+TEST_F(DatasetFormats, ImageFolderDecodesAdobeCmykJpeg) {
+  // Photoshop's convention, which libjpeg marks with an Adobe segment: inverted ink values, so red
+  // (no cyan, full magenta and yellow, no black) is stored as 255, 0, 0, 255.
+  jpeg_compress_struct info;
+  jpeg_error_mgr errors;
+  info.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&info);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&info, &buffer, &size);
+  info.image_width = 16;
+  info.image_height = 16;
+  info.input_components = 4;
+  info.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, 100, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  std::vector<std::uint8_t> row;
+  for (int x = 0; x < 16; ++x) row.insert(row.end(), {255, 0, 0, 255});
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW pointer = row.data();
+    jpeg_write_scanlines(&info, &pointer, 1);
+  }
+  jpeg_finish_compress(&info);
+  write("root/red/cmyk.jpg", Bytes(reinterpret_cast<char*>(buffer), size));
+  jpeg_destroy_compress(&info);
+  std::free(buffer);
+  ImageFolderOptions options;
+  options.folder = path("root");
+  options.val_fraction = 0;
+  options.size = 8;
+  const DataSplits data = load_image_folder(options);
+  ASSERT_EQ(data.train.size(), 1);
+  EXPECT_NEAR(data.train.images[0][0].mean().item<float>() * 255, 255, 3);
+  EXPECT_NEAR(data.train.images[0][1].mean().item<float>() * 255, 0, 3);
+  EXPECT_NEAR(data.train.images[0][2].mean().item<float>() * 255, 0, 3);
+}
+
 TEST_F(DatasetFormats, ImageFolderSplitsAreFixedDisjointAndIndependentOfThreads) {
   // 2 classes x 12 images, listed a/00..11, b/00..11; image k (in listing order) has blue 10 k + 5.
   for (int k = 0; k < 24; ++k) {
