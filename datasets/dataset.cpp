@@ -98,6 +98,7 @@ void register_format_datasets(Registries& registries) {
   numpy_table.text("inputs", numpy.inputs_key, "the inputs array's name inside the .npz files")
       .text("labels", numpy.labels_key, "the labels array's name inside the .npz files")
       .flag("scale", numpy.scale, "divide uint8 inputs by 255")
+      .flag("channels_last", numpy.channels_last, "inputs are N x H x W x C images (made N x C x H x W)")
       .integer("classes", numpy.classes, "number of classes (0: the largest label + 1)").at_least(0)
       .number("val_fraction", numpy.val_fraction, "share of training samples held out when there is no val data")
       .at_least(0).at_most(0.99);
@@ -117,6 +118,7 @@ void register_format_datasets(Registries& registries) {
         o.inputs_key = options.get<std::string>("inputs");
         o.labels_key = options.get<std::string>("labels");
         o.scale = options.get<bool>("scale");
+        o.channels_last = options.get<bool>("channels_last");
         o.classes = integer(options, "classes");
         o.val_fraction = options.get<double>("val_fraction");
         read_subsets(options, o.train_subset, o.val_subset, o.test_subset);

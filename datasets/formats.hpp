@@ -78,7 +78,8 @@ NpyArray read_npz_array(const std::string& path, const std::string& array);
 // Inputs: float32/float64 kept as float32; uint8 divided by 255 when `scale` (else cast);
 // int32/int64 are token ids, making a text task (N x L; vocabulary_size = the largest id + 1,
 // ids 0 padding and 1 the mask, as the character-level WordNet task). N x H x W inputs become
-// N x 1 x H x W; any other shape is kept (input_shape = the shape without N).
+// N x 1 x H x W; with `channels_last`, N x H x W x C inputs (as most Python image code stores them)
+// become N x C x H x W; any other shape is kept (input_shape = the shape without N).
 // Labels: an integer array of N values >= 0; classes = the largest label + 1, or `classes`.
 // Without validation data, val_fraction of training is carved off; without test data the test
 // split is empty.
@@ -91,6 +92,7 @@ struct NumpyOptions {
   NumpySplitFiles train, val, test;
   std::string inputs_key = "x", labels_key = "y";
   bool scale = true;
+  bool channels_last = false;
   std::int64_t classes = 0;
   double val_fraction = 0.1;
   std::int64_t train_subset = 0, val_subset = 0, test_subset = 0;

@@ -320,6 +320,11 @@ SplitArrays read_split(const NumpySplitFiles& files, const std::string& split, c
     x = x.to(torch::kInt64);
     if (x.numel() > 0 && x.min().item<std::int64_t>() < 0) throw fail(arrays.inputs_name, "negative token id");
   }
+  if (options.channels_last) {
+    if (!x.is_floating_point() || x.dim() != 4)
+      throw fail(arrays.inputs_name, "channels_last needs N x H x W x C image inputs, found " + shape_text(inputs.shape));
+    x = x.permute({0, 3, 1, 2});
+  }
   if (x.is_floating_point() && x.dim() == 3) x = x.unsqueeze(1);  // N x H x W: one-channel images
   arrays.inputs = x.contiguous();
   return arrays;

@@ -617,6 +617,21 @@ TEST_F(DatasetFormats, NumpyTokensFeaturesAndDamagedArchives) {
   EXPECT_EQ(features.input_shape, (std::vector<std::int64_t>{3}));
   EXPECT_TRUE(torch::equal(features.train.images, torch::full({3, 3}, 2.5f)));
 
+  // Channels-last images (N x H x W x C) are turned channels-first; value c 100 + y 10 + x.
+  std::vector<float> hwc;
+  for (int n = 0; n < 4; ++n)
+    for (int y = 0; y < 2; ++y)
+      for (int x = 0; x < 3; ++x)
+        for (int c = 0; c < 3; ++c) hwc.push_back(static_cast<float>(c * 100 + y * 10 + x));
+  write_npz(path("hwc/train.npz"), {{"x", npy("<f4", {4, 2, 3, 3}, raw(hwc))}, {"y", npy("<i8", {4}, raw(std::vector<std::int64_t>{0, 1, 0, 1}))}}, false);
+  const DataSplits channels_first = load_dataset(
+      Config::parse("{name: numpy, train: " + path("hwc/train.npz") + ", channels_last: true, normalize: none, val_fraction: 0.25}"), "");
+  EXPECT_EQ(channels_first.input_shape, (std::vector<std::int64_t>{3, 2, 3}));
+  EXPECT_EQ(channels_first.train.images[0][2][1][0].item<float>(), 210.0f);
+  EXPECT_EQ(channels_first.train.images[2][1][0][2].item<float>(), 102.0f);
+  EXPECT_ERROR(load_dataset(Config::parse("{name: numpy, train: " + path("f/train.npz") + ", channels_last: true}"), ""),
+               "channels_last needs N x H x W x C image inputs, found 4 x 3");
+
   // A damaged deflate stream, a cut archive, a missing file.
   std::ifstream in(path("t/train.npz"), std::ios::binary);
   Bytes archive((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
