@@ -97,12 +97,12 @@ std::vector<FinalStep> read_final_steps(const Config& config, const RunContext& 
       if (!dataset)
         throw Error("config: " + sections[k].path() + " needs data: give its dataset (the run has no evaluator or strategy dataset to reuse)");
       step.dataset = *dataset;
-      // The dataset's own keys are checked now, before anything is written.
+      // Loaded now, like the methods' own data: a bad key or a damaged file must write nothing.
       const std::string name = step.dataset.get<std::string>("name", "fashion-mnist");
       if (!registries().datasets.contains(name))
         throw Error("config: " + step.dataset.full("name") + ": unknown dataset '" + name + "' (registered: " +
                     registries().datasets.names() + ")");
-      registries().datasets.at(name).options.read(step.dataset, "dataset " + name);
+      step.data = registries().datasets.create(name, step.dataset, context.config_dir);
     } else {
       if (sections[k].has("arch")) throw Error("config: " + sections[k].full("arch") + ": only a train step names the architecture");
       EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
@@ -126,8 +126,7 @@ StepResult train_step(const FinalStep& step, std::size_t index, const std::strin
   const std::string device_name =
       checked_device(context.device_override.empty() ? options.get<std::string>("device") : context.device_override);
   const torch::Device device(device_name);
-  const std::string dataset_name = step.dataset.get<std::string>("name", "fashion-mnist");
-  const std::shared_ptr<const DataSplits> data = registries().datasets.create(dataset_name, step.dataset, context.config_dir);
+  const std::shared_ptr<const DataSplits> data = step.data;
   const Task task{data->input_shape, data->num_classes, data->vocabulary_size};
   const std::string prefix = index == 0 ? "final." : "final" + std::to_string(index) + ".";
 

@@ -25,12 +25,13 @@ struct FinalStep {
   std::string name;                     // "train", or the evaluator's name
   Config section;
   std::optional<Options> training;      // train steps: the section read through final_training_options()
-  Config dataset;                       // train steps: their data
+  Config dataset;                       // train steps: their data's section
+  std::shared_ptr<const struct DataSplits> data;  // train steps: loaded with the config, before the run is recorded
   std::unique_ptr<Evaluator> evaluator; // other steps
 };
 
-// Reads and checks every step (and that each train step has data) without loading anything, so a
-// bad section is an error before the run is recorded.
+// Reads and checks every step and loads each train step's data, so that a bad section or a bad
+// data file is an error before the run is recorded.
 std::vector<FinalStep> read_final_steps(const Config& config, const RunContext& context);
 
 struct FinalOutcome {

@@ -823,6 +823,17 @@ evaluator:
   EXPECT_EQ(file_bytes(path("runs.db-wal")), wal_before);
   EXPECT_EQ(run_cli("results runs --db " + path("runs.db") + " --format json").out, runs_before);
   EXPECT_FALSE(fs::exists(path("runs.db-journal")));
+
+  // The same for a final training's own data, after a search and in `nascent train`.
+  write("bad-final.yaml", common + "  dataset: {name: synthetic, shape: [1, 8, 8], classes: 3, train: 32, val: 16, test: 16}\n" +
+                              "final_training: {epochs: 1, dataset: {name: cifar10, path: cifar, val_size: 10}}\n");
+  for (const std::string& command : {"search " + path("bad-final.yaml"), "train " + path("bad-final.yaml") + " --arch 8-16"}) {
+    const CliOutput refused = run_cli(command + " --db " + path("runs.db") + " --quiet");
+    EXPECT_EQ(refused.status, 1) << refused.out;
+    EXPECT_NE(refused.out.find("data_batch_2.bin: truncated"), std::string::npos) << refused.out;
+    EXPECT_EQ(file_bytes(path("runs.db")), before);
+    EXPECT_EQ(file_bytes(path("runs.db-wal")), wal_before);
+  }
 }
 
 }  // namespace
