@@ -3,12 +3,13 @@
 # it only calls apt-get when something is missing.
 set -euo pipefail
 packages=(
-  build-essential cmake ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp
   libboost-graph-dev libtbb-dev libyaml-cpp-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libnlopt-cxx-dev
   libjpeg62-turbo-dev libpng-dev libzip-dev
   dataset-fashion-mnist wordnet-base sqlite3
+  python3-torch  # the export tests load the TorchScript files in Python (/usr/bin/python3)
 )
 missing=()
 for package in "${packages[@]}"; do
