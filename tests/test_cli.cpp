@@ -271,6 +271,49 @@ TEST_F(CliSearch, InterruptFinishesInFlightWorkAndMarksTheRun) {
   EXPECT_GE(runs[0]["evaluations"].get<int>(), 2);
 }
 
+// The data examples as shipped: CIFAR-10's runs end to end on a small folder in the published
+// binary layout (search, final training, export); the image-folder example names its missing folder.
+TEST_F(CliSearch, DataExamplesRunOnTheirFormats) {
+  const std::string cifar = (dir_ / "cifar").string();
+  std::filesystem::create_directories(cifar);
+  const auto batch = [&](const std::string& name, int records, int offset) {
+    std::ofstream out(cifar + "/" + name, std::ios::binary);
+    for (int r = 0; r < records; ++r) {
+      const int label = (r + offset) % 10;
+      out.put(static_cast<char>(label));
+      // Each class a brightness, plus a pattern: learnable, and every byte value in use.
+      for (int i = 0; i < 3072; ++i) out.put(static_cast<char>((label * 25 + (i * 7 + r) % 13) & 0xff));
+    }
+  };
+  for (int b = 1; b <= 5; ++b) batch("data_batch_" + std::to_string(b) + ".bin", 20, b);
+  batch("test_batch.bin", 20, 0);
+  const std::string data = " --set evaluator.dataset.path=" + cifar + " --set final_training.dataset.path=" + cifar;
+  const std::string small =
+      " --set evaluator.dataset.val_size=20 --set final_training.dataset.val_size=20 --set evaluator.dataset.train_subset=0"
+      " --set evaluator.dataset.val_subset=0 --set evaluator.dataset.test_subset=0 --set budget.evaluations=2"
+      " --set evaluator.epochs=1 --set final_training.epochs=1 --set parallel.workers=1 --set strategy.population=2 --set strategy.sample=2";
+  const Result search = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/cifar10-evolution.yaml --quiet --db " + db() + data + small);
+  ASSERT_EQ(search.status, 0) << search.out;
+  EXPECT_NE(search.out.find("run 1 finished: 3 evaluations"), std::string::npos) << search.out;
+  const Result exported = run("export --db " + db() + " --eval 1:2 --out " + (dir_ / "cifar.pt").string());
+  EXPECT_EQ(exported.status, 0) << exported.out;
+
+  const std::string shipped = (dir_ / "shipped.db").string();
+  const Result train_and_export = run(
+      "search " + std::string(NASCENT_SOURCE_DIR) + "/examples/train-and-export.yaml --quiet --db " + shipped +
+      " --set budget.evaluations=2 --set parallel.workers=1 --set evaluator.dataset.train_subset=200 --set evaluator.epochs=1"
+      " --set final_training.epochs=1 --set final_training.dataset.train_subset=300 --set final_training.dataset.test_subset=100");
+  ASSERT_EQ(train_and_export.status, 0) << train_and_export.out;
+  EXPECT_TRUE(std::filesystem::exists(shipped + ".models/run-1.weights"));
+  EXPECT_EQ(run("export --db " + shipped + " --eval 1:2 --out " + (dir_ / "winner.pt").string()).status, 0);
+
+  const Result images = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/image-folder.yaml --quiet --db " + db() +
+                            " --set evaluator.dataset.path=" + (dir_ / "no-images").string());
+  EXPECT_EQ(images.status, 1);
+  EXPECT_NE(images.out.find("no-images"), std::string::npos) << images.out;
+  EXPECT_EQ(lines(images.out).size(), 1u) << images.out;
+}
+
 TEST_F(CliSearch, ForeignDatabaseIsRefusedAndLeftAlone) {
   { std::ofstream(db()) << "precious notes, not a database......................................................"; }
   const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
