@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 #include "cli/model_commands.hpp"
@@ -66,9 +67,39 @@ std::string unknown_command(const CLI::App& app, const std::string& name) {
   return "unknown command '" + name + "' (commands: " + all + ")";
 }
 
+// Exit statuses: 0 done, 1 error, 2 usage, 130 a run stopped by Ctrl-C (as shells report SIGINT).
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+// Messages echo user input (architecture strings, paths, YAML); control characters are escaped
+// and very long messages cut, so every error is one line a terminal shows as it is.
+std::string one_line(const std::string& message) {
+  constexpr std::size_t kLimit = 600;
+  std::string out;
+  for (unsigned char c : message) {
+    if (out.size() >= kLimit) {
+      out += "...";
+      break;
+    }
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  int exit_status = 0;
   CLI::App app{"nascent: neural architecture search"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("nascent ") + NASCENT_VERSION);
@@ -85,7 +116,7 @@ int main(int argc, char** argv) {
   auto* search_cmd = app.add_subcommand("search", "Run (or --resume) a search described by a YAML config");
   search_cmd->add_option("config", config_file, "YAML config")->required();
   search_cmd->add_option("--db", search.db_path, "Results database (SQLite)")->capture_default_str();
-  auto* seed_opt = search_cmd->add_option("--seed", seed, "Run seed (overrides the config's seed)");
+  auto* seed_opt = search_cmd->add_option("--seed", seed, "Run seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
   auto* device_opt = search_cmd->add_option("--device", device, "cpu, cuda or cuda:N (overrides the evaluator's or method's device)");
   search_cmd->add_flag("--resume", search.resume, "Continue the database's latest run without re-evaluating");
   search_cmd->add_flag("--quiet,-q", search.quiet, "No progress on stderr");
@@ -106,6 +137,7 @@ int main(int argc, char** argv) {
       std::cout << "best " << summary.best_arch << "\n";
       for (const auto& [name, value] : summary.best_metrics) std::cout << "  " << name << " " << value << "\n";
     }
+    if (summary.status == "interrupted") exit_status = kExitInterrupted;
   });
 
   // spaces
@@ -140,7 +172,7 @@ int main(int argc, char** argv) {
   describe_cmd->add_option("space", space_name, "Search space name")->required();
   describe_cmd->add_option("arch", arch, "Architecture string")->required();
   describe_cmd->add_option("--input", input, "Input shape, e.g. 3x32x32 or 1x28x28 (default: the space's, else 3x32x32)");
-  describe_cmd->add_option("--classes", classes, "Number of classes")->capture_default_str();
+  describe_cmd->add_option("--classes", classes, "Number of classes")->check(CLI::PositiveNumber)->capture_default_str();
   describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
   describe_cmd->callback([&] {
     load_plugins(plugins);
@@ -191,7 +223,7 @@ int main(int argc, char** argv) {
   add_results_command(app);
   add_options_command(app, plugins);
   add_score_command(app, plugins);
-  add_train_command(app, plugins);
+  add_train_command(app, plugins, exit_status);
   add_export_command(app, plugins);
 
   // A mistyped command would otherwise read as an unexpected positional argument.
@@ -206,22 +238,29 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
     if (!known) {
       std::cerr << "nascent: " << unknown_command(app, word) << "\n";
-      return 2;
+      return kExitUsage;
     }
     break;
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "nascent: " << one_line(e.what()) << " (nascent help for usage)\n";
+    return kExitUsage;
   } catch (const nascent::Error& e) {
-    std::cerr << "nascent: " << e.what() << "\n";
-    return 1;
+    std::cerr << "nascent: " << one_line(e.what()) << "\n";
+    return kExitError;
   } catch (const std::exception& e) {
     std::string message = e.what();
     message = message.substr(0, message.find('\n'));  // LibTorch errors carry a backtrace
-    std::cerr << "nascent: " << message << "\n";
-    return 1;
+    std::cerr << "nascent: " << one_line(message) << "\n";
+    return kExitError;
   }
-  return 0;
+  return exit_status;
 }

@@ -89,7 +89,7 @@ void print_export(const std::string& path, const ExportFigures& figures) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app, const std::vector<std::string>& plugins) {
+void add_train_command(CLI::App& app, const std::vector<std::string>& plugins, int& exit_status) {
   struct Args {
     std::string config, arch, db = "nascent.db", eval, device;
     std::vector<std::string> overrides;
@@ -103,12 +103,12 @@ void add_train_command(CLI::App& app, const std::vector<std::string>& plugins) {
   cmd->add_option("--arch", args->arch, "Architecture string");
   cmd->add_option("--db", args->db, "Results database (SQLite)")->capture_default_str();
   cmd->add_option("--eval", args->eval, "Train a stored candidate instead: RUN:SEQ of --db, as `results top` lists them");
-  auto* seed_opt = cmd->add_option("--seed", args->seed, "Run seed (overrides the config's seed)");
+  auto* seed_opt = cmd->add_option("--seed", args->seed, "Run seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
   auto* device_opt = cmd->add_option("--device", args->device, "cpu, cuda or cuda:N");
   cmd->add_option("--set", args->overrides, "Override a config value: key.path=value (repeatable)");
   cmd->add_flag("--resume", args->resume, "Continue the database's latest training run from its last epoch");
   cmd->add_flag("--quiet,-q", args->quiet, "No progress on stderr");
-  cmd->callback([args, &plugins, seed_opt, device_opt] {
+  cmd->callback([args, &plugins, seed_opt, device_opt, &exit_status] {
     SearchOptions options;
     options.train_only = true;
     options.db_path = args->db;
@@ -139,6 +139,7 @@ void add_train_command(CLI::App& app, const std::vector<std::string>& plugins) {
               << ": trained " << summary.best_arch << " in " << summary.elapsed << " s, results in " << args->db << "\n";
     for (const auto& [name, value] : summary.final_metrics) std::cout << "  " << name << " " << value << "\n";
     for (const auto& weights : summary.weights) std::cout << "weights " << weights << "\n";
+    if (summary.final_metrics.empty()) exit_status = 130;  // stopped by Ctrl-C; --resume continues
   });
 }
 
@@ -159,7 +160,7 @@ void add_export_command(CLI::App& app, const std::vector<std::string>& plugins) 
   cmd->add_option("--db", args->db, "Results database holding the candidate");
   cmd->add_option("--eval", args->eval, "The stored candidate, RUN:SEQ as `results top` lists them");
   cmd->add_option("--input", args->input, "Input shape of one sample, e.g. 3x32x32 (default: the space's)");
-  cmd->add_option("--classes", args->classes, "Number of classes")->capture_default_str();
+  cmd->add_option("--classes", args->classes, "Number of classes")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--vocabulary", args->vocabulary,
                   "Token inputs with ids below N (default: 30522 for spaces reading token sequences, else float images)");
   cmd->add_option("--option", args->space_options, "Space option key=value (repeatable)");

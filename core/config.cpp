@@ -3,14 +3,41 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 
 namespace nascent {
 
+namespace {
+
+// YAML allows a mapping to repeat a key and yaml-cpp keeps one silently; in a config the repeat
+// is nearly always an edit that went wrong, so it is an error naming the key and its line.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& path) {
+  if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto& item : node) {
+      const std::string key = item.first.IsScalar() ? item.first.Scalar() : "";
+      if (!key.empty() && !seen.insert(key).second)
+        throw Error("config: duplicate key '" + path + key + "' (line " + std::to_string(item.first.Mark().line + 1) + ")");
+      reject_duplicate_keys(item.second, path + key + ".");
+    }
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) reject_duplicate_keys(node[i], path + std::to_string(i) + ".");
+  }
+}
+
+}  // namespace
+
 Config Config::load_file(const std::string& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) throw Error("config: '" + file + "': no such file");
+  // A folder or a device (/dev/null) would otherwise read as an empty config and fail much later
+  // with a message about whatever key it lacks first.
+  if (!std::filesystem::is_regular_file(file, ec)) throw Error("config: '" + file + "' is not a file");
   std::ifstream in(file);
   if (!in) throw Error("config: cannot read '" + file + "'");
   std::stringstream buffer;
   buffer << in.rdbuf();
+  if (buffer.str().find_first_not_of(" \t\r\n") == std::string::npos) throw Error("config: '" + file + "' is empty");
   try {
     return parse(buffer.str());
   } catch (const Error& e) {
@@ -27,6 +54,7 @@ Config Config::parse(const std::string& text) {
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw Error("config: the top level must be a mapping of keys to values");
+  reject_duplicate_keys(root, "");
   return Config(root);
 }
 

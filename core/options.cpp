@@ -1,5 +1,7 @@
 #include "core/options.hpp"
 
+#include "core/option_rows.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -175,15 +177,22 @@ Options OptionTable::read(const Config& section, const std::string& component, b
   return Options(this, section, component);
 }
 
-std::string OptionTable::describe() const {
-  std::vector<std::vector<std::string>> rows{{"option", "type", "default", "range", "description"}};
-  const std::function<void(const OptionTable&, const std::string&)> add_rows = [&](const OptionTable& table, const std::string& prefix) {
-    for (const auto& spec : table.specs_) {
-      rows.push_back({prefix + spec.name, option_type_name(spec.type), spec.required ? "(required)" : flow(spec.fallback), range_text(spec), spec.doc});
+std::vector<OptionRow> option_rows(const OptionTable& table) {
+  std::vector<OptionRow> rows;
+  const std::function<void(const OptionTable&, const std::string&)> add_rows = [&](const OptionTable& t, const std::string& prefix) {
+    for (const auto& spec : t.specs()) {
+      rows.push_back({prefix + spec.name, option_type_name(spec.type), spec.required ? "(required)" : flow(spec.fallback),
+                      range_text(spec), spec.doc});
       if (spec.nested) add_rows(*spec.nested, prefix + spec.name + ".");
     }
   };
-  add_rows(*this, "");
+  add_rows(table, "");
+  return rows;
+}
+
+std::string OptionTable::describe() const {
+  std::vector<std::vector<std::string>> rows{{"option", "type", "default", "range", "description"}};
+  for (const OptionRow& row : option_rows(*this)) rows.push_back({row.name, row.type, row.fallback, row.range, row.doc});
   std::vector<std::size_t> width(5, 0);
   for (const auto& row : rows)
     for (std::size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
@@ -196,6 +205,22 @@ std::string OptionTable::describe() const {
     out += "\n";
   }
   if (specs_.empty()) out += "(no options)\n";
+  return out;
+}
+
+std::string options_markdown(const OptionTable& table) {
+  const std::vector<OptionRow> rows = option_rows(table);
+  if (rows.empty()) return "(no options)\n";
+  // A '|' inside a cell (choices "a|b") would end the cell.
+  const auto cell = [](std::string text) {
+    std::string out;
+    for (char c : text) out += c == '|' ? std::string("\\|") : std::string(1, c);
+    return out;
+  };
+  std::string out = "| option | type | default | range | description |\n|---|---|---|---|---|\n";
+  for (const OptionRow& row : rows)
+    out += "| `" + row.name + "` | " + row.type + " | " + (row.fallback.empty() ? "" : "`" + cell(row.fallback) + "`") + " | " +
+           cell(row.range) + " | " + cell(row.doc) + " |\n";
   return out;
 }
 

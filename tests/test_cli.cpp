@@ -105,6 +105,22 @@ TEST(Cli, BadInputIsOneLineError) {
   }
 }
 
+// docs/options.md is generated from the declarations (`nascent options all --format markdown`);
+// regenerate it when an option changes: build/nascent options all --format markdown > docs/options.md
+TEST(Cli, TheOptionsPageIsWhatTheDeclarationsSay) {
+  const Result generated = run("options all --format markdown");
+  ASSERT_EQ(generated.status, 0) << generated.out;
+  std::ifstream page(std::string(NASCENT_SOURCE_DIR) + "/docs/options.md");
+  std::stringstream text;
+  text << page.rdbuf();
+  EXPECT_EQ(text.str(), generated.out) << "docs/options.md is stale: regenerate it with "
+                                          "build/nascent options all --format markdown > docs/options.md";
+  EXPECT_NE(generated.out.find("### `cifar10`"), std::string::npos);
+  EXPECT_NE(generated.out.find("| `augment.crop_padding` | integer |"), std::string::npos) << generated.out.substr(0, 2000);
+  const Result one = run("options strategy darts --format markdown");
+  EXPECT_NE(one.out.find("| `order` | integer | `1` | [1, 2] |"), std::string::npos) << one.out;
+}
+
 TEST(Cli, HelpVersionAndMistypedCommands) {
   const Result typo = run("serch config.yaml");
   EXPECT_EQ(typo.status, 2);

@@ -158,7 +158,11 @@ const nlohmann::json& member(const nlohmann::json& object, const char* key) {
 // FlexiBERT's model_dict: {'l': L, 'o': [...], 'h': [...], 'n': [...], 'f': [[...], ...], 'p': [...]}.
 FlexiModel from_model_dict(const nlohmann::json& dict) {
   const int count = json_int(member(dict, "l"), "'l'");
-  FlexiModel model(std::max(0, count));
+  // Checked before anything is sized by it: every design has at most a few dozen layers.
+  constexpr int kMaxLayers = 64;
+  if (count < 0 || count > kMaxLayers)
+    throw Error("'l' is " + std::to_string(count) + ": a model has between 0 and " + std::to_string(kMaxLayers) + " layers");
+  FlexiModel model(count);
   for (const char* key : {"o", "h", "n", "f", "p"}) {
     const auto& list = member(dict, key);
     if (!list.is_array() || static_cast<int>(list.size()) != count)

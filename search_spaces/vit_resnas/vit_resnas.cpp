@@ -40,7 +40,7 @@ class TupleReader {
  public:
   explicit TupleReader(const std::string& text) : text_(text) {}
   TupleNode read() {
-    TupleNode node = item();
+    TupleNode node = item(0);
     skip();
     if (i_ != text_.size()) throw ParseError(text_, i_, "unexpected text after the network_def");
     return node;
@@ -50,10 +50,14 @@ class TupleReader {
   void skip() {
     while (i_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[i_]))) ++i_;
   }
-  TupleNode item() {
+  // A network_def nests three levels deep; the limit stops a hostile string from exhausting the
+  // stack through recursion.
+  static constexpr int kMaxDepth = 8;
+  TupleNode item(int depth) {
     skip();
     TupleNode node;
     node.pos = i_;
+    if (depth > kMaxDepth) throw ParseError(text_, i_, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
     if (i_ >= text_.size()) throw ParseError(text_, i_, "expected '(' or an integer");
     const char open = text_[i_];
     if (open == '(' || open == '[') {
@@ -61,7 +65,7 @@ class TupleReader {
       ++i_;
       skip();
       while (i_ < text_.size() && text_[i_] != close) {
-        node.items.push_back(item());
+        node.items.push_back(item(depth + 1));
         skip();
         if (i_ < text_.size() && text_[i_] == ',') {
           ++i_;

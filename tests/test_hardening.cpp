@@ -1,0 +1,109 @@
+// Hostile input through the command line: every failure is one line starting "nascent:" with a
+// documented exit status (1 error, 2 usage, 130 interrupted), and nothing crashes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "results/store.hpp"
+#include "tests/test_support.hpp"
+
+namespace nascent {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::size_t line_count(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+void expect_one_line(const CliOutput& r, int status, const std::string& fragment) {
+  EXPECT_EQ(r.status, status) << r.out;
+  EXPECT_EQ(line_count(r.out), 1u) << r.out;
+  EXPECT_EQ(r.out.rfind("nascent: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(fragment), std::string::npos) << r.out;
+}
+
+class HardeningTest : public ScratchDirTest {};
+
+TEST_F(HardeningTest, DeeplyNestedArchitecturesAreErrorsNotCrashes) {
+  const std::string deep = std::string(40000, '(') + std::string(40000, ')');
+  expect_one_line(run_cli("describe vit_resnas '" + deep + "'"), 1, "nested deeper than 8 levels");
+  expect_one_line(run_cli("describe flexibert \"{'l': 999999999, 'o': [], 'h': []}\""), 1,
+                  "'l' is 999999999: a model has between 0 and 64 layers");
+}
+
+TEST_F(HardeningTest, ControlCharactersInInputStayOnOneLine) {
+  // Real control characters inside the shell's single quotes reach the binary as they are.
+  expect_one_line(run_cli("describe nb201 'a\nb\r\x1b[31m'"), 1, "a\\nb\\r\\x1b[31m");
+  const CliOutput longer = run_cli("describe nb201 '" + std::string(5000, 'x') + "'");
+  EXPECT_EQ(line_count(longer.out), 1u);
+  EXPECT_LT(longer.out.size(), 1000u);
+}
+
+TEST_F(HardeningTest, UsageErrorsArePrefixedAndExitWithTwo) {
+  expect_one_line(run_cli("search config.yaml --seed abc"), 2, "--seed");
+  expect_one_line(run_cli("search config.yaml --seed -1"), 2, "--seed");
+  expect_one_line(run_cli("describe nb201 '|none~0|' --classes -5"), 2, "--classes");
+  expect_one_line(run_cli("export"), 2, "--out");
+}
+
+TEST_F(HardeningTest, ConfigsThatAreNotFilesOrRepeatAKeyAreRefused) {
+  fs::create_directories(path("folder"));
+  expect_one_line(run_cli("search " + path("folder") + " --db " + path("x.db")), 1, "is not a file");
+  expect_one_line(run_cli("search /dev/null --db " + path("x.db")), 1, "is not a file");
+  expect_one_line(run_cli("search " + write("empty.yaml", "\n  \n") + " --db " + path("x.db")), 1, "is empty");
+  const std::string repeated = write("repeated.yaml", "seed: 1\nspace: {name: nb201}\nstrategy:\n  name: random\n  name: evolution\n");
+  expect_one_line(run_cli("search " + repeated + " --db " + path("x.db")), 1, "duplicate key 'strategy.name' (line 5)");
+  EXPECT_FALSE(fs::exists(path("x.db")));
+}
+
+// Ctrl-C: the run stores what was in flight, is marked interrupted, and the process says so with 130.
+TEST_F(HardeningTest, AnInterruptedSearchExitsWith130) {
+  const std::string config = write("c.yaml", std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
+seed: 5
+space: {name: chain}
+strategy: {name: random}
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 8, 8], classes: 3, train: 256, val: 128, test: 64}
+  steps: 300
+  batch_size: 32
+budget: {evaluations: 200}
+parallel: {workers: 1}
+)");
+  const std::string db = path("run.db");
+  const std::string script = std::string(NASCENT_BINARY) + " search " + config + " --quiet --db " + db + " > " + path("out") +
+                             " 2>&1 & echo $! > " + path("pid") + "; wait $!; echo $? > " + path("status");
+  ASSERT_EQ(std::system(("sh -c '" + script + "' > /dev/null 2>&1 &").c_str()), 0);
+  int pid = 0;
+  for (int i = 0; i < 3000 && pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream(path("pid")) >> pid;
+  }
+  ASSERT_GT(pid, 0);
+  // Under way: at least one evaluation stored.
+  for (int i = 0; i < 3000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (fs::exists(db)) {
+      try {
+        ResultStore store(db, ResultStore::Mode::ReadOnly);
+        if (!store.evaluations().empty()) break;
+      } catch (const Error&) {
+      }
+    }
+  }
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = -1;
+  for (int i = 0; i < 6000 && status < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream(path("status")) >> status;
+  }
+  EXPECT_EQ(status, 130);
+  ResultStore store(db, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.latest_run()->status, "interrupted");
+}
+
+}  // namespace
+}  // namespace nascent
