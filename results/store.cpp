@@ -397,20 +397,24 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
       const int rc = read_identity(db_, identity);
       if (is_busy(rc)) throw Error(locked_message(path));
       if (rc != SQLITE_OK) throw Error(path + ": cannot read: " + sqlite3_errmsg(db_));
-      if (classify(path, identity, mode)) {
+      const bool fresh = classify(path, identity, mode);
+      if (fresh) {
         exec(kSchema);
         exec(kCurvesSchema);
         exec("PRAGMA application_id = " + std::to_string(kApplicationId));
         exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
-      } else if (identity.user_version < kSchemaVersion) {
-        // A damaged file would otherwise fail halfway through, or worse, be rewritten from
-        // whatever SQLite could still read.
+      } else {
+        // A damaged file would otherwise fail halfway through a run (leaving a failed run in it)
+        // or an upgrade, or worse, be rewritten from whatever SQLite could still read.
         std::string verdict = "no answer";
         {
           Statement check(db_, "PRAGMA quick_check(1)", path_);
           if (check.step()) verdict = check.text(0);
         }
-        if (verdict != "ok") throw Error(path + " is damaged; not upgraded (" + verdict.substr(0, verdict.find('\n')) + ")");
+        if (verdict != "ok")
+          throw Error(path + " is damaged; nothing written (" + verdict.substr(0, verdict.find('\n')) + ")");
+      }
+      if (!fresh && identity.user_version < kSchemaVersion) {
         if (identity.user_version == 1) {
           // Schema 1 had no stages: every evaluation in it was a query.
           exec("ALTER TABLE evaluations ADD COLUMN stage TEXT NOT NULL DEFAULT 'query'");

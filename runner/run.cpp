@@ -316,7 +316,13 @@ SearchSummary run_search(const SearchOptions& options) {
   if (!options.train_only) read_parallel(config, *method, context);
   if (options.resume && !method->resumable())
     throw Error("--resume: " + name + " runs cannot be resumed yet; start a new run");
-  if (options.resume && !std::filesystem::exists(options.db_path)) throw Error("--resume: " + options.db_path + " does not exist");
+  if (options.resume) {
+    // Checked before the store opens the file for writing, which would initialise a blank one.
+    std::error_code ec;
+    if (!std::filesystem::exists(options.db_path, ec)) throw Error("--resume: " + options.db_path + " does not exist");
+    if (std::filesystem::file_size(options.db_path, ec) == 0 && !ec)
+      throw Error("--resume: " + options.db_path + " is empty: no run to resume");
+  }
   auto space = make_run_space(config, options.config_dir);
   context.space = space.get();
   context.space_name = config.child("space").get<std::string>("name");

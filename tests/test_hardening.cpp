@@ -59,6 +59,43 @@ TEST_F(HardeningTest, ConfigsThatAreNotFilesOrRepeatAKeyAreRefused) {
   EXPECT_FALSE(fs::exists(path("x.db")));
 }
 
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+const std::string kQuickSearch = std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
+seed: 5
+space: {name: chain}
+strategy: {name: random}
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 8, 8], classes: 3, train: 64, val: 32, test: 32}
+  steps: 2
+  batch_size: 16
+budget: {evaluations: 40}
+parallel: {workers: 1}
+)";
+
+TEST_F(HardeningTest, ADamagedOrEmptyDatabaseIsRefusedWithoutAWrite) {
+  const std::string config = write("c.yaml", kQuickSearch);
+  const std::string db = path("run.db");
+  ASSERT_EQ(run_cli("search " + config + " --quiet --db " + db).status, 0);
+  // Garbage over the middle of the file: the evaluations' pages, not the header.
+  std::string damaged = file_bytes(db);
+  ASSERT_GT(damaged.size(), 4u * 4096);
+  for (std::size_t i = damaged.size() / 2 - 2048; i < damaged.size() / 2 + 2048; ++i) damaged[i] = '\xff';
+  { std::ofstream(db, std::ios::binary) << damaged; }
+  expect_one_line(run_cli("search " + config + " --quiet --db " + db), 1, "is damaged; nothing written");
+  EXPECT_EQ(file_bytes(db), damaged);
+
+  const std::string empty = write("empty.db", "");
+  expect_one_line(run_cli("search " + config + " --quiet --resume --db " + empty), 1, "is empty: no run to resume");
+  EXPECT_EQ(fs::file_size(empty), 0u);
+  expect_one_line(run_cli("search " + config + " --quiet --resume --db " + path("missing.db")), 1, "does not exist");
+  EXPECT_FALSE(fs::exists(path("missing.db")));
+}
+
 // Ctrl-C: the run stores what was in flight, is marked interrupted, and the process says so with 130.
 TEST_F(HardeningTest, AnInterruptedSearchExitsWith130) {
   const std::string config = write("c.yaml", std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
