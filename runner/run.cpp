@@ -2,12 +2,17 @@
 // parallelism, objective), builds the space and the method from their registries, lets the method
 // check its config before anything is written, records the run, steps the method and marks how
 // the run ended.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -28,6 +33,47 @@ std::atomic<bool> g_stop_requested{false};
 
 using Clock = std::chrono::steady_clock;
 
+// One writer per run: an exclusive flock on DB.checkpoints/run-N.lock, held while the run is
+// written. The kernel drops it when the holder exits, however it dies, so a stale lock never
+// needs clearing; the file names the holder for the refusal message.
+class RunLock {
+ public:
+  RunLock(const std::string& db_path, std::int64_t run) {
+    const std::filesystem::path folder = db_path + ".checkpoints";
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    path_ = (folder / ("run-" + std::to_string(run) + ".lock")).string();
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error("cannot create the run lock " + path_ + ": " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char holder[256] = {0};
+      const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      std::string who = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "another process";
+      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+      throw Error("run " + std::to_string(run) + " of " + db_path + " is being written by " + who +
+                  "; wait for it to end or stop it, then --resume");
+    }
+    char host[128] = "unknown host";
+    ::gethostname(host, sizeof host - 1);
+    const std::string who = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+      const ssize_t written = ::pwrite(fd_, who.data(), who.size(), 0);
+      (void)written;  // the name is for the message only; the lock itself is what counts
+    }
+  }
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 // The store behind a RunContext; numbering, timing and progress lines live here so that every
 // method gets the same.
 class StoreContext final : public RunContext {
@@ -37,6 +83,9 @@ class StoreContext final : public RunContext {
   void open(const std::string& db_path) { store_ = std::make_unique<ResultStore>(db_path, ResultStore::Mode::ReadWrite); }
   ResultStore& store() { return *store_; }
   bool opened() const { return store_ != nullptr; }
+  // Takes the run's writer lock: a second writer of the same run is refused here, before it
+  // changes anything.
+  void lock(const std::string& db_path, std::int64_t run) { lock_ = std::make_unique<RunLock>(db_path, run); }
   void start(std::int64_t run, std::int64_t next_seq, double offset) {
     run_ = run;
     next_seq_ = next_seq;
@@ -109,6 +158,7 @@ class StoreContext final : public RunContext {
   }
 
  private:
+  std::unique_ptr<RunLock> lock_;  // released after the store closes
   std::unique_ptr<ResultStore> store_;
   std::set<std::pair<std::string, double>> stored_points_;
   std::int64_t run_ = 0;
@@ -258,6 +308,7 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
   if (identity_of(Config::parse(previous->config)) != identity_of(config))
     throw Error("--resume: the config differs from run " + std::to_string(previous->id) +
                 " (only budget, parallel workers/threads and devices may change)");
+  context.lock(options.db_path, previous->id);
   context.seed = previous->seed;
   context.resuming = true;
   double offset = 0;
@@ -344,6 +395,7 @@ SearchSummary run_search(const SearchOptions& options) {
     info.maximize = context.objective.maximize;
     info.final_stage = method->final_stage();
     const std::int64_t run = context.store().begin_run(info);
+    context.lock(options.db_path, run);
     context.checkpoint_path = checkpoint_path_for(options.db_path, run);
     context.start(run, 0, 0);
   }

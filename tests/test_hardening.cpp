@@ -96,6 +96,38 @@ TEST_F(HardeningTest, ADamagedOrEmptyDatabaseIsRefusedWithoutAWrite) {
   EXPECT_FALSE(fs::exists(path("missing.db")));
 }
 
+// One writer per run: while a search writes its run, a --resume of it is refused at once, naming
+// the holder; once the holder is gone (kill -9), --resume takes the run over.
+TEST_F(HardeningTest, ASecondWriterIsRefusedAndAStaleLockIsTakenOver) {
+  const std::string config = write("c.yaml", kQuickSearch);
+  const std::string db = path("run.db");
+  const std::string args = " search " + config + " --quiet --db " + db + " --set evaluator.steps=400 --set budget.evaluations=30";
+  FILE* pipe = popen((std::string(NASCENT_BINARY) + args + " > /dev/null 2>&1 & echo $!").c_str(), "r");
+  int pid = 0;
+  if (fscanf(pipe, "%d", &pid) != 1) pid = 0;
+  pclose(pipe);
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 3000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (fs::exists(db + ".checkpoints/run-1.lock")) break;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto started = std::chrono::steady_clock::now();
+  const CliOutput second = run_cli(args.substr(1) + " --resume");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  expect_one_line(second, 1, "run 1 of " + db + " is being written by pid " + std::to_string(pid));
+  EXPECT_LT(seconds, 10);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const CliOutput takeover = run_cli(args.substr(1) + " --resume --set evaluator.steps=2");
+  // The steps are part of the run's identity, so the takeover keeps them as stored.
+  EXPECT_NE(takeover.out.find("the config differs"), std::string::npos) << takeover.out;
+  const CliOutput resumed = run_cli(args.substr(1) + " --resume");
+  EXPECT_EQ(resumed.status, 0) << resumed.out;
+  ResultStore store(db, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.latest_run()->status, "finished");
+}
+
 // Ctrl-C: the run stores what was in flight, is marked interrupted, and the process says so with 130.
 TEST_F(HardeningTest, AnInterruptedSearchExitsWith130) {
   const std::string config = write("c.yaml", std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
