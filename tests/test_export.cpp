@@ -180,6 +180,14 @@ TEST_F(ExportTest, VitResNasSubnetworksRoundTripInCpp) {
   for (int i = 0; i < 2; ++i) expect_cpp_round_trip(*space, space->sample(rng), Task{{3, 56, 56}, 4});
 }
 
+// A plugin's space exports with no export code of its own: whatever its forward computes is recorded.
+TEST_F(ExportTest, APluginSpaceExportsLikeTheBuiltIns) {
+  load_plugin(NASCENT_EXAMPLE_PLUGIN);
+  auto space = space_named("chain");
+  Rng rng(3);
+  for (int i = 0; i < 2; ++i) expect_cpp_round_trip(*space, space->sample(rng), Task{{1, 16, 16}, 3});
+}
+
 TEST_F(ExportTest, PythonLoadsNb201EinspaceAndFlexibertWithTheSameLogits) {
   auto nb201 = space_named("nb201", "{channels: 8, cells_per_stage: 1}");
   auto einspace = space_named("einspace");
