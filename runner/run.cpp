@@ -133,6 +133,7 @@ class StoreContext final : public RunContext {
     e.fitness = value;  // the objective's value as measured; the run records which way is better
     e.elapsed = elapsed();
     e.stage = stage;
+    mark_running();
     store_->add_evaluation(e);
     next_seq_ = std::max(next_seq_, seq + 1);
   }
@@ -140,8 +141,15 @@ class StoreContext final : public RunContext {
   void record_curve(const std::string& curve, double step, double value, const std::string& label) override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stored_points_.count({curve, step})) return;
+    mark_running();
     store_->add_curve_points(run_, {CurvePoint{run_, curve, step, value, label}});
   }
+
+  // Resuming: the run is marked running again only once it stores something new, so that
+  // resuming a finished run with nothing left to do (or killing that) leaves it as it was.
+  void reopen_later(std::int64_t run) { reopen_pending_ = run; }
+  // Whether the run ends with a new status: a resumed run that stored nothing keeps its own.
+  bool wrote() const { return reopen_pending_ == 0; }
 
   // Resuming: the points the run already holds are not stored twice.
   void load_stored_points(std::int64_t run) {
@@ -158,6 +166,13 @@ class StoreContext final : public RunContext {
   }
 
  private:
+  // Called with mutex_ held.
+  void mark_running() {
+    if (reopen_pending_ == 0) return;
+    store_->reopen_run(reopen_pending_);
+    reopen_pending_ = 0;
+  }
+  std::int64_t reopen_pending_ = 0;
   std::unique_ptr<RunLock> lock_;  // released after the store closes
   std::unique_ptr<ResultStore> store_;
   std::set<std::pair<std::string, double>> stored_points_;
@@ -321,7 +336,8 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
   context.checkpoint_path = checkpoint_path_for(options.db_path, previous->id);
   method.restore(context);
   context.load_stored_points(previous->id);
-  store.reopen_run(previous->id);
+  if (previous->status == "finished") context.reopen_later(previous->id);
+  else store.reopen_run(previous->id);
   context.start(previous->id, next, offset);
   return previous->id;
 }
@@ -406,7 +422,7 @@ SearchSummary run_search(const SearchOptions& options) {
     result.status = stopped.status;
     result.counted = context.stored();
   } catch (...) {
-    context.store().finish_run(context.run_id(), "failed");
+    if (context.wrote()) context.store().finish_run(context.run_id(), "failed");
     throw;
   }
   SearchSummary summary;
@@ -420,7 +436,7 @@ SearchSummary run_search(const SearchOptions& options) {
       outcome = run_final_steps(final_steps, result.best_arch, context, run_file + ".final",
                                 [&](std::size_t step) { return weights_path_for(options.db_path, context.run_id(), step); });
     } catch (...) {
-      context.store().finish_run(context.run_id(), "failed");
+      if (context.wrote()) context.store().finish_run(context.run_id(), "failed");
       throw;
     }
     result.counted += outcome.evaluations;
@@ -435,7 +451,7 @@ SearchSummary run_search(const SearchOptions& options) {
     }
   }
   if (g_stop_requested) result.status = "interrupted";
-  context.store().finish_run(context.run_id(), result.status);
+  if (context.wrote()) context.store().finish_run(context.run_id(), result.status);
 
   summary.run = context.run_id();
   summary.status = result.status;

@@ -128,6 +128,36 @@ TEST_F(HardeningTest, ASecondWriterIsRefusedAndAStaleLockIsTakenOver) {
   EXPECT_EQ(store.latest_run()->status, "finished");
 }
 
+// Resuming a finished run with nothing left to do changes nothing in the database (so a kill
+// during it cannot leave the run marked running); raising the budget reopens and extends it.
+TEST_F(HardeningTest, ResumingAFinishedRunWithNothingToDoWritesNothing) {
+  const std::string config = write("c.yaml", kQuickSearch);
+  const std::string db = path("run.db");
+  const std::string search = "search " + config + " --quiet --db " + db + " --set budget.evaluations=3";
+  ASSERT_EQ(run_cli(search).status, 0);
+  std::string ended;
+  {
+    ResultStore store(db, ResultStore::Mode::ReadOnly);
+    ended = store.latest_run()->ended_at;
+    ASSERT_FALSE(ended.empty());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ended_at has one-second resolution
+  const CliOutput again = run_cli(search + " --resume");
+  ASSERT_EQ(again.status, 0) << again.out;
+  {
+    ResultStore store(db, ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(store.latest_run()->status, "finished");
+    EXPECT_EQ(store.latest_run()->ended_at, ended);
+    EXPECT_EQ(store.evaluations().size(), 3u);
+  }
+  const CliOutput extended = run_cli("search " + config + " --quiet --db " + db + " --set budget.evaluations=5 --resume");
+  ASSERT_EQ(extended.status, 0) << extended.out;
+  ResultStore store(db, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.latest_run()->status, "finished");
+  EXPECT_NE(store.latest_run()->ended_at, ended);
+  EXPECT_EQ(store.evaluations().size(), 5u);
+}
+
 // Ctrl-C: the run stores what was in flight, is marked interrupted, and the process says so with 130.
 TEST_F(HardeningTest, AnInterruptedSearchExitsWith130) {
   const std::string config = write("c.yaml", std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
