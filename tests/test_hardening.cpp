@@ -47,6 +47,9 @@ TEST_F(HardeningTest, UsageErrorsArePrefixedAndExitWithTwo) {
   expect_one_line(run_cli("search config.yaml --seed -1"), 2, "--seed");
   expect_one_line(run_cli("describe nb201 '|none~0|' --classes -5"), 2, "--classes");
   expect_one_line(run_cli("export"), 2, "--out");
+  // An architecture starting with '-' reads as an option unless `--` comes first.
+  expect_one_line(run_cli("describe nb201 '-abc'"), 2, "nascent help for usage");
+  expect_one_line(run_cli("describe nb201 -- '-abc'"), 1, "cannot parse '-abc'");
 }
 
 TEST_F(HardeningTest, ConfigsThatAreNotFilesOrRepeatAKeyAreRefused) {
