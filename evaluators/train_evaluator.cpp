@@ -151,6 +151,15 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
   return tail_count > 0 ? tail_loss / tail_count : 0.0;
 }
 
+std::vector<std::string> TrainEvaluator::reported_metrics() const {
+  std::vector<std::string> metrics{"val_acc", "val_loss", "train_acc", "train_loss", "params", "flops", "train_seconds"};
+  if (options_.test) metrics.insert(metrics.end(), {"test_acc", "test_loss"});
+  if (options_.latency) metrics.push_back("latency_ms");
+  if (options_.pretrain_steps > 0) metrics.insert(metrics.end(), {"pretrain_loss", "pretrain_seconds"});
+  if (options_.keep_weights > 0) metrics.push_back("transfer_overlap");
+  return metrics;
+}
+
 Evaluation TrainEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
   return run(space, arch, seed, "");
 }

@@ -5,6 +5,7 @@
 
 #include "datasets/dataset.hpp"
 #include "evaluators/evaluator.hpp"
+#include "evaluators/reported_metrics.hpp"
 
 namespace nascent {
 
@@ -15,7 +16,7 @@ class Network;
 // then measures it: val_acc, val_loss, train_acc,
 // train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
 // latency_ms (batch 1, median). The evaluation's cost is its training seconds.
-class TrainEvaluator : public Evaluator, public WeightTransferEvaluator {
+class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public ReportsMetrics {
  public:
   struct Options {
     double epochs = 1;
@@ -48,6 +49,7 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator {
   Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed,
                            const std::string& source) override;
   const DataSplits& data() const { return data_; }
+  std::vector<std::string> reported_metrics() const override;
 
  private:
   double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device);

@@ -6,12 +6,14 @@
 #include <tbb/task_arena.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "evaluators/reported_metrics.hpp"
 #include "strategies/method.hpp"
 #include "strategies/strategy.hpp"
 
@@ -54,6 +56,17 @@ class AskTellSearch final : public Method {
     evaluator_ = make_evaluator(config.child("evaluator"), evaluator_context);
     // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
     if (config.has("predictor")) predictor_ = make_evaluator(config.child("predictor"), evaluator_context);
+    // An objective the evaluator never reports is refused now, before a run is recorded; other
+    // evaluators are checked on their first evaluation.
+    if (const auto* reporter = dynamic_cast<const ReportsMetrics*>(evaluator_.get())) {
+      const std::vector<std::string> metrics = reporter->reported_metrics();
+      if (std::find(metrics.begin(), metrics.end(), context.objective.metric) == metrics.end()) {
+        std::string known;
+        for (const auto& metric : metrics) known += (known.empty() ? "" : ", ") + metric;
+        throw Error("config: objective.metric '" + context.objective.metric + "' is not reported by the evaluator (it reports: " +
+                    known + ")");
+      }
+    }
   }
 
   MethodResult run(RunContext& context) override {

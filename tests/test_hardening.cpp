@@ -99,6 +99,19 @@ TEST_F(HardeningTest, ADamagedOrEmptyDatabaseIsRefusedWithoutAWrite) {
   EXPECT_FALSE(fs::exists(path("missing.db")));
 }
 
+// An objective the evaluator never reports is refused before the run is recorded.
+TEST_F(HardeningTest, AnUnreportedObjectiveIsRefusedBeforeAnyWrite) {
+  const std::string config = write("c.yaml", kQuickSearch);
+  const std::string db = path("run.db");
+  ASSERT_EQ(run_cli("search " + config + " --quiet --db " + db + " --set budget.evaluations=2").status, 0);
+  const std::string before = file_bytes(db);
+  expect_one_line(run_cli("search " + config + " --quiet --db " + db + " --set objective.metric=nope"), 1,
+                  "objective.metric 'nope' is not reported by the evaluator (it reports: val_acc, val_loss");
+  EXPECT_EQ(file_bytes(db), before);
+  ResultStore store(db, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.runs().size(), 1u);
+}
+
 // One writer per run: while a search writes its run, a --resume of it is refused at once, naming
 // the holder; once the holder is gone (kill -9), --resume takes the run over.
 TEST_F(HardeningTest, ASecondWriterIsRefusedAndAStaleLockIsTakenOver) {
