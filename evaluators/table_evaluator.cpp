@@ -239,6 +239,13 @@ TableEvaluator::TableEvaluator(Options options) : options_(std::move(options)) {
   if (rows_.empty()) throw Error(source + ": no data rows after the header");
 }
 
+std::vector<std::string> TableEvaluator::reported_metrics() const {
+  std::vector<std::string> metrics{options_.metric};
+  for (const auto& name : options_.report)
+    if (name != options_.metric) metrics.push_back(name);
+  return metrics;
+}
+
 Evaluation TableEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
   const auto start = std::chrono::steady_clock::now();
   Evaluation evaluation;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "evaluators/evaluator.hpp"
+#include "evaluators/reported_metrics.hpp"
 
 namespace nascent {
 
@@ -17,7 +18,7 @@ namespace nascent {
 // malformed record, a cell of a used column that is not a finite number, or a duplicate key is an
 // Error naming the file, line and column. An architecture not in the table is a failed
 // Evaluation (ok=false), not an exception. Lookups only read, so evaluate() is thread-safe.
-class TableEvaluator : public Evaluator {
+class TableEvaluator : public Evaluator, public ReportsMetrics {
  public:
   struct Options {
     std::string path;
@@ -36,6 +37,8 @@ class TableEvaluator : public Evaluator {
   std::string name() const override { return "table"; }
   Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;
   std::size_t rows() const { return rows_.size(); }
+  // The metric column and the report columns.
+  std::vector<std::string> reported_metrics() const override;
 
  private:
   struct Row {

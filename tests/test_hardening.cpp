@@ -110,6 +110,15 @@ TEST_F(HardeningTest, AnUnreportedObjectiveIsRefusedBeforeAnyWrite) {
   EXPECT_EQ(file_bytes(db), before);
   ResultStore store(db, ResultStore::Mode::ReadOnly);
   EXPECT_EQ(store.runs().size(), 1u);
+
+  // A table reports its metric and report columns.
+  const std::string table = write("table.csv", "arch,acc,size\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,2\n");
+  const std::string lookup = write("t.yaml", "space: {name: nb201}\nstrategy: {name: random}\nbudget: {evaluations: 1}\n"
+                                             "evaluator: {name: table, path: " + table + ", metric: acc, report: [size]}\n"
+                                             "objective: {metric: cost}\n");
+  expect_one_line(run_cli("search " + lookup + " --quiet --db " + path("t.db")), 1,
+                  "objective.metric 'cost' is not reported by the evaluator (it reports: acc, size)");
+  EXPECT_FALSE(fs::exists(path("t.db")));
 }
 
 // One writer per run: while a search writes its run, a --resume of it is refused at once, naming
