@@ -36,6 +36,12 @@ ProxyEvaluator::ProxyEvaluator(DataSplits data, std::vector<std::unique_ptr<Pred
   labels_ = data_.train.labels.slice(0, 0, options_.batch_size).to(options_.device);
 }
 
+std::vector<std::string> ProxyEvaluator::reported_metrics() const {
+  std::vector<std::string> names;
+  for (const auto& predictor : predictors_) names.push_back(predictor->name());
+  return names;
+}
+
 Evaluation ProxyEvaluator::evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) {
   const auto started = std::chrono::steady_clock::now();
   Evaluation evaluation;

@@ -1,6 +1,7 @@
 #pragma once
 #include "datasets/dataset.hpp"
 #include "evaluators/evaluator.hpp"
+#include "evaluators/reported_metrics.hpp"
 #include "predictors/predictor.hpp"
 
 namespace nascent {
@@ -11,7 +12,7 @@ namespace nascent {
 // Every predictor's score becomes a metric under the predictor's name; a failing predictor
 // scores NaN (stored as such, ranked last) and its message goes to the evaluation's error text.
 // The evaluation's cost is its seconds.
-class ProxyEvaluator : public Evaluator {
+class ProxyEvaluator : public Evaluator, public ReportsMetrics {
  public:
   struct Options {
     std::int64_t batch_size = 64;
@@ -21,6 +22,8 @@ class ProxyEvaluator : public Evaluator {
 
   std::string name() const override { return "proxy"; }
   Evaluation evaluate(const SearchSpace& space, const std::string& arch, std::uint64_t seed) override;
+  // The predictors' names.
+  std::vector<std::string> reported_metrics() const override;
 
  private:
   DataSplits data_;

@@ -119,6 +119,16 @@ TEST_F(HardeningTest, AnUnreportedObjectiveIsRefusedBeforeAnyWrite) {
   expect_one_line(run_cli("search " + lookup + " --quiet --db " + path("t.db")), 1,
                   "objective.metric 'cost' is not reported by the evaluator (it reports: acc, size)");
   EXPECT_FALSE(fs::exists(path("t.db")));
+
+  // A proxy evaluator reports its predictors' scores.
+  const std::string proxy = write("p.yaml", "space: {name: nb201, channels: 4, cells_per_stage: 1}\nstrategy: {name: random}\n"
+                                            "budget: {evaluations: 1}\nevaluator: {name: proxy, metrics: [synflow, jacov], batch_size: 8, "
+                                            "dataset: {name: synthetic, shape: [3, 8, 8], classes: 3, train: 16, val: 8, test: 8}}\n"
+                                            "objective: {metric: val_acc}\n");
+  expect_one_line(run_cli("search " + proxy + " --quiet --db " + path("p.db")), 1,
+                  "objective.metric 'val_acc' is not reported by the evaluator (it reports: synflow, jacov)");
+  EXPECT_FALSE(fs::exists(path("p.db")));
+  EXPECT_EQ(run_cli("search " + proxy + " --quiet --db " + path("p.db") + " --set objective.metric=synflow").status, 0);
 }
 
 // One writer per run: while a search writes its run, a --resume of it is refused at once, naming
