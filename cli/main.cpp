@@ -1,11 +1,11 @@
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 #include <filesystem>
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 
+#include "cli/cli_support.hpp"
 #include "cli/model_commands.hpp"
 #include "cli/options_command.hpp"
 #include "cli/results_command.hpp"
@@ -19,23 +19,10 @@ namespace {
 
 using namespace nascent;
 
-extern "C" void on_interrupt(int) {
-  // First Ctrl-C: finish the evaluations in flight, store them, mark the run interrupted.
-  // A second one kills the process; --resume picks the run up either way.
-  request_stop();
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
 void load_plugins(const std::vector<std::string>& plugins) {
   for (const auto& plugin : plugins) load_plugin(plugin);
 }
 
-std::unique_ptr<SearchSpace> make_space(const std::string& name, const std::vector<std::string>& options) {
-  Config config;
-  for (const auto& option : options) config.set(option);
-  return registries().spaces.create(name, config);
-}
 
 // Levenshtein distance, for suggesting the command a typo meant.
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -128,8 +115,7 @@ int main(int argc, char** argv) {
     if (*seed_opt) search.seed = seed;
     if (*device_opt) search.device = device;
     search.plugins = plugins;
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
+    stop_runs_on_interrupt();
     const SearchSummary summary = run_search(search);
     std::cout << "run " << summary.run << " " << summary.status << ": " << summary.evaluations << " evaluations ("
               << summary.evaluated_now << " new) in " << summary.elapsed << " s, results in " << search.db_path << "\n";
@@ -176,18 +162,9 @@ int main(int argc, char** argv) {
   describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
   describe_cmd->callback([&] {
     load_plugins(plugins);
-    auto space = make_space(space_name, space_options);
-    const Task task{input.empty() ? space->default_input_shape() : parse_input_shape(input), classes};
-    if (task.input_shape != space->default_input_shape()) {
-      // Spaces whose strings depend on the input (grammar spaces) take it as their `input`
-      // option; the others reject the key and keep their own.
-      std::vector<std::string> with_input = space_options;
-      with_input.push_back("input=" + input);
-      try {
-        space = make_space(space_name, with_input);
-      } catch (const Error&) {
-      }
-    }
+    SpaceForInput made = make_space_for_input(space_name, space_options, input);
+    const auto& space = made.space;
+    const Task task{made.input_shape, classes};
     const std::string canonical = space->canonical(arch);
     if (input.empty()) input = format_shape(task.input_shape);
     const Description d = space->describe(canonical, task);

@@ -1,13 +1,12 @@
 #include "cli/model_commands.hpp"
 
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
+#include "cli/cli_support.hpp"
 #include "core/error.hpp"
 #include "core/export.hpp"
-#include "core/input_shape.hpp"
 #include "core/registry.hpp"
 #include "datasets/dataset.hpp"
 #include "results/store.hpp"
@@ -20,27 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-extern "C" void stop_training(int) {
-  request_stop();
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
-// RUN:SEQ as `results show --eval` takes it.
-std::pair<std::int64_t, std::int64_t> parse_eval_reference(const std::string& text) {
-  const auto colon = text.find(':');
-  try {
-    std::size_t used_run = 0, used_seq = 0;
-    if (colon != std::string::npos) {
-      const long long run = std::stoll(text.substr(0, colon), &used_run);
-      const long long seq = std::stoll(text.substr(colon + 1), &used_seq);
-      if (used_run == colon && used_seq == text.size() - colon - 1 && run > 0 && seq >= 0) return {run, seq};
-    }
-  } catch (const std::exception&) {
-  }
-  throw Error("--eval: expected RUN:SEQ such as 1:0, got '" + text + "'");
-}
-
 struct StoredCandidate {
   RunRecord run;
   StoredEvaluation evaluation;
@@ -48,7 +26,7 @@ struct StoredCandidate {
 
 StoredCandidate stored_candidate(const std::string& db, const std::string& reference) {
   if (!fs::exists(db)) throw Error(db + ": no such database");
-  const auto [run_id, seq] = parse_eval_reference(reference);
+  const auto [run_id, seq] = parse_eval(reference);
   ResultStore store(db, ResultStore::Mode::ReadOnly);
   const auto run = store.run(run_id);
   if (!run) throw Error(db + " has no run " + std::to_string(run_id));
@@ -75,11 +53,6 @@ void set_train_arch(Config& config, const std::string& arch) {
   }
 }
 
-std::unique_ptr<SearchSpace> space_with_options(const std::string& name, const std::vector<std::string>& options) {
-  Config config;
-  for (const auto& option : options) config.set(option);
-  return registries().spaces.create(name, config);
-}
 
 void print_export(const std::string& path, const ExportFigures& figures) {
   std::cout << "wrote " << path << ": " << figures.bytes << " bytes in " << figures.seconds
@@ -132,8 +105,7 @@ void add_train_command(CLI::App& app, const std::vector<std::string>& plugins, i
     for (const auto& assignment : args->overrides) options.config.set(assignment);
     if (*seed_opt) options.seed = args->seed;
     if (*device_opt) options.device = args->device;
-    std::signal(SIGINT, stop_training);
-    std::signal(SIGTERM, stop_training);
+    stop_runs_on_interrupt();
     const SearchSummary summary = run_search(options);
     std::cout << "run " << summary.run << " " << (summary.final_metrics.empty() ? "interrupted" : summary.status)
               << ": trained " << summary.best_arch << " in " << summary.elapsed << " s, results in " << args->db << "\n";
@@ -203,17 +175,9 @@ void add_export_command(CLI::App& app, const std::vector<std::string>& plugins) 
       if (args->space.empty() || args->arch.empty())
         throw Error("nascent export: give SPACE ARCH, or --db DB --eval RUN:SEQ");
       for (const auto& plugin : plugins) load_plugin(plugin);
-      space = space_with_options(args->space, args->space_options);
-      task.input_shape = args->input.empty() ? space->default_input_shape() : parse_input_shape(args->input);
-      if (!args->input.empty() && task.input_shape != space->default_input_shape()) {
-        // Spaces whose strings depend on the input (grammar spaces) take it as their `input` option.
-        std::vector<std::string> with_input = args->space_options;
-        with_input.push_back("input=" + args->input);
-        try {
-          space = space_with_options(args->space, with_input);
-        } catch (const Error&) {
-        }
-      }
+      SpaceForInput made = make_space_for_input(args->space, args->space_options, args->input);
+      space = std::move(made.space);
+      task.input_shape = made.input_shape;
       task.num_classes = args->classes;
       // A one-dimensional input is a token sequence in every built-in space (FlexiBERT).
       const std::int64_t vocabulary = args->vocabulary >= 0 ? args->vocabulary : task.input_shape.size() == 1 ? 30522 : 0;

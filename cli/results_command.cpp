@@ -1,5 +1,7 @@
 #include "cli/results_command.hpp"
 
+#include "cli/cli_support.hpp"
+
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -85,23 +87,6 @@ void print(const std::vector<StoredEvaluation>& evaluations, const std::string& 
   else std::cout << evaluations_to_table(evaluations, columns);
 }
 
-// "3:17" -> (3, 17); the whole text must be two non-negative integers around one colon.
-std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text) {
-  const auto colon = text.find(':');
-  const auto whole_number = [](const std::string& part, std::int64_t& out) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) return false;
-    try {
-      out = std::stoll(part);
-    } catch (const std::exception&) {
-      return false;
-    }
-    return true;
-  };
-  std::int64_t run = 0, seq = 0;
-  if (colon == std::string::npos || !whole_number(text.substr(0, colon), run) || !whole_number(text.substr(colon + 1), seq))
-    throw Error("--eval: expected RUN:SEQ such as 1:0, got '" + text + "'");
-  return {run, seq};
-}
 
 }  // namespace
 
