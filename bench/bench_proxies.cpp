@@ -180,9 +180,9 @@ int main(int argc, char** argv) {
     train_data.val_subset = 2000;
     train_data.test_subset = 1;
     TrainEvaluator::Options train_options;
-    train_options.epochs = std::stod(args["train_epochs"]);
-    train_options.batch_size = 64;
-    train_options.lr = 0.05;
+    train_options.training.epochs = std::stod(args["train_epochs"]);
+    train_options.training.batch_size = 64;
+    train_options.training.lr = 0.05;
     train_options.test = false;
     train_options.latency = false;
     TrainEvaluator trainer(load_fashion_mnist(train_data), train_options);

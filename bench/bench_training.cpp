@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
     data.val_subset = 256;
     data.test_subset = 1;
     TrainEvaluator::Options options;
-    options.steps = steps;
-    options.batch_size = 64;
+    options.training.steps = steps;
+    options.training.batch_size = 64;
     options.latency = false;
     TrainEvaluator evaluator(load_fashion_mnist(data), options);
     Nb201Space space(setup.channels, setup.cells);

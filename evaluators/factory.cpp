@@ -5,6 +5,7 @@
 #include "evaluators/proxy_evaluator.hpp"
 #include "evaluators/table_evaluator.hpp"
 #include "evaluators/train_evaluator.hpp"
+#include "evaluators/training_loop.hpp"
 
 namespace nascent {
 
@@ -22,20 +23,20 @@ void register_builtin_evaluators(Registries& registries) {
       "train", "trains each candidate from scratch on a dataset and reports validation (and test) accuracy, loss, params, FLOPs, latency",
       OptionTable()
           .section("dataset", "the data (name: fashion-mnist, synthetic, wordnet or a plugin's, plus its options)")
-          .number("epochs", train.epochs, "training epochs (fractions allowed)").at_least(0)
+          .number("epochs", train.training.epochs, "training epochs (fractions allowed)").at_least(0)
           .integer("steps", 0, "training steps; when > 0, overrides epochs").at_least(0)
-          .integer("batch_size", train.batch_size, "training batch size").at_least(1)
+          .integer("batch_size", train.training.batch_size, "training batch size").at_least(1)
           .integer("eval_batch_size", train.eval_batch_size, "evaluation batch size").at_least(1)
-          .number("lr", train.lr, "initial learning rate (cosine schedule)").at_least(0)
-          .number("lr_min", train.lr_min, "final learning rate").at_least(0)
-          .number("momentum", train.momentum, "SGD momentum").at_least(0)
-          .flag("nesterov", train.nesterov, "Nesterov momentum")
-          .number("weight_decay", train.weight_decay, "weight decay").at_least(0)
+          .number("lr", train.training.lr, "initial learning rate (cosine schedule)").at_least(0)
+          .number("lr_min", train.training.lr_min, "final learning rate").at_least(0)
+          .number("momentum", train.training.momentum, "SGD momentum").at_least(0)
+          .flag("nesterov", train.training.nesterov, "Nesterov momentum")
+          .number("weight_decay", train.training.weight_decay, "weight decay").at_least(0)
           .text("device", train.device, "cpu, cuda or cuda:N (--device overrides)")
           .flag("test", train.test, "also report test accuracy")
           .flag("latency", train.latency, "also measure inference latency")
-          .text("optimizer", train.optimizer, "the optimiser").one_of({"sgd", "adamw"})
-          .integer("loader_threads", train.loader_threads,
+          .text("optimizer", train.training.optimizer, "the optimiser").one_of({"sgd", "adamw"})
+          .integer("loader_threads", train.training.loader_threads,
                    "threads preparing (gathering, augmenting) training batches ahead of each step; 0: inline; results do not depend on it")
           .at_least(0)
           .integer("pretrain_steps", 0, "text tasks: masked-language-model steps before fine-tuning").at_least(0)
@@ -44,19 +45,10 @@ void register_builtin_evaluators(Registries& registries) {
           .integer("keep_weights", 0, "trained weights kept in memory for weight transfer (BOSHNAS)").at_least(0),
       [](const Options& options, const EvaluatorContext& context) -> std::unique_ptr<Evaluator> {
         TrainEvaluator::Options o;
-        o.epochs = options.get<double>("epochs");
-        o.steps = options.get<long long>("steps");
-        o.batch_size = options.get<long long>("batch_size");
+        o.training = read_training_settings(options);
         o.eval_batch_size = options.get<long long>("eval_batch_size");
-        o.lr = options.get<double>("lr");
-        o.lr_min = options.get<double>("lr_min");
-        o.momentum = options.get<double>("momentum");
-        o.nesterov = options.get<bool>("nesterov");
-        o.weight_decay = options.get<double>("weight_decay");
         o.test = options.get<bool>("test");
         o.latency = options.get<bool>("latency");
-        o.optimizer = options.get<std::string>("optimizer");
-        o.loader_threads = options.get<long long>("loader_threads");
         o.pretrain_steps = options.get<long long>("pretrain_steps");
         o.pretrain_lr = options.get<double>("pretrain_lr");
         o.mask_fraction = options.get<double>("mask_fraction");

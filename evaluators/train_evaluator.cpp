@@ -51,20 +51,20 @@ SetScore score_on(Network& net, const ImageSet& set, std::int64_t batch_size, co
 
 TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::move(data)), options_(std::move(options)) {
   options_.device = checked_device(options_.device);
-  if (options_.batch_size < 1) throw Error("config: evaluator.batch_size must be at least 1");
+  if (options_.training.batch_size < 1) throw Error("config: evaluator.batch_size must be at least 1");
   if (options_.eval_batch_size < 1) throw Error("config: evaluator.eval_batch_size must be at least 1");
-  if (!(options_.epochs >= 0) || options_.steps < 0) throw Error("config: evaluator.epochs and steps must not be negative");
-  if (!(options_.lr >= 0) || !(options_.lr_min >= 0) || !(options_.weight_decay >= 0))
+  if (!(options_.training.epochs >= 0) || options_.training.steps < 0) throw Error("config: evaluator.epochs and steps must not be negative");
+  if (!(options_.training.lr >= 0) || !(options_.training.lr_min >= 0) || !(options_.training.weight_decay >= 0))
     throw Error("config: evaluator.lr, lr_min and weight_decay must not be negative");
-  if (!(options_.momentum >= 0 && options_.momentum < 1)) throw Error("config: evaluator.momentum must be in [0, 1)");
+  if (!(options_.training.momentum >= 0 && options_.training.momentum < 1)) throw Error("config: evaluator.momentum must be in [0, 1)");
   // LibTorch rejects Nesterov without momentum; `momentum: 0` alone should mean plain SGD.
-  if (options_.momentum == 0) options_.nesterov = false;
-  if (options_.optimizer != "sgd" && options_.optimizer != "adamw")
-    throw Error("config: evaluator.optimizer '" + options_.optimizer + "': expected sgd or adamw");
+  if (options_.training.momentum == 0) options_.training.nesterov = false;
+  if (options_.training.optimizer != "sgd" && options_.training.optimizer != "adamw")
+    throw Error("config: evaluator.optimizer '" + options_.training.optimizer + "': expected sgd or adamw");
   if (options_.pretrain_steps < 0 || !(options_.pretrain_lr > 0))
     throw Error("config: evaluator.pretrain_steps must not be negative and pretrain_lr must be positive");
   if (!(options_.mask_fraction > 0 && options_.mask_fraction < 1)) throw Error("config: evaluator.mask_fraction must be in (0, 1)");
-  if (options_.loader_threads < 0) throw Error("config: evaluator.loader_threads must not be negative");
+  if (options_.training.loader_threads < 0) throw Error("config: evaluator.loader_threads must not be negative");
   if (data_.train.size() == 0) throw Error("dataset '" + data_.name + "': the training split is empty");
   // An empty validation split would score every candidate 0 and make the search meaningless.
   if (data_.val.size() == 0) throw Error("dataset '" + data_.name + "': the validation split is empty");
@@ -132,7 +132,7 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
   for (std::int64_t step = 0; step < options_.pretrain_steps; ++step) {
     const double lr = options_.pretrain_lr * (1.0 - static_cast<double>(step) / options_.pretrain_steps);
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-    torch::Tensor index = torch::randint(n, {options_.batch_size}, generator, torch::kInt64);
+    torch::Tensor index = torch::randint(n, {options_.training.batch_size}, generator, torch::kInt64);
     torch::Tensor tokens = data_.train.images.index_select(0, index).to(device);
     torch::Tensor real = tokens.ne(0).logical_and(tokens.ne(data_.mask_id));
     torch::Tensor chosen = torch::rand(tokens.sizes(), generator).to(device).lt(options_.mask_fraction).logical_and(real);
@@ -210,19 +210,8 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
       evaluation.metrics["pretrain_seconds"] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - pretrain_start).count();
     }
-    TrainingSettings settings;
-    settings.epochs = options_.epochs;
-    settings.steps = options_.steps;
-    settings.batch_size = options_.batch_size;
-    settings.lr = options_.lr;
-    settings.lr_min = options_.lr_min;
-    settings.momentum = options_.momentum;
-    settings.weight_decay = options_.weight_decay;
-    settings.nesterov = options_.nesterov;
-    settings.optimizer = options_.optimizer;
-    settings.loader_threads = options_.loader_threads;
     // The loop shuffles with the generator that initialised the network, continuing its draws.
-    TrainingLoop loop(*net, data_, settings, generator, device);
+    TrainingLoop loop(*net, data_, options_.training, generator, device);
     EpochStats last;  // train_* metrics describe the last (possibly partial) epoch
     double train_seconds = 0;
     while (!loop.done()) {

@@ -6,6 +6,7 @@
 #include "datasets/dataset.hpp"
 #include "evaluators/evaluator.hpp"
 #include "evaluators/reported_metrics.hpp"
+#include "evaluators/training_loop.hpp"
 
 namespace nascent {
 
@@ -19,19 +20,13 @@ class Network;
 class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public ReportsMetrics {
  public:
   struct Options {
-    double epochs = 1;
-    std::int64_t steps = 0;  // when > 0, overrides epochs
-    std::int64_t batch_size = 128;
+    // Epochs or steps, batch size, optimiser and schedule, loader threads. Nesterov is ignored when
+    // momentum is 0.
+    TrainingSettings training;
     std::int64_t eval_batch_size = 512;
-    double lr = 0.1, lr_min = 0, momentum = 0.9, weight_decay = 5e-4;
-    bool nesterov = true;  // ignored when momentum is 0
     bool test = true;
     bool latency = true;
     std::string device = "cpu";
-    std::string optimizer = "sgd";  // sgd (with momentum and nesterov above) or adamw
-    // Threads preparing (gathering, augmenting) training batches ahead of the step; 0: inline.
-    // Results do not depend on it.
-    std::int64_t loader_threads = 2;
     // Text tasks: masked-language-model steps before fine-tuning (0: none), see pretrain_masked_lm.
     std::int64_t pretrain_steps = 0;
     double pretrain_lr = 1e-3;

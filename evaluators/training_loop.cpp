@@ -10,6 +10,21 @@
 
 namespace nascent {
 
+TrainingSettings read_training_settings(const Options& options) {
+  TrainingSettings settings;
+  settings.epochs = options.get<double>("epochs");
+  settings.steps = options.get<long long>("steps");
+  settings.batch_size = options.get<long long>("batch_size");
+  settings.lr = options.get<double>("lr");
+  settings.lr_min = options.get<double>("lr_min");
+  settings.momentum = options.get<double>("momentum");
+  settings.weight_decay = options.get<double>("weight_decay");
+  settings.nesterov = options.get<bool>("nesterov");
+  settings.optimizer = options.get<std::string>("optimizer");
+  settings.loader_threads = options.get<long long>("loader_threads");
+  return settings;
+}
+
 namespace {
 
 // Streams of derive_seed: the shuffling generator and the augmentation seeds must not replay the

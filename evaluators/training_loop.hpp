@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/options.hpp"
 #include "core/training_state.hpp"
 #include "datasets/dataset.hpp"
 
@@ -23,6 +24,11 @@ struct TrainingSettings {
   std::string optimizer = "sgd";  // sgd (momentum, nesterov above) or adamw
   std::int64_t loader_threads = 2;  // threads preparing batches ahead; 0: prepared by the training thread
 };
+
+// The ten training keys (epochs, steps, batch_size, lr, lr_min, momentum, weight_decay, nesterov,
+// optimizer, loader_threads) of a section whose table declares them: the train evaluator's and a
+// final training step's.
+TrainingSettings read_training_settings(const Options& options);
 
 // One epoch's training figures (the last epoch may be partial).
 struct EpochStats {

@@ -55,12 +55,21 @@ const OptionTable& final_training_options() {
   return table;
 }
 
-std::optional<Config> run_dataset_section(const Config& config) {
-  for (const Config& step : final_training_sections(config))
-    if (step.get<std::string>("name", "train") == "train" && step.has("dataset")) return step.child("dataset");
+namespace {
+
+// The data a train step without its own `dataset` uses: the evaluator's, else the strategy's.
+std::optional<Config> search_dataset_section(const Config& config) {
   for (const char* section : {"evaluator", "strategy"})
     if (config.child(section).has("dataset")) return config.child(section).child("dataset");
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Config> run_dataset_section(const Config& config) {
+  for (const Config& step : final_training_sections(config))
+    if (step.get<std::string>("name", "train") == "train" && step.has("dataset")) return step.child("dataset");
+  return search_dataset_section(config);
 }
 
 std::vector<Config> final_training_sections(const Config& config) {
@@ -90,10 +99,8 @@ std::vector<FinalStep> read_final_steps(const Config& config, const RunContext& 
     if (step.name == "train") {
       step.training = final_training_options().read(sections[k], "final_training", /*name_key=*/false);
       if (k > 0 && sections[k].has("arch")) throw Error("config: " + sections[k].full("arch") + ": only the first step names the architecture");
-      std::optional<Config> dataset;
-      if (sections[k].has("dataset")) dataset = sections[k].child("dataset");
-      for (const char* section : {"evaluator", "strategy"})
-        if (!dataset && config.child(section).has("dataset")) dataset = config.child(section).child("dataset");
+      const std::optional<Config> dataset =
+          sections[k].has("dataset") ? std::optional(sections[k].child("dataset")) : search_dataset_section(config);
       if (!dataset)
         throw Error("config: " + sections[k].path() + " needs data: give its dataset (the run has no evaluator or strategy dataset to reuse)");
       step.dataset = *dataset;
@@ -140,18 +147,7 @@ StepResult train_step(const FinalStep& step, std::size_t index, const std::strin
   net->reset_parameters(generator);
   net->to(device);
 
-  TrainingSettings settings;
-  settings.epochs = options.get<double>("epochs");
-  settings.steps = options.get<long long>("steps");
-  settings.batch_size = options.get<long long>("batch_size");
-  settings.lr = options.get<double>("lr");
-  settings.lr_min = options.get<double>("lr_min");
-  settings.momentum = options.get<double>("momentum");
-  settings.weight_decay = options.get<double>("weight_decay");
-  settings.nesterov = options.get<bool>("nesterov");
-  settings.optimizer = options.get<std::string>("optimizer");
-  settings.loader_threads = options.get<long long>("loader_threads");
-  TrainingLoop loop(*net, *data, settings, seed, device);
+  TrainingLoop loop(*net, *data, read_training_settings(options), seed, device);
 
   double train_seconds = 0;
   EpochStats last;

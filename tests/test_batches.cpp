@@ -458,8 +458,8 @@ TEST(TrainEvaluatorAugmentation, AugmentsTrainingBatchesOnlyNeverEvaluation) {
   auto seen = std::make_shared<Seen>();
   RecordingSpace space(seen);
   TrainEvaluator::Options options;
-  options.steps = 4;
-  options.batch_size = 16;
+  options.training.steps = 4;
+  options.training.batch_size = 16;
   options.eval_batch_size = 25;
   options.latency = false;
   TrainEvaluator evaluator(data, options);

@@ -90,9 +90,9 @@ DataSplits small_synthetic() {
 
 TrainEvaluator::Options quick_training() {
   TrainEvaluator::Options options;
-  options.steps = 60;
-  options.batch_size = 32;
-  options.lr = 0.05;
+  options.training.steps = 60;
+  options.training.batch_size = 32;
+  options.training.lr = 0.05;
   return options;
 }
 
@@ -122,8 +122,8 @@ TEST_F(EvaluatorTest, TrainingLearnsAndMeasuresEverything) {
 
   // Without training the same network is at chance: the accuracy above comes from training.
   TrainEvaluator::Options none = quick_training();
-  none.steps = 0;
-  none.epochs = 0;
+  none.training.steps = 0;
+  none.training.epochs = 0;
   none.test = false;
   none.latency = false;
   const Evaluation untrained = TrainEvaluator(small_synthetic(), none).evaluate(space, "8", 3);
@@ -136,8 +136,8 @@ TEST_F(EvaluatorTest, TrainingLearnsAndMeasuresEverything) {
 TEST_F(EvaluatorTest, TrainsAnNb201CellOnSyntheticData) {
   Nb201Space space(4, 1);
   TrainEvaluator::Options options = quick_training();
-  options.epochs = 3.75;  // fractional: 60 steps of 32 on 512 images
-  options.steps = 0;
+  options.training.epochs = 3.75;  // fractional: 60 steps of 32 on 512 images
+  options.training.steps = 0;
   TrainEvaluator evaluator(small_synthetic(), options);
   const Evaluation e = evaluator.evaluate(space, kCell, 3);
   ASSERT_TRUE(e.ok) << e.error;
@@ -186,18 +186,18 @@ TEST_F(EvaluatorTest, ACandidateThatCannotRunFailsWithoutThrowing) {
 TEST_F(EvaluatorTest, TrainingOptionsAreChecked) {
   TinySpace space;
   TrainEvaluator::Options plain = quick_training();
-  plain.momentum = 0;  // with the default nesterov: true, which LibTorch alone would reject
+  plain.training.momentum = 0;  // with the default nesterov: true, which LibTorch alone would reject
   const Evaluation e = TrainEvaluator(small_synthetic(), plain).evaluate(space, "4", 1);
   EXPECT_TRUE(e.ok) << e.error;
 
   TrainEvaluator::Options bad = quick_training();
-  bad.batch_size = 0;
+  bad.training.batch_size = 0;
   EXPECT_ERROR(TrainEvaluator(small_synthetic(), bad), "batch_size must be at least 1");
   bad = quick_training();
-  bad.lr = -1;
+  bad.training.lr = -1;
   EXPECT_ERROR(TrainEvaluator(small_synthetic(), bad), "must not be negative");
   bad = quick_training();
-  bad.momentum = 1.5;
+  bad.training.momentum = 1.5;
   EXPECT_ERROR(TrainEvaluator(small_synthetic(), bad), "momentum must be in [0, 1)");
   SyntheticOptions no_val;
   no_val.val = 0;
