@@ -39,23 +39,6 @@ SpaceForInput make_space_for_input(const std::string& name, const std::vector<st
   return result;
 }
 
-std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text) {
-  const auto colon = text.find(':');
-  const auto whole_number = [](const std::string& part, std::int64_t& out) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) return false;
-    try {
-      out = std::stoll(part);
-    } catch (const std::exception&) {
-      return false;
-    }
-    return true;
-  };
-  std::int64_t run = 0, seq = 0;
-  if (colon == std::string::npos || !whole_number(text.substr(0, colon), run) || !whole_number(text.substr(colon + 1), seq))
-    throw Error("--eval: expected RUN:SEQ such as 1:0, got '" + text + "'");
-  return {run, seq};
-}
-
 void stop_runs_on_interrupt() {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);

@@ -1,6 +1,6 @@
 #pragma once
 // What several commands share: building a space from --option pairs (and for an --input shape),
-// reading RUN:SEQ references, and Ctrl-C handling for commands that run a search or training.
+// and Ctrl-C handling for commands that run a search or training.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,9 +22,6 @@ struct SpaceForInput {
   std::vector<std::int64_t> input_shape;
 };
 SpaceForInput make_space_for_input(const std::string& name, const std::vector<std::string>& options, const std::string& input);
-
-// "3:17" -> (3, 17); the whole text must be two non-negative integers around one colon.
-std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text);
 
 // First Ctrl-C (or SIGTERM): the running search or training stops at its next step and stores what
 // it has; a second one kills the process. --resume picks the run up either way.

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/cli_run.hpp"
 #include "cli/cli_support.hpp"
 #include "core/error.hpp"
 #include "core/export.hpp"

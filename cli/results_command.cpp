@@ -1,6 +1,6 @@
 #include "cli/results_command.hpp"
 
-#include "cli/cli_support.hpp"
+#include "cli/cli_run.hpp"
 
 #include <iostream>
 #include <iterator>

@@ -529,37 +529,41 @@ void ResultStore::reopen_run(std::int64_t run) {
   if (sqlite3_changes(db_) == 0) throw Error(path_ + " has no run " + std::to_string(run));
 }
 
-void ResultStore::add_evaluation(const StoredEvaluation& e) {
+void ResultStore::add_evaluation(const StoredEvaluation& e) { add_evaluations({e}); }
+
+void ResultStore::add_evaluations(const std::vector<StoredEvaluation>& evaluations) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!statements_) statements_ = std::make_unique<Statements>(db_, path_);
   Statements& s = *statements_;
   exec("BEGIN IMMEDIATE");
   try {
-    s.candidate.bind(1, e.space).bind(2, e.arch).bind(3, e.fingerprint);
-    s.candidate.step("write");
-    s.find_candidate.bind(1, e.space).bind(2, e.arch);
-    if (!s.find_candidate.step()) throw Error(path_ + ": candidate " + e.arch + " vanished while storing it");
-    const std::int64_t candidate_id = s.find_candidate.integer(0);
+    for (const StoredEvaluation& e : evaluations) {
+      s.candidate.bind(1, e.space).bind(2, e.arch).bind(3, e.fingerprint);
+      s.candidate.step("write");
+      s.find_candidate.bind(1, e.space).bind(2, e.arch);
+      if (!s.find_candidate.step()) throw Error(path_ + ": candidate " + e.arch + " vanished while storing it");
+      const std::int64_t candidate_id = s.find_candidate.integer(0);
 
-    s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
-    s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
-    s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, to_string(e.stage));
-    try {
-      s.evaluation.step("write");
-    } catch (const Error&) {
-      const int code = s.evaluation.last_error();
-      if (code == SQLITE_CONSTRAINT_UNIQUE)
-        throw Error(path_ + ": run " + std::to_string(e.run) + " already has evaluation " + std::to_string(e.seq));
-      if (code == SQLITE_CONSTRAINT_FOREIGNKEY) throw Error(path_ + " has no run " + std::to_string(e.run));
-      throw;
+      s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
+      s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
+      s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, to_string(e.stage));
+      try {
+        s.evaluation.step("write");
+      } catch (const Error&) {
+        const int code = s.evaluation.last_error();
+        if (code == SQLITE_CONSTRAINT_UNIQUE)
+          throw Error(path_ + ": run " + std::to_string(e.run) + " already has evaluation " + std::to_string(e.seq));
+        if (code == SQLITE_CONSTRAINT_FOREIGNKEY) throw Error(path_ + " has no run " + std::to_string(e.run));
+        throw;
+      }
+      const std::int64_t evaluation_id = sqlite3_last_insert_rowid(db_);
+      for (const auto& [name, value] : e.result.metrics) {
+        s.metric.reset();
+        s.metric.bind(1, evaluation_id).bind(2, name).bind(3, value);
+        s.metric.step("write");
+      }
+      s.reset();
     }
-    const std::int64_t evaluation_id = sqlite3_last_insert_rowid(db_);
-    for (const auto& [name, value] : e.result.metrics) {
-      s.metric.reset();
-      s.metric.bind(1, evaluation_id).bind(2, name).bind(3, value);
-      s.metric.step("write");
-    }
-    s.reset();
     exec("COMMIT");
   } catch (...) {
     s.reset();

@@ -88,6 +88,8 @@ class ResultStore {
   void reopen_run(std::int64_t run);  // marks a resumed run as running again
 
   void add_evaluation(const StoredEvaluation& evaluation);
+  // All or none, in one transaction: much faster than one by one when there are many.
+  void add_evaluations(const std::vector<StoredEvaluation>& evaluations);
   // All points in one transaction: all stored or none. Throws Error for a NaN step.
   void add_curve_points(std::int64_t run, const std::vector<CurvePoint>& points);
 

@@ -1,0 +1,32 @@
+#pragma once
+// How both programs behind `nascent` parse a command line and report errors: the small front
+// (cli/main.cpp, no LibTorch) and the engine (cli/engine.cpp) that it hands everything else to.
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nascent {
+
+// Exit statuses: 0 done, 1 error, 2 usage, 130 a run stopped by Ctrl-C (as shells report SIGINT).
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+// Messages echo user input (architecture strings, paths, YAML); control characters are escaped
+// and very long messages cut, so every error is one line a terminal shows as it is.
+std::string one_line(const std::string& message);
+
+// "unknown command 'serch' (did you mean 'search'?)", or the list of commands when none is close.
+std::string unknown_command(const std::vector<std::string>& commands, const std::string& name);
+
+// "3:17" -> (3, 17); the whole text must be two non-negative integers around one colon.
+std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text);
+
+// Parses and runs `app`; every error becomes one `nascent: ...` line on stderr and its exit status.
+// `exit_status` is what a command that ran set (e.g. 130 for an interrupted run).
+int run_cli(CLI::App& app, int argc, char** argv, const int& exit_status);
+
+}  // namespace nascent
