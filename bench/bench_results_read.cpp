@@ -1,7 +1,7 @@
 // Reading results at scale, as a user does it: `nascent results runs`, `top` and `export` on a
 // database of N evaluations with 8 metrics each, while another process-like writer keeps adding
 // evaluations to a second run (as a search would). Prints seconds and evaluations read per second.
-//   bench_results_read [evaluations=200000]
+//   bench_results_read [evaluations=200000] [keep=FILE]   (keep: write the database there and keep it)
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "bench/synthetic_results.hpp"
 #include "results/store.hpp"
 
 using namespace nascent;
@@ -20,21 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-StoredEvaluation evaluation(std::int64_t run, std::int64_t seq) {
-  static const char* names[] = {"val_acc", "test_acc", "train_acc", "loss", "params", "flops", "latency_ms", "train_seconds"};
-  StoredEvaluation e;
-  e.run = run;
-  e.seq = seq;
-  e.space = "nb201";
-  e.arch = "|nor_conv_3x3~0|+|skip_connect~0|arch-" + std::to_string(seq % 15625) + "~1|";
-  e.fingerprint = std::to_string(1000000007ULL * static_cast<unsigned long long>(seq % 15625));
-  for (int m = 0; m < 8; ++m) e.result.metrics[names[m]] = (seq * 7919 % 10007) * 0.01 + m;
-  e.result.cost = 12.0;
-  e.result.seconds = 0.001;
-  e.fitness = e.result.metrics["val_acc"];
-  e.elapsed = seq * 0.001;
-  return e;
-}
+// Every NB201 cell appears, as in a long search on the NB201 table.
+StoredEvaluation evaluation(std::int64_t run, std::int64_t seq) { return synthetic_evaluation(run, seq, 15625); }
 
 double seconds_of(const std::string& command) {
   const auto start = std::chrono::steady_clock::now();
@@ -62,7 +51,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const fs::path dir = pattern;
-  const std::string db = (dir / "bench.db").string();
+  const std::string db = argc > 2 ? std::string(argv[2]) : (dir / "bench.db").string();
+  if (argc > 2) fs::remove(db);
   std::int64_t writer_run = 0;
   {
     ResultStore store(db, ResultStore::Mode::ReadWrite);
@@ -77,7 +67,22 @@ int main(int argc, char** argv) {
   }
   std::printf("database: %ld evaluations of one run, %.1f MB\n", n, fs::file_size(db) / 1e6);
 
-  // A search writing meanwhile, one transaction per evaluation as the search loop stores them.
+  const std::string base = nascent.string() + " results ";
+  const std::string quiet = " > /dev/null";
+  const struct {
+    const char* name;
+    std::string command;
+  } reads[] = {
+      {"runs", base + "runs --db " + db + quiet},
+      {"top (k 10)", base + "top --db " + db + " --run 1 -k 10" + quiet},
+      {"export csv", base + "export --db " + db + " --run 1 --format csv" + quiet},
+      {"export json", base + "export --db " + db + " --run 1 --format json" + quiet},
+  };
+  std::vector<double> idle;
+  for (const auto& read : reads) idle.push_back(seconds_of(read.command));
+
+  // Then with a writer storing evaluations as fast as it can, one transaction each (far more
+  // than a search stores), on the other core of a 2-core machine.
   std::atomic<bool> stop{false};
   std::atomic<long> written{0};
   std::thread writer([&] {
@@ -87,24 +92,14 @@ int main(int argc, char** argv) {
       ++written;
     }
   });
-  const std::string base = nascent.string() + " results ";
-  const std::string quiet = " > /dev/null";
-  const struct {
-    const char* name;
-    std::string command;
-  } reads[] = {
-      {"runs", base + "runs --db " + db + quiet},
-      {"top (k 10)", base + "top --db " + db + " --run 1 --k 10" + quiet},
-      {"export csv", base + "export --db " + db + " --run 1 --format csv" + quiet},
-      {"export json", base + "export --db " + db + " --run 1 --format json" + quiet},
-  };
-  for (const auto& read : reads) {
-    const double seconds = seconds_of(read.command);
-    std::printf("results %-12s %7.3f s  %10.0f evaluations/s\n", read.name, seconds, n / seconds);
+  std::printf("%-20s %18s %22s\n", "", "alone", "while a writer writes");
+  for (std::size_t i = 0; i < std::size(reads); ++i) {
+    const double seconds = seconds_of(reads[i].command);
+    std::printf("results %-12s %6.3f s %9.0f/s %8.3f s %9.0f/s\n", reads[i].name, idle[i], n / idle[i], seconds, n / seconds);
   }
   stop = true;
   writer.join();
-  std::printf("writer stored %ld evaluations meanwhile\n", written.load());
+  std::printf("evaluations read per second; the writer stored %ld evaluations meanwhile\n", written.load());
   fs::remove_all(dir);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench/synthetic_results.hpp"
 #include "results/store.hpp"
 
 using namespace nascent;
@@ -25,7 +26,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::filesystem::path dir = pattern;
-  const char* names[] = {"val_acc", "test_acc", "train_acc", "loss", "params", "flops", "latency_ms", "train_seconds"};
   double store_seconds = 0, read_seconds = 0;
   std::size_t read_back = 0;
   try {
@@ -33,18 +33,8 @@ int main(int argc, char** argv) {
     const auto run = store.begin_run("bench: true\n", 0, "nb201", "random", "table");
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i) {
-      StoredEvaluation e;
-      e.run = run;
-      e.seq = i;
-      e.space = "nb201";
       // Some candidates recur, as they do in a search, so both candidate paths are exercised.
-      e.arch = "|nor_conv_3x3~0|+|skip_connect~0|arch-" + std::to_string(i % 4000) + "~1|";
-      e.fingerprint = std::to_string(1000000007ULL * static_cast<unsigned long long>(i % 4000));
-      for (int m = 0; m < 8; ++m) e.result.metrics[names[m]] = i * 0.37 + m;
-      e.result.cost = 12.0;
-      e.result.seconds = 0.001;
-      e.fitness = e.result.metrics["val_acc"];
-      e.elapsed = i * 0.001;
+      const StoredEvaluation e = synthetic_evaluation(run, i, 4000);
       store.add_evaluation(e);
     }
     store_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/synthetic_results.hpp"
 #include "results/store.hpp"
 
 extern char** environ;
@@ -58,17 +59,7 @@ int main(int argc, char** argv) {
   {
     nascent::ResultStore store(db, nascent::ResultStore::Mode::ReadWrite);
     const auto run = store.begin_run("bench: true\n", 0, "nb201", "random", "table");
-    for (int i = 0; i < 20; ++i) {
-      nascent::StoredEvaluation e;
-      e.run = run;
-      e.seq = i;
-      e.space = "nb201";
-      e.arch = "arch-" + std::to_string(i);
-      e.fingerprint = e.arch;
-      e.result.metrics["val_acc"] = i;
-      e.fitness = i;
-      store.add_evaluation(e);
-    }
+    for (int i = 0; i < 20; ++i) store.add_evaluation(nascent::synthetic_evaluation(run, i, 20));
     store.finish_run(run, "finished");
   }
   const std::vector<std::vector<std::string>> commands = {
@@ -79,7 +70,7 @@ int main(int argc, char** argv) {
       {"options", "strategy", "evolution"},
       {"options", "all", "--format", "markdown"},
       {"results", "runs", "--db", db},
-      {"results", "top", "--db", db, "--k", "5"},
+      {"results", "top", "--db", db, "-k", "5"},
       {"sample", "nb201"},
       {"describe", "nb201", "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|skip_connect~2|"},
   };

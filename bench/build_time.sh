@@ -17,6 +17,9 @@ seconds() { local start=$SECONDS; "$@" >/dev/null; echo $((SECONDS - start)); }
 configure
 cold_cli=$(seconds cmake --build "$work/build" -j$jobs --target nascent)
 cold_rest=$(seconds cmake --build "$work/build" -j$jobs)
+# The slowest steps of the cold build (seconds, output), from Ninja's log.
+slowest=$(awk 'NR > 1 { printf "%6.1f  %s\n", ($2 - $1) / 1000, $4 }' "$work/build/.ninja_log" | sort -rn | head -12)
+compile_seconds=$(awk 'NR > 1 { s += ($2 - $1) / 1000 } END { printf "%.0f", s }' "$work/build/.ninja_log")
 rm -rf "$work/build"
 configure
 warm_all=$(seconds cmake --build "$work/build" -j$jobs)
@@ -25,3 +28,5 @@ echo "source        $source_dir ($(git -C "$source_dir" rev-parse --short HEAD 2
 echo "cold nascent  ${cold_cli} s"
 echo "cold full     $((cold_cli + cold_rest)) s"
 echo "warm full     ${warm_all} s (ccache)"
+echo "cold steps    ${compile_seconds} s of compiling and linking in all; the slowest:"
+echo "$slowest"

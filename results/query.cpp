@@ -284,39 +284,126 @@ std::string fitness_text(const StoredEvaluation& e) {
 
 }  // namespace
 
-std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations) {
-  Json array = Json::array();
-  for (const auto& e : evaluations) array.push_back(evaluation_json(e));
-  return array.dump(2) + "\n";
+// evaluation_json(e).dump(2), each line after the first indented by `indent` more spaces,
+// written directly: building the JSON tree of every evaluation of a large export costs more than
+// reading them from the database. Scalars still go through the JSON library, so quoting and
+// number formatting are the library's; test_results_query checks the text equals the tree's.
+void append_evaluation_json(std::string& out, const StoredEvaluation& e, const std::string& indent) {
+  const std::string line = "\n" + indent + "  ";
+  const auto key = [&](const char* name) {
+    out += line;
+    out += '"';
+    out += name;
+    out += "\": ";
+  };
+  // Printable ASCII without quotes or backslashes is written as it is; anything else (escapes,
+  // UTF-8, which the library validates) goes through the library.
+  const auto text = [&out](const std::string& value) {
+    for (const char c : value)
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+        out += Json(value).dump();
+        return;
+      }
+    out += '"';
+    out += value;
+    out += '"';
+  };
+  const auto real = [&out](double value) { out += number(value).dump(); };
+  // Keys in the order evaluation_json inserts them.
+  out += '{';
+  key("run"), out += std::to_string(e.run), out += ',';
+  key("seq"), out += std::to_string(e.seq), out += ',';
+  key("space"), text(e.space), out += ',';
+  key("arch"), text(e.arch), out += ',';
+  key("fingerprint"), text(e.fingerprint), out += ',';
+  key("ok"), out += e.result.ok ? "true" : "false", out += ',';
+  key("error"), text(e.result.error), out += ',';
+  key("fitness"), out += e.fitness ? number(*e.fitness).dump() : "null", out += ',';
+  key("cost"), real(e.result.cost), out += ',';
+  key("seconds"), real(e.result.seconds), out += ',';
+  key("device"), text(e.result.device), out += ',';
+  key("created_at"), text(e.created_at), out += ',';
+  key("stage"), text(to_string(e.stage)), out += ',';
+  key("metrics");
+  if (e.result.metrics.empty()) {
+    out += "{}";
+  } else {
+    out += '{';
+    bool first = true;
+    for (const auto& [name, value] : e.result.metrics) {
+      out += first ? "" : ",";
+      first = false;
+      out += line + "  ";
+      text(name);
+      out += ": ";
+      real(value);
+    }
+    out += line + "}";
+  }
+  out += "\n" + indent + "}";
 }
 
-std::string evaluation_to_json(const StoredEvaluation& evaluation) { return evaluation_json(evaluation).dump(2) + "\n"; }
+// The same text as one array's dump(2), written one evaluation at a time.
+std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations) {
+  if (evaluations.empty()) return "[]\n";
+  std::string out = "[\n";
+  for (std::size_t i = 0; i < evaluations.size(); ++i) {
+    out += i ? ",\n  " : "  ";
+    append_evaluation_json(out, evaluations[i], "  ");
+  }
+  out += "\n]\n";
+  return out;
+}
+
+std::string evaluation_to_json(const StoredEvaluation& evaluation) {
+  std::string out;
+  append_evaluation_json(out, evaluation, "");
+  return out + "\n";
+}
 
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations) {
   const auto names = metric_names(evaluations);
   std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage";
   for (const auto& name : names) out += "," + csv_field(name);
   out += "\n";
+  // Appended field by field: exports of hundreds of thousands of rows are read at the speed of
+  // the database, not of temporary strings.
+  const auto field = [&out](const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) out += text;
+    else out += csv_field(text);
+  };
   for (const auto& e : evaluations) {
-    std::vector<std::string> fields{std::to_string(e.run),
-                                    std::to_string(e.seq),
-                                    e.space,
-                                    e.arch,
-                                    e.fingerprint,
-                                    e.result.ok ? "1" : "0",
-                                    e.result.error,
-                                    e.fitness ? exact_number(*e.fitness) : "",
-                                    exact_number(e.result.cost),
-                                    exact_number(e.result.seconds),
-                                    e.result.device,
-                                    e.created_at,
-                                    to_string(e.stage)};
+    out += std::to_string(e.run);
+    out += ',';
+    out += std::to_string(e.seq);
+    out += ',';
+    field(e.space);
+    out += ',';
+    field(e.arch);
+    out += ',';
+    field(e.fingerprint);
+    out += e.result.ok ? ",1," : ",0,";
+    field(e.result.error);
+    out += ',';
+    if (e.fitness) out += exact_number(*e.fitness);
+    out += ',';
+    out += exact_number(e.result.cost);
+    out += ',';
+    out += exact_number(e.result.seconds);
+    out += ',';
+    field(e.result.device);
+    out += ',';
+    field(e.created_at);
+    out += ',';
+    out += to_string(e.stage);
+    // Metric names are sorted, as are both maps: one merge pass instead of a lookup per column.
+    auto metric = e.result.metrics.begin();
     for (const auto& name : names) {
-      const auto it = e.result.metrics.find(name);
-      fields.push_back(it == e.result.metrics.end() ? "" : exact_number(it->second));
+      out += ',';
+      while (metric != e.result.metrics.end() && metric->first < name) ++metric;
+      if (metric != e.result.metrics.end() && metric->first == name) out += exact_number(metric->second);
     }
-    for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
-    out += "\n";
+    out += '\n';
   }
   return out;
 }

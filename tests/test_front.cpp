@@ -13,15 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-CliOutput shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 const std::vector<std::string> kDescribingCommands = {
     "--help", "-h", "help", "help search", "search --help", "results --help", "help options", "spaces",
     "options space", "options space nb201", "options strategy darts", "options evaluator train --format markdown",

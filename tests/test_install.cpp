@@ -12,29 +12,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class InstallTest : public ScratchDirTest {
- protected:
-  CliOutput shell(const std::string& command) {
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    const int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-  }
-};
+using InstallTest = ScratchDirTest;
 
 TEST_F(InstallTest, AProgramBuiltAgainstTheInstalledPackageRunsASearch) {
   const std::string build_dir = fs::path(NASCENT_BINARY).parent_path().string();
   const std::string prefix = path("prefix");
   const CliOutput install = shell("cmake --install " + build_dir + " --prefix " + prefix);
   ASSERT_EQ(install.status, 0) << install.out;
-  for (const char* file : {"bin/nascent", "lib/libnascent.so", "include/nascent/core/registry.hpp",
+  for (const char* file : {"bin/nascent", "lib/libnascent.so", "lib/libnascent_core.so",
+                           "libexec/nascent/nascent-engine", "libexec/nascent/nascent-catalogue.json",
+                           "include/nascent/core/registry.hpp",
                            "include/nascent/runner/search.hpp", "lib/cmake/nascent/nascentConfig.cmake",
                            "lib/cmake/nascent/nascentTargets.cmake"})
     EXPECT_TRUE(fs::exists(prefix + "/" + file)) << file;
   const CliOutput version = shell(prefix + "/bin/nascent --version");
   EXPECT_EQ(version.status, 0) << version.out;
+  // The installed front finds its catalogue and its engine under libexec.
+  const CliOutput spaces = shell(prefix + "/bin/nascent spaces");
+  EXPECT_EQ(spaces.status, 0) << spaces.out;
+  EXPECT_NE(spaces.out.find("nb201"), std::string::npos) << spaces.out;
+  const CliOutput sample = shell(prefix + "/bin/nascent sample nb201 --seed 1");
+  EXPECT_EQ(sample.status, 0) << sample.out;
+  EXPECT_EQ(sample.out, run_cli("sample nb201 --seed 1").out);
 
   const std::string embed = path("embed");
   const CliOutput configure = shell("cmake -S " + std::string(NASCENT_SOURCE_DIR) + "/examples/embed -B " + embed +

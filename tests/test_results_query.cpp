@@ -241,6 +241,8 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
   EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage\n");
 }
 
+RunRecord sample_run();
+
 TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
   const std::vector<StoredEvaluation> all{evaluation(0, "a", {{"acc", 91.5}, {"loss", std::nan("")}, {"lat", kInf}}),
                                           evaluation(1, "b", {}, false, 7)};
@@ -268,6 +270,22 @@ TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
   EXPECT_TRUE(json[1]["metrics"].is_object());
   EXPECT_EQ(nlohmann::json::parse(evaluations_to_json({})), nlohmann::json::array());
   EXPECT_EQ(nlohmann::json::parse(evaluation_to_json(all[0]))["arch"], "a");
+  // Written directly, the text is still exactly what the JSON library prints for the same
+  // evaluations built as a tree (run_to_json builds one).
+  std::vector<StoredEvaluation> odd = all;
+  odd[0].arch = "quote \" backslash \\ tab \t caf\u00e9";
+  odd[1].result.metrics["m\"n"] = 1e-7;
+  odd[1].result.metrics["whole"] = 12;
+  const auto tree = nlohmann::ordered_json::parse(run_to_json(sample_run(), odd))["evaluations"];
+  std::string expected = "[\n";
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    std::string element = tree[i].dump(2);
+    for (std::size_t at = element.find('\n'); at != std::string::npos; at = element.find('\n', at + 3)) element.insert(at + 1, "  ");
+    expected += (i ? ",\n  " : "  ") + element;
+  }
+  EXPECT_EQ(evaluations_to_json(odd), expected + "\n]\n");
+  EXPECT_EQ(evaluation_to_json(odd[1]), tree[1].dump(2) + "\n");
+  EXPECT_EQ(evaluations_to_json({}), nlohmann::json::array().dump(2) + "\n");
 }
 
 RunRecord sample_run() {

@@ -64,15 +64,17 @@ struct CliOutput {
   std::string out;  // stdout and stderr together
 };
 
-// Runs the nascent binary built with the tests; `arguments` go through the shell.
-inline CliOutput run_cli(const std::string& arguments) {
-  const std::string command = std::string(NASCENT_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
+// Runs a shell command line; stdout and stderr together.
+inline CliOutput shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   std::string out;
   std::array<char, 4096> buffer;
   while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+// Runs the nascent binary built with the tests; `arguments` go through the shell.
+inline CliOutput run_cli(const std::string& arguments) { return shell(std::string(NASCENT_BINARY) + " " + arguments); }
 
 }  // namespace nascent
