@@ -35,9 +35,9 @@ class MixedOpImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MixedOp);
 
-class SearchCellImpl : public torch::nn::Module {
+class DartsSearchCellImpl : public torch::nn::Module {
  public:
-  SearchCellImpl(int steps, int multiplier, std::int64_t c_prev_prev, std::int64_t c_prev, std::int64_t c, bool reduction,
+  DartsSearchCellImpl(int steps, int multiplier, std::int64_t c_prev_prev, std::int64_t c_prev, std::int64_t c, bool reduction,
                  bool reduction_prev)
       : steps_(steps), multiplier_(multiplier) {
     if (reduction_prev) reduce0_ = register_module("preprocess0", FactorizedReduce(c_prev_prev, c, false));
@@ -68,7 +68,7 @@ class SearchCellImpl : public torch::nn::Module {
   DartsReLUConvBN preprocess0_{nullptr}, preprocess1_{nullptr};
   std::vector<MixedOp> ops_;
 };
-TORCH_MODULE(SearchCell);
+TORCH_MODULE(DartsSearchCell);
 
 class DartsSupernet : public CellSupernet {
  public:
@@ -83,7 +83,7 @@ class DartsSupernet : public CellSupernet {
       const bool reduction = i == layers / 3 || i == 2 * layers / 3;
       if (reduction) c *= 2;
       cells_.push_back(register_module("cell" + std::to_string(i),
-                                       SearchCell(steps, multiplier, c_prev_prev, c_prev, c, reduction, reduction_prev)));
+                                       DartsSearchCell(steps, multiplier, c_prev_prev, c_prev, c, reduction, reduction_prev)));
       reduction_.push_back(reduction);
       reduction_prev = reduction;
       c_prev_prev = c_prev;
@@ -173,7 +173,7 @@ class DartsSupernet : public CellSupernet {
   int steps_, multiplier_;
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};
-  std::vector<SearchCell> cells_;
+  std::vector<DartsSearchCell> cells_;
   std::vector<bool> reduction_;
   torch::nn::Linear classifier_{nullptr};
 };

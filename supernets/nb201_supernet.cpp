@@ -15,9 +15,9 @@ enum Nb201Op { kNone = 0, kSkip = 1, kConv1 = 2, kConv3 = 3, kPool = 4 };
 
 
 // Search cells use BN without affine parameters, as the reference does.
-class SearchCellImpl : public torch::nn::Module {
+class Nb201SearchCellImpl : public torch::nn::Module {
  public:
-  explicit SearchCellImpl(std::int64_t channels) {
+  explicit Nb201SearchCellImpl(std::int64_t channels) {
     for (int e = 0; e < Nb201Space::kEdges; ++e) {
       conv1_[e] = register_module("edge" + std::to_string(e) + "_conv1x1", Nb201ReLUConvBN(channels, channels, 1, 1, 0, true, /*affine=*/false));
       conv3_[e] = register_module("edge" + std::to_string(e) + "_conv3x3", Nb201ReLUConvBN(channels, channels, 3, 1, 1, true, /*affine=*/false));
@@ -46,7 +46,7 @@ class SearchCellImpl : public torch::nn::Module {
   std::array<Nb201ReLUConvBN, Nb201Space::kEdges> conv1_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   std::array<Nb201ReLUConvBN, Nb201Space::kEdges> conv3_{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 };
-TORCH_MODULE(SearchCell);
+TORCH_MODULE(Nb201SearchCell);
 
 
 class Nb201Supernet : public CellSupernet {
@@ -63,7 +63,7 @@ class Nb201Supernet : public CellSupernet {
         blocks_.push_back(nullptr);
       }
       for (int c = 0; c < cells_per_stage; ++c)
-        cells_.push_back(register_module("stage" + std::to_string(stage) + "_cell" + std::to_string(c), SearchCell(width)));
+        cells_.push_back(register_module("stage" + std::to_string(stage) + "_cell" + std::to_string(c), Nb201SearchCell(width)));
     }
     cells_per_stage_ = cells_per_stage;
     last_bn_ = register_module("last_bn", torch::nn::BatchNorm2d(width));
@@ -116,7 +116,7 @@ class Nb201Supernet : public CellSupernet {
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};
   std::vector<Nb201ResidualBlock> blocks_;
-  std::vector<SearchCell> cells_;
+  std::vector<Nb201SearchCell> cells_;
   torch::nn::BatchNorm2d last_bn_{nullptr};
   torch::nn::Linear classifier_{nullptr};
 };

@@ -217,6 +217,8 @@ FlexiModel from_json_text(const std::string& text) {
     value = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::parse_error& error) {
     throw ParseError(text, error.byte > 0 ? error.byte - 1 : 0, "malformed JSON model description");
+  } catch (const nlohmann::json::exception&) {
+    throw ParseError(text, 0, "malformed JSON model description (a number out of range)");
   }
   try {
     if (value.is_object() && value.contains("l")) return from_model_dict(value);
@@ -225,6 +227,8 @@ FlexiModel from_json_text(const std::string& text) {
     throw;
   } catch (const Error& error) {
     throw ParseError(text, 0, error.what());
+  } catch (const nlohmann::json::exception&) {
+    throw ParseError(text, 0, "malformed JSON model description (a value of the wrong type)");
   }
 }
 
@@ -268,6 +272,8 @@ FlexibertSpace::FlexibertSpace(Options options) : design_(FlexiDesign::named(opt
         list = nlohmann::json::parse(content);
       } catch (const nlohmann::json::parse_error& error) {
         throw Error("flexibert: models file '" + options.models + "' is not valid JSON (byte " + std::to_string(error.byte) + ")");
+      } catch (const nlohmann::json::exception&) {
+        throw Error("flexibert: models file '" + options.models + "' holds a number out of range");
       }
       for (const auto& entry : list) entries.push_back(entry.dump());
     } else {

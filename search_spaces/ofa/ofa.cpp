@@ -131,7 +131,12 @@ OfaArch parse_ofa_arch(const std::string& text, const OfaSpec& spec) {
                                     std::to_string(fields.size()) + " fields");
     if (fields[0].size() < 2 || fields[0][0] != 'r' || fields[0].find_first_not_of("0123456789", 1) != std::string::npos)
       throw ParseError(text, 0, "expected r<resolution>, e.g. r224");
-    arch.r = std::stoll(fields[0].substr(1));
+    // Digits only were checked; more than 9 of them would overflow and no resolution has them.
+    const auto number = [&text](const std::string& digits, std::size_t at, const char* what) {
+      if (digits.size() > 9) throw ParseError(text, at, std::string(what) + " " + digits + " is too large");
+      return std::stoi(digits);
+    };
+    arch.r = number(fields[0].substr(1), 1, "resolution");
     arch.ks.assign(OfaSpec::kBlocks, 0);
     arch.e.assign(OfaSpec::kBlocks, 0);
     std::size_t pos = fields[0].size() + 1;
@@ -150,8 +155,8 @@ OfaArch parse_ofa_arch(const std::string& text, const OfaSpec& spec) {
             e_at + 1 == b.size())
           throw ParseError(text, pos, "expected a block as k<kernel>e<expand>, e.g. k5e4; got '" + b + "'");
         const std::size_t index = static_cast<std::size_t>(s * OfaSpec::kMaxDepth) + j;
-        arch.ks[index] = std::stoi(b.substr(1, e_at - 1));
-        arch.e[index] = std::stoi(b.substr(e_at + 1));
+        arch.ks[index] = number(b.substr(1, e_at - 1), pos + 1, "kernel");
+        arch.e[index] = number(b.substr(e_at + 1), pos + e_at + 1, "expand ratio");
         pos += b.size() + 1;
       }
       arch.d.push_back(static_cast<int>(blocks.size()));
