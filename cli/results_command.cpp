@@ -23,6 +23,7 @@ struct ResultsArgs {
   std::string metric = "fitness";
   bool minimize = false;
   std::string objectives;
+  std::vector<std::int64_t> compared;  // compare: run ids
   std::string eval;
   std::string stage;  // empty: each run's final stage
   std::string curve;  // curve name prefix
@@ -192,6 +193,30 @@ void add_results_command(CLI::App& app) {
       columns.push_back(objective.metric);
     }
     print(pareto_front(evaluations, objectives, run_directions(runs)), args->format, columns);
+  });
+
+  auto compare_args = std::make_shared<ResultsArgs>();
+  auto* compare = subcommand(results, "compare",
+                             "Runs side by side: method, space, evaluator, status, seed, evaluations, objective, best "
+                             "and its architecture, seconds, then the config keys whose values differ",
+                             compare_args, {"table", "json"});
+  compare->add_option("--runs", compare_args->compared, "Run ids, comma-separated: --runs 1,2")
+      ->required()
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->expected(1, 64);
+  compare->callback([args = compare_args] {
+    ResultStore store(args->db, ResultStore::Mode::ReadOnly);
+    std::vector<RunRecord> runs;
+    std::vector<std::vector<StoredEvaluation>> evaluations;
+    for (const std::int64_t id : args->compared) {
+      auto record = store.run(id);
+      if (!record) throw Error(store.path() + " has no run " + std::to_string(id));
+      runs.push_back(std::move(*record));
+      evaluations.push_back(store.evaluations(id));
+    }
+    const RunComparison comparison = compare_runs(runs, evaluations);
+    std::cout << (args->format == "json" ? comparison_to_json(comparison) : comparison_to_table(comparison));
   });
 
   auto curves_args = std::make_shared<ResultsArgs>();

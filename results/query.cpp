@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 #include <sstream>
+#include <yaml-cpp/yaml.h>
 
 #include "core/error.hpp"
 
@@ -553,6 +554,110 @@ std::string run_to_json(const RunRecord& r, const std::vector<StoredEvaluation>&
   for (const auto& e : evaluations) array.push_back(evaluation_json(e));
   object["evaluations"] = std::move(array);
   return object.dump(2) + "\n";
+}
+
+namespace {
+
+// "a.b.c" -> scalar text for every leaf of a config; lists in YAML flow style.
+void flatten_config(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (node.IsMap()) {
+    for (const auto& item : node) {
+      const std::string key = item.first.as<std::string>();
+      flatten_config(item.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+    return;
+  }
+  if (node.IsScalar()) {
+    out[prefix] = node.Scalar();
+    return;
+  }
+  YAML::Emitter flow;
+  flow << YAML::Flow << node;
+  out[prefix] = flow.c_str();
+}
+
+std::map<std::string, std::string> flat_config(const std::string& yaml) {
+  std::map<std::string, std::string> flat;
+  try {
+    flatten_config(YAML::Load(yaml), "", flat);
+  } catch (const YAML::Exception&) {
+    flat["(config)"] = "(not readable YAML)";
+  }
+  return flat;
+}
+
+}  // namespace
+
+RunComparison compare_runs(const std::vector<RunRecord>& runs, const std::vector<std::vector<StoredEvaluation>>& evaluations) {
+  RunComparison comparison;
+  std::vector<std::map<std::string, std::string>> configs;
+  std::map<std::string, std::vector<std::string>> rows;
+  const std::vector<std::string> order = {"method", "space", "evaluator", "status", "seed", "evaluations",
+                                          "objective", "best", "best arch", "seconds"};
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const RunRecord& run = runs[i];
+    comparison.runs.push_back(run.id);
+    rows["method"].push_back(run.strategy);
+    rows["space"].push_back(run.space);
+    rows["evaluator"].push_back(run.evaluator);
+    rows["status"].push_back(run.status);
+    rows["seed"].push_back(std::to_string(run.seed));
+    rows["evaluations"].push_back(std::to_string(run.evaluations));
+    rows["objective"].push_back(run.objective_metric + " " + (run.maximize ? "max" : "min"));
+    const auto final = select_stage(evaluations[i], {run}, std::nullopt);
+    const auto best = top_k_fitness(final, 1, run_directions({run}));
+    rows["best"].push_back(best.empty() ? "-" : short_number(*best.front().fitness));
+    rows["best arch"].push_back(best.empty() ? "-" : best.front().arch);
+    double seconds = 0;
+    for (const auto& e : evaluations[i]) seconds = std::max(seconds, e.elapsed);
+    rows["seconds"].push_back(short_number(seconds));
+    configs.push_back(flat_config(run.config));
+  }
+  for (const auto& name : order) comparison.summary.emplace_back(name, rows[name]);
+  std::set<std::string> keys;
+  for (const auto& config : configs)
+    for (const auto& [key, value] : config) keys.insert(key);
+  for (const auto& key : keys) {
+    std::vector<std::optional<std::string>> values;
+    for (const auto& config : configs) {
+      const auto found = config.find(key);
+      values.push_back(found == config.end() ? std::nullopt : std::optional<std::string>(found->second));
+    }
+    if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end())
+      comparison.differences.emplace_back(key, values);
+  }
+  return comparison;
+}
+
+std::string comparison_to_table(const RunComparison& comparison) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header{"run"};
+  for (const auto id : comparison.runs) header.push_back(std::to_string(id));
+  rows.push_back(header);
+  for (const auto& [name, values] : comparison.summary) {
+    rows.push_back({name});
+    rows.back().insert(rows.back().end(), values.begin(), values.end());
+  }
+  std::string out = aligned(rows);
+  out += comparison.differences.empty() ? "config: the same\n" : "config differences\n";
+  rows.clear();
+  for (const auto& [key, values] : comparison.differences) {
+    rows.push_back({key});
+    for (const auto& value : values) rows.back().push_back(value.value_or("-"));
+  }
+  if (!rows.empty()) out += aligned(rows);
+  return out;
+}
+
+std::string comparison_to_json(const RunComparison& comparison) {
+  Json summary = Json::object(), differences = Json::object();
+  for (const auto& [name, values] : comparison.summary) summary[name] = values;
+  for (const auto& [key, values] : comparison.differences) {
+    Json list = Json::array();
+    for (const auto& value : values) list.push_back(value ? Json(*value) : Json(nullptr));
+    differences[key] = list;
+  }
+  return Json{{"runs", comparison.runs}, {"summary", summary}, {"config_differences", differences}}.dump(2) + "\n";
 }
 
 }  // namespace nascent

@@ -82,6 +82,21 @@ std::string runs_to_table(const std::vector<RunRecord>& runs);
 std::string run_to_text(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations);
 std::string run_to_json(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations);
 
+// Runs side by side (`nascent results compare`): for each run its method, space, evaluator,
+// status, seed, evaluations, objective, best value and architecture (of its final stage), and run
+// time (the latest evaluation's elapsed seconds); then every config key, flattened to a.b.c, whose
+// values differ between the runs ("-" where a run lacks it). `evaluations` holds each run's.
+struct RunComparison {
+  std::vector<std::int64_t> runs;
+  std::vector<std::pair<std::string, std::vector<std::string>>> summary;      // row name, one value per run
+  // config key, one value per run (nullopt: the run's config lacks the key)
+  std::vector<std::pair<std::string, std::vector<std::optional<std::string>>>> differences;
+};
+RunComparison compare_runs(const std::vector<RunRecord>& runs, const std::vector<std::vector<StoredEvaluation>>& evaluations);
+std::string comparison_to_table(const RunComparison& comparison);
+// {"runs": [ids], "summary": {row: [values]}, "config_differences": {key: [values or null]}}
+std::string comparison_to_json(const RunComparison& comparison);
+
 // Curve points: JSON objects (run, curve, step, value, label; NaN and infinities as null), CSV
 // with those columns, or an aligned table.
 std::string curves_to_json(const std::vector<CurvePoint>& points);

@@ -603,5 +603,66 @@ TEST_F(SchemaTwoCli, ResultsReadTheFileWithoutUpgradingIt) {
   sqlite3_close(db);
 }
 
+TEST(ResultsQuery, CompareShowsRunsSideBySideWithTheirBestAndOnlyTheConfigKeysThatDiffer) {
+  RunRecord a = sample_run(), b = sample_run();
+  a.id = 1, b.id = 2;
+  a.config = "seed: 1\nspace: {name: nb201}\nstrategy: {name: evolution, population: 20}\nbudget: {evaluations: 50}\n";
+  b.config = "seed: 2\nspace: {name: nb201}\nstrategy: {name: random}\nbudget: {evaluations: 50}\nobjective: {metric: [a, b]}\n";
+  b.strategy = "random", b.maximize = false, b.status = "finished";
+  std::vector<StoredEvaluation> first{evaluation(0, "x", {}, true, 1), evaluation(1, "y", {}, true, 1)};
+  first[0].fitness = 90, first[1].fitness = 93, first[1].elapsed = 12.5;
+  std::vector<StoredEvaluation> second{evaluation(0, "p", {}, true, 2), evaluation(1, "q", {}, true, 2)};
+  second[0].fitness = 3, second[1].fitness = 1;  // minimised: q is the best
+  const RunComparison comparison = compare_runs({a, b}, {first, second});
+  EXPECT_EQ(comparison.runs, (std::vector<std::int64_t>{1, 2}));
+  std::map<std::string, std::vector<std::string>> summary(comparison.summary.begin(), comparison.summary.end());
+  EXPECT_EQ(summary["method"], (std::vector<std::string>{"evolution", "random"}));
+  EXPECT_EQ(summary["best"], (std::vector<std::string>{"93", "1"}));
+  EXPECT_EQ(summary["best arch"], (std::vector<std::string>{"y", "q"}));
+  EXPECT_EQ(summary["objective"], (std::vector<std::string>{"val_acc max", "val_acc min"}));
+  EXPECT_EQ(summary["seconds"][0], "12.5");
+  std::map<std::string, std::vector<std::optional<std::string>>> differences(comparison.differences.begin(),
+                                                                             comparison.differences.end());
+  EXPECT_EQ(differences.size(), 4u);  // seed, strategy.name, strategy.population, objective.metric
+  EXPECT_EQ(differences["seed"], (std::vector<std::optional<std::string>>{"1", "2"}));
+  EXPECT_EQ(differences["strategy.population"], (std::vector<std::optional<std::string>>{"20", std::nullopt}));
+  EXPECT_EQ(differences["objective.metric"], (std::vector<std::optional<std::string>>{std::nullopt, "[a, b]"}));
+  EXPECT_FALSE(differences.count("budget.evaluations"));
+  EXPECT_FALSE(differences.count("space.name"));
+  const std::string table = comparison_to_table(comparison);
+  EXPECT_NE(table.find("config differences"), std::string::npos) << table;
+  EXPECT_NE(table.find("strategy.population  20"), std::string::npos) << table;
+  const auto json = nlohmann::json::parse(comparison_to_json(comparison));
+  EXPECT_EQ(json["runs"], nlohmann::json::array({1, 2}));
+  EXPECT_TRUE(json["config_differences"]["strategy.population"][1].is_null());
+  EXPECT_EQ(json["summary"]["best arch"][1], "q");
+}
+
+using CompareCli = ScratchDirTest;
+
+TEST_F(CompareCli, ComparesStoredRunsAndNamesAMissingOne) {
+  const std::string db = path("runs.db");
+  {
+    ResultStore store(db, ResultStore::Mode::ReadWrite);
+    for (int seed : {1, 2}) {
+      const auto run = store.begin_run("seed: " + std::to_string(seed) + "\n", seed, "nb201", "random", "table");
+      StoredEvaluation e = evaluation(0, "arch" + std::to_string(seed), {{"val_acc", 90.0 + seed}}, true, run);
+      e.fitness = 90.0 + seed;
+      store.add_evaluation(e);
+      store.finish_run(run, "finished");
+    }
+  }
+  const CliOutput table = run_cli("results compare --db " + db + " --runs 1,2");
+  EXPECT_EQ(table.status, 0) << table.out;
+  EXPECT_NE(table.out.find("arch1"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("arch2"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("seed"), std::string::npos) << table.out;
+  const CliOutput json = run_cli("results compare --db " + db + " --runs 2,1 --format json");
+  EXPECT_EQ(nlohmann::json::parse(json.out)["summary"]["best"], nlohmann::json::array({"92", "91"}));
+  const CliOutput missing = run_cli("results compare --db " + db + " --runs 1,7");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.out, "nascent: " + db + " has no run 7\n");
+}
+
 }  // namespace
 }  // namespace nascent
