@@ -14,6 +14,7 @@
 #include "bench/bench_args.hpp"
 #include "core/input_shape.hpp"
 #include "core/network.hpp"
+#include "core/registry.hpp"
 #include "search_spaces/einspace/einspace.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
     const int n = std::stoi(args["n"]);
     const auto input = parse_input_shape(args["input"], "input");
     at::set_num_threads(std::stoi(args["threads"]));
-    auto space = make_einspace(Config::parse("{input: " + args["input"] + "}"));
+    auto space = registries().spaces.create("einspace", Config::parse("{input: " + args["input"] + "}"));
     const auto& grammar_space = dynamic_cast<const GrammarSpace&>(*space);
 
     // Sampling alone: the grammar engine's rate.

@@ -1,5 +1,5 @@
-// The built-in search spaces and their declared options. Each space still reads its own section
-// (its from_config), after the registry has checked the keys, types and ranges declared here.
+// The built-in search spaces and their declared options: the registry checks a config's section
+// against these declarations, and each space reads its values through them (from_options).
 #include "core/registry.hpp"
 #include "search_spaces/darts/darts.hpp"
 #include "search_spaces/einspace/einspace.hpp"
@@ -13,7 +13,6 @@ namespace nascent {
 
 namespace {
 
-using Made = std::unique_ptr<SearchSpace>;
 
 // The grammar spaces' limits (their defaults come from the grammar file).
 OptionTable grammar_limits(OptionTable table) {
@@ -24,11 +23,6 @@ OptionTable grammar_limits(OptionTable table) {
       .optional("max_depth", OptionType::Integer, "derivation depth limit (default: the grammar's)");
 }
 
-template <Made (*make)(const Config&)>
-Made from_section(const Options& options) {
-  return make(options.config());
-}
-
 }  // namespace
 
 void register_builtin_spaces(Registries& registries) {
@@ -37,22 +31,22 @@ void register_builtin_spaces(Registries& registries) {
              OptionTable()
                  .integer("channels", 16, "channels of the first stage").at_least(1)
                  .integer("cells_per_stage", 5, "cells per stage").at_least(1),
-             &from_section<&Nb201Space::from_config>);
+             &Nb201Space::from_options);
   spaces.add("darts", "DARTS CNN cells: normal and reduction cells of 4 nodes with 2 inputs each, 7 operations",
              OptionTable()
                  .integer("channels", 16, "initial channels C").at_least(1)
                  .integer("layers", 8, "cells L").at_least(1)
                  .integer("steps", 4, "intermediate nodes per cell").at_least(1),
-             &from_section<&DartsSpace::from_config>);
+             &DartsSpace::from_options);
   spaces.add("einspace", "einspace: a probabilistic context-free grammar over fundamental operations (grammars/einspace.yaml)",
-             grammar_limits(OptionTable()), &from_section<&make_einspace>);
+             grammar_limits(OptionTable()), &make_einspace);
   spaces.add("flexibert", "FlexiBERT heterogeneous transformer encoders for token inputs",
              OptionTable()
                  .text("design", "test", "the design space").one_of({"test", "full"})
                  .text("models", "", "a model library (BERT_benchmark.json) for the embedding")
                  .optional("embedding_size", OptionType::Integer, "dimensions of the landmark-MDS embedding")
                  .optional("landmarks", OptionType::Integer, "landmark models of the embedding"),
-             &from_section<&FlexibertSpace::from_config>);
+             &FlexibertSpace::from_options);
   const OfaSpec ofa;
   spaces.add("ofa_mbv3", "Once-for-All elastic MobileNetV3: kernel, expand ratio and depth per block and stage, and resolution",
              OptionTable()
@@ -61,15 +55,15 @@ void register_builtin_spaces(Registries& registries) {
                  .integers("kernels", std::vector<long long>(ofa.kernels.begin(), ofa.kernels.end()), "depthwise kernel sizes").at_least(1)
                  .integers("expands", std::vector<long long>(ofa.expands.begin(), ofa.expands.end()), "expand ratios").at_least(1)
                  .integers("depths", std::vector<long long>(ofa.depths.begin(), ofa.depths.end()), "blocks per stage").at_least(1),
-             &from_section<&OfaSpace::from_config>);
+             &OfaSpace::from_options);
   spaces.add("vit_resnas", "ViT-ResNAS multi-stage vision transformers with residual spatial reduction",
              OptionTable()
                  .text("preset", "tiny", "the supernet").one_of({"tiny", "small"})
                  .integer("width_divisor", 1, "divide every width (CPU-sized supernets)").at_least(1)
                  .integer("classes", 1000, "classes the MACs formula counts the head for").at_least(1),
-             &from_section<&VitResNasSpace::from_config>);
+             &VitResNasSpace::from_options);
   spaces.add("grammar", "any grammar file in einspace's format",
-             grammar_limits(OptionTable().text("file", "", "the grammar file (YAML)").required()), &from_section<&GrammarSpace::from_config>);
+             grammar_limits(OptionTable().text("file", "", "the grammar file (YAML)").required()), &GrammarSpace::from_options);
 }
 
 }  // namespace nascent

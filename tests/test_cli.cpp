@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "core/registry.hpp"
 #include "search_spaces/einspace/einspace.hpp"
 
 #include "tests/test_support.hpp"
@@ -417,7 +418,7 @@ TEST(CliExamples, EinspaceEvolutionExampleTrainsTheSeedsThenMutates) {
   const auto seeds = nascent::einspace_seed_architectures();
   std::set<std::string> first_four;
   for (int i = 0; i < 4; ++i) first_four.insert(all["evaluations"][i]["arch"].get<std::string>());
-  for (const auto& [name, arch] : seeds) EXPECT_EQ(first_four.count(nascent::make_einspace(nascent::Config())->canonical(arch)), 1u) << name;
+  for (const auto& [name, arch] : seeds) EXPECT_EQ(first_four.count(nascent::registries().spaces.create("einspace", nascent::Config())->canonical(arch)), 1u) << name;
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(all["evaluations"][i]["ok"].get<bool>()) << all["evaluations"][i].dump();
   fs::remove_all(dir);
 }

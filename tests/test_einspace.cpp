@@ -19,7 +19,7 @@ namespace nascent {
 namespace {
 
 std::unique_ptr<SearchSpace> einspace(const std::string& options_yaml = "{}") {
-  return make_einspace(Config::parse(options_yaml));
+  return registries().spaces.create("einspace", Config::parse(options_yaml));
 }
 
 double parameter_count(torch::nn::Module& module) {
@@ -346,7 +346,7 @@ terminals:
   b: {op: softmax}
   c: {op: norm}
 )");
-  auto space = GrammarSpace::from_config(Config::parse("{file: " + file + "}"));
+  auto space = registries().spaces.create("grammar", Config::parse("{file: " + file + "}"));
   Rng rng(0);
   std::map<std::string, int> counts;
   for (int i = 0; i < 4000; ++i) ++counts[space->sample(rng)];
@@ -356,7 +356,7 @@ terminals:
 }
 
 TEST_F(GrammarFile, BadGrammarFilesAreOneLineErrors) {
-  auto load = [&](const std::string& text) { GrammarSpace::from_config(Config::parse("{file: " + write("g.yaml", text) + "}")); };
+  auto load = [&](const std::string& text) { registries().spaces.create("grammar", Config::parse("{file: " + write("g.yaml", text) + "}")); };
   const std::string head = "name: g\nstart: net\n";
   EXPECT_ERROR(load(head + "symbols: {net: {productions: [x]}}\nterminals: {x: {op: conv}}\n"), "unknown op 'conv'");
   EXPECT_ERROR(load(head + "symbols: {net: {productions: [y]}}\nterminals: {x: {op: identity}}\n"), "'y' is neither a rule nor a terminal");
@@ -372,7 +372,7 @@ TEST_F(GrammarFile, BadGrammarFilesAreOneLineErrors) {
                "'x' is not a clone or group terminal");
   EXPECT_ERROR(load("name: g\nsymbols: {}\n"), "missing 'start'");
   EXPECT_ERROR(load("name: [unclosed\n"), "invalid YAML");
-  EXPECT_ERROR(GrammarSpace::from_config(Config::parse("{file: /nonexistent/g.yaml}")), "cannot open");
+  EXPECT_ERROR(registries().spaces.create("grammar", Config::parse("{file: /nonexistent/g.yaml}")), "cannot open");
 }
 
 TEST(EinspaceEvolution, SeededStartCopiesTheTrainedSeedsCyclically) {

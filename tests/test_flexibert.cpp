@@ -82,8 +82,8 @@ TEST(Flexibert, BadArchitecturesAreOneLineErrors) {
                "'o' must list one value per layer (2)");
   EXPECT_ERROR(space.canonical(R"({"hidden_size": 128, "nas_config": {"encoder_layers": [{"operation_type": "RNN"}]}})"),
                "operation_type \"RNN\": expected SA, LT or DSC");
-  EXPECT_ERROR(FlexibertSpace::from_config(Config::parse("design: huge")), "design 'huge': expected test or full");
-  EXPECT_ERROR(FlexibertSpace::from_config(Config::parse("models: /nonexistent/models.json")), "cannot read models file");
+  EXPECT_ERROR(registries().spaces.create("flexibert", Config::parse("design: huge")), "design");
+  EXPECT_ERROR(registries().spaces.create("flexibert", Config::parse("models: /nonexistent/models.json")), "cannot read models file");
 }
 
 TEST(Flexibert, EveryBenchmarkEntryConverts) {

@@ -157,10 +157,8 @@ DartsSpace::DartsSpace(int channels, int layers, int steps) : channels_(channels
   if (steps < 1) throw Error("darts: steps must be at least 1");
 }
 
-std::unique_ptr<SearchSpace> DartsSpace::from_config(const Config& options) {
-  options.check_keys({"name", "channels", "layers", "steps"});
-  return std::make_unique<DartsSpace>(options.get<int>("channels", 16), options.get<int>("layers", 8),
-                                      options.get<int>("steps", 4));
+std::unique_ptr<SearchSpace> DartsSpace::from_options(const Options& options) {
+  return std::make_unique<DartsSpace>(options.get<int>("channels"), options.get<int>("layers"), options.get<int>("steps"));
 }
 
 DartsGenotype DartsSpace::parse(const std::string& text) const {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
@@ -33,7 +34,8 @@ class DartsSpace : public SearchSpace, public CellSupernetSpace {
  public:
   std::string cell_supernet() const override { return "darts_cell"; }
   explicit DartsSpace(int channels = 16, int layers = 8, int steps = 4);
-  static std::unique_ptr<SearchSpace> from_config(const Config& options);
+  // From the options declared in search_spaces/builtin.cpp.
+  static std::unique_ptr<SearchSpace> from_options(const Options& options);
 
   std::string name() const override { return "darts"; }
   std::string sample(Rng& rng) const override;

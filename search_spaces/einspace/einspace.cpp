@@ -6,8 +6,7 @@ namespace nascent {
 
 extern const char* const kEinspaceGrammarYaml;  // grammars/einspace.yaml, embedded by CMake
 
-std::unique_ptr<SearchSpace> make_einspace(const Config& options) {
-  options.check_keys({"name", "input", "max_params", "max_activation", "max_macs", "max_depth"});
+std::unique_ptr<SearchSpace> make_einspace(const Options& options) {
   grammar::Grammar grammar = grammar::Grammar::parse(kEinspaceGrammarYaml, "einspace.yaml (built in)");
   for (const auto& [name, derivation] : einspace_seed_architectures()) grammar.seeds[name] = derivation;
   return std::make_unique<GrammarSpace>("einspace", std::move(grammar), options);

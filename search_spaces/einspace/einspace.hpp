@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
@@ -11,7 +12,7 @@ namespace nascent {
 // einspace (Ericsson et al., 2024): grammars/einspace.yaml, compiled into the library, run by
 // the grammar engine. Options as for any grammar space (input, max_params, max_activation,
 // max_macs, max_depth).
-std::unique_ptr<SearchSpace> make_einspace(const Config& options);
+std::unique_ptr<SearchSpace> make_einspace(const Options& options);
 
 // The baselines of the paper written as einspace derivations, by name: resnet18 (no max-pool),
 // wrn16_4, vit (the authors' 4-layer transformer) and mlp_mixer. Use them as "@resnet18".

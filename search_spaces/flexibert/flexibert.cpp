@@ -304,13 +304,12 @@ FlexibertSpace::FlexibertSpace(Options options) : design_(FlexiDesign::named(opt
   build_landmarks(options.embedding_size, options.landmarks);
 }
 
-std::unique_ptr<SearchSpace> FlexibertSpace::from_config(const Config& config) {
-  config.check_keys({"name", "design", "models", "embedding_size", "landmarks"});
+std::unique_ptr<SearchSpace> FlexibertSpace::from_options(const nascent::Options& declared) {
   Options options;
-  options.design = config.get<std::string>("design", options.design);
-  options.models = config.get<std::string>("models", "");
-  options.embedding_size = config.get<int>("embedding_size", options.embedding_size);
-  options.landmarks = config.get<int>("landmarks", options.landmarks);
+  options.design = declared.get<std::string>("design");
+  options.models = declared.get<std::string>("models");
+  options.embedding_size = declared.maybe<int>("embedding_size").value_or(options.embedding_size);
+  options.landmarks = declared.maybe<int>("landmarks").value_or(options.landmarks);
   return std::make_unique<FlexibertSpace>(options);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
@@ -70,7 +71,8 @@ class FlexibertSpace : public SearchSpace, public WeightOverlapSpace {
     int landmarks = 256;
   };
   explicit FlexibertSpace(Options options);
-  static std::unique_ptr<SearchSpace> from_config(const Config& options);
+  // From the options declared in search_spaces/builtin.cpp.
+  static std::unique_ptr<SearchSpace> from_options(const nascent::Options& options);
 
   std::string name() const override { return "flexibert"; }
   std::string sample(Rng& rng) const override;

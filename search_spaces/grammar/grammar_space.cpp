@@ -13,40 +13,38 @@ using grammar::Kind;
 using grammar::Node;
 using grammar::OpKind;
 
-grammar::Grammar apply_space_options(grammar::Grammar grammar, const Config& options, grammar::Shape& input) {
-  if (options.has("input")) {
-    const YAML::Node node = options.node()["input"];
-    if (node.IsSequence()) {
-      const auto dims = options.get<std::vector<int>>("input");
+grammar::Grammar apply_space_options(grammar::Grammar grammar, const Options& options, grammar::Shape& input) {
+  const Config& section = options.config();
+  if (options.given("input")) {
+    if (section.node()["input"].IsSequence()) {
+      const auto dims = section.get<std::vector<int>>("input");
       input.assign(dims.begin(), dims.end());
     } else {
-      input = parse_input_shape(options.get<std::string>("input"), "config: " + options.full("input"));
+      input = parse_input_shape(section.get<std::string>("input"), "config: " + section.full("input"));
     }
   }
   if (input.size() != 2 && input.size() != 3)
-    throw Error("config: " + options.full("input") + ": expected CxHxW (image) or SxD (sequence), got " + format_shape(input));
+    throw Error("config: " + section.full("input") + ": expected CxHxW (image) or SxD (sequence), got " + format_shape(input));
   for (auto d : input)
-    if (d < 1) throw Error("config: " + options.full("input") + ": dimensions must be positive");
-  if (options.has("max_params")) grammar.limits.params = options.get<double>("max_params");
-  if (options.has("max_activation")) grammar.limits.activation_elements = options.get<double>("max_activation");
-  if (options.has("max_depth")) grammar.max_depth = options.get<int>("max_depth");
-  if (options.has("max_macs")) grammar.limits.macs = options.get<double>("max_macs");
-  if (!(grammar.limits.macs > 0)) throw Error("config: " + options.full("max_macs") + ": must be positive");
-  if (!(grammar.limits.params > 0)) throw Error("config: " + options.full("max_params") + ": must be positive");
-  if (!(grammar.limits.activation_elements > 0)) throw Error("config: " + options.full("max_activation") + ": must be positive");
-  if (grammar.max_depth < 2) throw Error("config: " + options.full("max_depth") + ": must be at least 2");
+    if (d < 1) throw Error("config: " + section.full("input") + ": dimensions must be positive");
+  grammar.limits.params = options.maybe<double>("max_params").value_or(grammar.limits.params);
+  grammar.limits.activation_elements = options.maybe<double>("max_activation").value_or(grammar.limits.activation_elements);
+  grammar.max_depth = options.maybe<int>("max_depth").value_or(grammar.max_depth);
+  grammar.limits.macs = options.maybe<double>("max_macs").value_or(grammar.limits.macs);
+  if (!(grammar.limits.macs > 0)) throw Error("config: " + section.full("max_macs") + ": must be positive");
+  if (!(grammar.limits.params > 0)) throw Error("config: " + section.full("max_params") + ": must be positive");
+  if (!(grammar.limits.activation_elements > 0)) throw Error("config: " + section.full("max_activation") + ": must be positive");
+  if (grammar.max_depth < 2) throw Error("config: " + section.full("max_depth") + ": must be at least 2");
   return grammar;
 }
 
-GrammarSpace::GrammarSpace(std::string name, grammar::Grammar grammar, const Config& options)
+GrammarSpace::GrammarSpace(std::string name, grammar::Grammar grammar, const Options& options)
     : name_(std::move(name)), input_{1, 28, 28} {
   grammar_ = apply_space_options(std::move(grammar), options, input_);
 }
 
-std::unique_ptr<SearchSpace> GrammarSpace::from_config(const Config& options) {
-  options.check_keys({"name", "file", "input", "max_params", "max_activation", "max_macs", "max_depth"});
-  const std::string file = options.get<std::string>("file");
-  grammar::Grammar grammar = grammar::Grammar::load(file);
+std::unique_ptr<SearchSpace> GrammarSpace::from_options(const Options& options) {
+  grammar::Grammar grammar = grammar::Grammar::load(options.get<std::string>("file"));
   const std::string name = grammar.name;
   return std::make_unique<GrammarSpace>(name, std::move(grammar), options);
 }

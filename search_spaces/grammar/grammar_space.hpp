@@ -2,6 +2,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 #include "search_spaces/grammar/grammar.hpp"
 
@@ -12,10 +13,12 @@ namespace nascent {
 // Options: input, max_params, max_activation, max_macs, max_depth.
 class GrammarSpace : public SearchSpace {
  public:
-  GrammarSpace(std::string name, grammar::Grammar grammar, const Config& options);
+  // `options`: input and the limits, as declared for the grammar spaces in search_spaces/builtin.cpp.
+  GrammarSpace(std::string name, grammar::Grammar grammar, const Options& options);
 
   // `space: {name: grammar, file: my.yaml, ...}`.
-  static std::unique_ptr<SearchSpace> from_config(const Config& options);
+  // The `grammar` space: a grammar file's space, from the options declared in search_spaces/builtin.cpp.
+  static std::unique_ptr<SearchSpace> from_options(const Options& options);
 
   std::string name() const override { return name_; }
   std::string sample(Rng& rng) const override;

@@ -29,9 +29,8 @@ Nb201Space::Nb201Space(int channels, int cells_per_stage) : channels_(channels),
   if (cells_per_stage < 0) throw Error("nb201: cells_per_stage must not be negative");
 }
 
-std::unique_ptr<SearchSpace> Nb201Space::from_config(const Config& options) {
-  options.check_keys({"name", "channels", "cells_per_stage"});
-  return std::make_unique<Nb201Space>(options.get<int>("channels", 16), options.get<int>("cells_per_stage", 5));
+std::unique_ptr<SearchSpace> Nb201Space::from_options(const Options& options) {
+  return std::make_unique<Nb201Space>(options.get<int>("channels"), options.get<int>("cells_per_stage"));
 }
 
 // Format: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|  (block i lists the edges into node i).

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
@@ -22,7 +23,8 @@ class Nb201Space : public SearchSpace, public CellSupernetSpace {
   using Cell = std::array<int, kEdges>;  // op index per edge
 
   explicit Nb201Space(int channels = 16, int cells_per_stage = 5);
-  static std::unique_ptr<SearchSpace> from_config(const Config& options);
+  // From the options declared in search_spaces/builtin.cpp.
+  static std::unique_ptr<SearchSpace> from_options(const Options& options);
 
   std::string name() const override { return "nb201"; }
   std::string sample(Rng& rng) const override;

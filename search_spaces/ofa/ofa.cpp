@@ -234,21 +234,17 @@ double ofa_params(const OfaSpec& spec, const OfaArch& arch, std::int64_t in_chan
   return params + d(w[6] * w[7] + 2 * w[7] + w[7] * w[8] + w[8] * classes + classes);
 }
 
-OfaSpec OfaSpace::read_spec(const Config& config) {
-  config.check_keys({"name", "width_mult", "resolutions", "kernels", "expands", "depths"});
+OfaSpec OfaSpace::read_spec(const Options& options) {
   OfaSpec spec;
-  spec.width_mult = config.get<double>("width_mult", spec.width_mult);
+  spec.width_mult = options.get<double>("width_mult");
   if (!(spec.width_mult > 0) || spec.width_mult > 4) throw Error("config: space.width_mult must be in (0, 4]");
-  if (config.has("resolutions")) {
-    spec.resolutions.clear();
-    for (int r : config.get<std::vector<int>>("resolutions")) spec.resolutions.push_back(r);
-  }
+  spec.resolutions.clear();
+  for (int r : options.get<std::vector<int>>("resolutions")) spec.resolutions.push_back(r);
   std::sort(spec.resolutions.begin(), spec.resolutions.end());
   if (spec.resolutions.empty() || spec.resolutions.front() < 8)
     throw Error("config: space.resolutions must list sizes of at least 8 pixels");
   const auto subset = [&](const char* key, std::vector<int>& values, const std::vector<int>& allowed) {
-    if (!config.has(key)) return;
-    values = config.get<std::vector<int>>(key);
+    values = options.get<std::vector<int>>(key);
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
     if (values.empty()) throw Error("config: space." + std::string(key) + " must not be empty");
@@ -261,7 +257,7 @@ OfaSpec OfaSpace::read_spec(const Config& config) {
   return spec;
 }
 
-std::unique_ptr<SearchSpace> OfaSpace::from_config(const Config& config) { return std::make_unique<OfaSpace>(read_spec(config)); }
+std::unique_ptr<SearchSpace> OfaSpace::from_options(const Options& options) { return std::make_unique<OfaSpace>(read_spec(options)); }
 
 OfaArch OfaSpace::sample_arch(Rng& rng) const {
   OfaArch arch;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
@@ -68,8 +69,9 @@ class OfaSpace : public SearchSpace {
  public:
   explicit OfaSpace(OfaSpec spec) : spec_(std::move(spec)) {}
   // Options: width_mult, resolutions (list), kernels, expands, depths.
-  static std::unique_ptr<SearchSpace> from_config(const Config& config);
-  static OfaSpec read_spec(const Config& config);
+  // From the options declared in search_spaces/builtin.cpp.
+  static std::unique_ptr<SearchSpace> from_options(const Options& options);
+  static OfaSpec read_spec(const Options& options);
 
   std::string name() const override { return "ofa_mbv3"; }
   std::string sample(Rng& rng) const override;  // uniform per block and per stage, as sample_active_subnet

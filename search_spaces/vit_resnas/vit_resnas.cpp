@@ -336,10 +336,9 @@ double vit_params(const VitArch& arch, std::int64_t input_size, std::int64_t in_
   return params + 2 * c + c * static_cast<double>(classes) + static_cast<double>(classes);
 }
 
-std::unique_ptr<SearchSpace> VitResNasSpace::from_config(const Config& config) {
-  config.check_keys({"name", "preset", "width_divisor", "classes"});
-  return std::make_unique<VitResNasSpace>(VitSpaceSpec::named(config.get<std::string>("preset", "tiny"),
-                                                              config.get<long>("width_divisor", 1), config.get<long>("classes", 1000)));
+std::unique_ptr<SearchSpace> VitResNasSpace::from_options(const Options& options) {
+  return std::make_unique<VitResNasSpace>(VitSpaceSpec::named(options.get<std::string>("preset"), options.get<long>("width_divisor"),
+                                                              options.get<long>("classes")));
 }
 
 VitArch VitResNasSpace::normalised(VitArch arch) const {

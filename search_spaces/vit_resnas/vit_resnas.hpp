@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/options.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
@@ -76,7 +77,8 @@ class VitResNasSpace : public SearchSpace {
  public:
   explicit VitResNasSpace(VitSpaceSpec spec) : spec_(std::move(spec)) {}
   // Options: preset (tiny | small), width_divisor, classes (written into the head entry).
-  static std::unique_ptr<SearchSpace> from_config(const Config& config);
+  // From the options declared in search_spaces/builtin.cpp.
+  static std::unique_ptr<SearchSpace> from_options(const Options& options);
 
   std::string name() const override { return "vit_resnas"; }
   std::string sample(Rng& rng) const override;  // every gene uniform
