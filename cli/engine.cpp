@@ -131,6 +131,10 @@ int main(int argc, char** argv) {
   describe_cmd->add_option("--input", input, "Input shape, e.g. 3x32x32 or 1x28x28 (default: the space's, else 3x32x32)");
   describe_cmd->add_option("--classes", classes, "Number of classes")->check(CLI::PositiveNumber)->capture_default_str();
   describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
+  std::string describe_format = "text";
+  describe_cmd->add_option("--format", describe_format, "text, or dot: the graph alone in Graphviz DOT (pipe to dot -Tsvg)")
+      ->check(CLI::IsMember({"text", "dot"}))
+      ->capture_default_str();
   describe_cmd->callback([&] {
     load_plugins(plugins);
     SpaceForInput made = make_space_for_input(space_name, space_options, input);
@@ -139,6 +143,10 @@ int main(int argc, char** argv) {
     const std::string canonical = space->canonical(arch);
     if (input.empty()) input = format_shape(task.input_shape);
     const Description d = space->describe(canonical, task);
+    if (describe_format == "dot") {
+      std::cout << graph_to_dot(d.graph);
+      return;
+    }
     std::cout << "space        " << space->name() << "\n"
               << "arch         " << canonical << "\n"
               << "fingerprint  " << space->fingerprint(canonical) << "\n"

@@ -1,6 +1,7 @@
 #include "core/graph.hpp"
 
 #include <algorithm>
+#include <boost/graph/graphviz.hpp>
 #include <boost/graph/topological_sort.hpp>
 #include <cstdio>
 #include <sstream>
@@ -104,6 +105,19 @@ std::map<std::string, double> graph_features(const ArchGraph& graph) {
   features["edges"] = static_cast<double>(boost::num_edges(graph));
   features["depth"] = longest;
   return features;
+}
+
+std::string graph_to_dot(const ArchGraph& graph) {
+  std::ostringstream out;
+  const auto vertex_label = [&graph](std::ostream& os, GraphVertex v) {
+    os << "[label=" << boost::escape_dot_string(graph[v].op) << "]";
+  };
+  const auto edge_label = [&graph](std::ostream& os, const boost::graph_traits<ArchGraph>::edge_descriptor& e) {
+    const GraphVertex target = boost::target(e, graph);
+    if (!graph[target].commutative && boost::in_degree(target, graph) > 1) os << "[label=" << graph[e].slot << "]";
+  };
+  boost::write_graphviz(out, graph, vertex_label, edge_label);
+  return out.str();
 }
 
 std::string graph_to_text(const ArchGraph& graph) {

@@ -40,6 +40,10 @@ std::map<std::string, double> graph_features(const ArchGraph& graph);
 // Human-readable listing: one line per vertex, "id op <- inputs".
 std::string graph_to_text(const ArchGraph& graph);
 
+// Graphviz DOT (Boost.Graph's writer): vertices labelled with their op, edges into a vertex that
+// takes ordered inputs labelled with their slot. `dot -Tsvg` draws it.
+std::string graph_to_dot(const ArchGraph& graph);
+
 std::uint64_t fnv1a(const std::string& text);
 
 }  // namespace nascent

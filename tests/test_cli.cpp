@@ -62,6 +62,21 @@ TEST(Cli, DescribeReportsPublishedFigures) {
   EXPECT_NE(r.out.find("nor_conv_1x1"), std::string::npos);
 }
 
+TEST(Cli, DescribeDrawsTheGraphAsDot) {
+  const std::string cell = "'|avg_pool_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|'";
+  const Result text = run("describe nb201 " + cell);
+  const Result dot = run("describe nb201 " + cell + " --format dot");
+  ASSERT_EQ(dot.status, 0) << dot.out;
+  EXPECT_EQ(dot.out.rfind("digraph G {", 0), 0u) << dot.out;
+  // One DOT vertex per line of the text listing after "graph".
+  const std::size_t listed = lines(text.out.substr(text.out.find("graph\n") + 6)).size();
+  std::size_t vertices = 0;
+  for (const auto& line : lines(dot.out)) vertices += line.find("[label=") != std::string::npos && line.find("->") == std::string::npos;
+  EXPECT_EQ(vertices, listed) << dot.out;
+  EXPECT_NE(dot.out.find("label=nor_conv_1x1"), std::string::npos) << dot.out;
+  EXPECT_EQ(run("describe nb201 " + cell + " --format svg").status, 2);
+}
+
 TEST(Cli, ScorePrintsEachRequestedPredictor) {
   const std::string cell = "'|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|'";
   const std::string small = " --option channels=4 --option cells_per_stage=1 --dataset synthetic --input 3x8x8 --batch 8";

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/graph.hpp"
 
 namespace nascent {
@@ -35,6 +37,21 @@ TEST(Graph, NonCommutativeInputsKeepTheirSlots) {
     return g;
   };
   EXPECT_NE(fingerprint(make(0)), fingerprint(make(1)));
+}
+
+TEST(Graph, DotNamesEveryOpAndEdgeAndLabelsOrderedInputsOnly) {
+  ArchGraph g = diamond("conv \"3x3\"", "pool");
+  auto cat = add_op(g, "concat");
+  add_data_edge(g, 3, cat, 1);
+  add_data_edge(g, 1, cat, 0);
+  const std::string dot = graph_to_dot(g);
+  EXPECT_EQ(dot.rfind("digraph G {", 0), 0u) << dot;
+  EXPECT_NE(dot.find("0[label=input]"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("1[label=\"conv \\\"3x3\\\"\"]"), std::string::npos) << dot;  // quotes escaped
+  EXPECT_NE(dot.find("3->4 [label=1]"), std::string::npos) << dot;                     // concat takes slots
+  EXPECT_NE(dot.find("1->4 [label=0]"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("1->3 ;"), std::string::npos) << dot;                             // the sum does not
+  EXPECT_EQ(std::count(dot.begin(), dot.end(), '>'), 6) << dot;                         // every edge once
 }
 
 TEST(Graph, BranchesThatCannotReachTheOutputDoNotCount) {
