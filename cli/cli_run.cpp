@@ -26,15 +26,14 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// Hidden commands (an empty group) are accepted but never suggested.
+}  // namespace
+
 std::vector<std::string> command_names(const CLI::App& app, bool include_hidden) {
   std::vector<std::string> names;
   for (const CLI::App* sub : app.get_subcommands({}))
     if (include_hidden || !sub->get_group().empty()) names.push_back(sub->get_name());
   return names;
 }
-
-}  // namespace
 
 std::string one_line(const std::string& message) {
   constexpr std::size_t kLimit = 600;
@@ -89,7 +88,8 @@ std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text) {
 }
 
 int run_cli(CLI::App& app, int argc, char** argv, const int& exit_status) {
-  // A mistyped command would otherwise read as an unexpected positional argument.
+  // A mistyped command would otherwise read as an unexpected positional argument; hidden
+  // commands are accepted but never suggested.
   const std::vector<std::string> known = command_names(app, true);
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];

@@ -25,6 +25,9 @@ std::string unknown_command(const std::vector<std::string>& commands, const std:
 // "3:17" -> (3, 17); the whole text must be two non-negative integers around one colon.
 std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text);
 
+// The names of `app`'s commands; hidden ones (an empty group) only when asked for.
+std::vector<std::string> command_names(const CLI::App& app, bool include_hidden);
+
 // Parses and runs `app`; every error becomes one `nascent: ...` line on stderr and its exit status.
 // `exit_status` is what a command that ran set (e.g. 130 for an interrupted run).
 int run_cli(CLI::App& app, int argc, char** argv, const int& exit_status);

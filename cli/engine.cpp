@@ -42,11 +42,8 @@ Catalogue make_catalogue(const CLI::App& app) {
   Catalogue catalogue;
   catalogue.version = NASCENT_VERSION;
   catalogue.answers["help"] = help_text(app, "");
-  for (const CLI::App* sub : app.get_subcommands({})) {
-    if (sub->get_group().empty()) continue;
-    catalogue.commands.push_back(sub->get_name());
-    catalogue.answers["help " + sub->get_name()] = help_text(app, sub->get_name());
-  }
+  catalogue.commands = command_names(app, false);
+  for (const std::string& command : catalogue.commands) catalogue.answers["help " + command] = help_text(app, command);
   std::ostringstream spaces;
   print_spaces(spaces);
   catalogue.answers["spaces"] = spaces.str();
@@ -164,15 +161,10 @@ int main(int argc, char** argv) {
   auto* help_cmd = app.add_subcommand("help", "Print the help of a command: nascent help search");
   help_cmd->add_option("command", help_topic, "A command");
   help_cmd->callback([&] {
-    for (const CLI::App* sub : app.get_subcommands({}))
-      if (help_topic.empty() || sub->get_name() == help_topic) {
-        std::cout << help_text(app, help_topic);
-        return;
-      }
-    std::vector<std::string> commands;
-    for (const CLI::App* sub : app.get_subcommands({}))
-      if (!sub->get_group().empty()) commands.push_back(sub->get_name());
-    throw Error(unknown_command(commands, help_topic));
+    const std::vector<std::string> all = command_names(app, true);
+    if (!help_topic.empty() && std::find(all.begin(), all.end(), help_topic) == all.end())
+      throw Error(unknown_command(command_names(app, false), help_topic));
+    std::cout << help_text(app, help_topic);
   });
 
   add_results_command(app);

@@ -37,16 +37,13 @@ std::optional<fs::path> engine_folder() {
   return std::nullopt;
 }
 
-int run_engine(int argc, char** argv) {
-  const std::optional<fs::path> folder = engine_folder();
+int run_engine(const std::optional<fs::path>& folder, char** argv) {
   if (!folder) {
     std::cerr << "nascent: the engine (nascent-engine) is missing beside this program and in ../libexec/nascent\n";
     return kExitError;
   }
   const std::string engine = (*folder / "nascent-engine").string();
-  std::vector<char*> args(argv, argv + argc);
-  args.push_back(nullptr);
-  execv(engine.c_str(), args.data());
+  execv(engine.c_str(), argv);  // argv ends with the null pointer execv needs
   std::cerr << "nascent: cannot start " << one_line(engine) << ": " << std::strerror(errno) << "\n";
   return kExitError;
 }
@@ -97,17 +94,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!plugins && !words.empty() && words[0] == "results") return run_results(argc, argv);
-  if (!plugins) {
-    if (const std::optional<fs::path> folder = engine_folder()) {
-      if (const std::optional<Catalogue> catalogue = read_catalogue((*folder / "nascent-catalogue.json").string())) {
-        const std::string key = answerable_key(words, *catalogue);
-        const auto answer = catalogue->answers.find(key);
-        if (!key.empty() && answer != catalogue->answers.end()) {
-          std::cout << answer->second << std::flush;
-          return 0;
-        }
+  const std::optional<fs::path> folder = engine_folder();
+  if (!plugins && folder) {
+    if (const std::optional<Catalogue> catalogue = read_catalogue((*folder / "nascent-catalogue.json").string())) {
+      const std::string key = answerable_key(words, *catalogue);
+      const auto answer = catalogue->answers.find(key);
+      if (!key.empty() && answer != catalogue->answers.end()) {
+        std::cout << answer->second << std::flush;
+        return 0;
       }
     }
   }
-  return run_engine(argc, argv);
+  return run_engine(folder, argv);
 }
