@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     std::vector<double> predicted, measured;
     double relative = 0;
     for (int i = 0; i < subnets; ++i) {
-      const OfaArch arch = space.sample_arch(rng);
+      const OfaArch arch = spec.sample(rng);
       auto net = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, arch), Task{{channels, arch.r, arch.r}, classes});
       net->to(torch::Device(device));
       measured.push_back(measure_latency_ms(*net, {channels, arch.r, arch.r}, device, repeats));

@@ -14,13 +14,12 @@ bool chance(Rng& rng, double p) { return std::uniform_real_distribution<double>(
 
 }  // namespace
 
-OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std::vector<double>(const std::vector<OfaArch>&)>& score,
+OfaEvolutionResult ofa_evolution(const OfaSpec& spec, const std::function<std::vector<double>(const std::vector<OfaArch>&)>& score,
                                  const std::function<double(const OfaArch&)>& efficiency, double constraint,
                                  const OfaEvolutionOptions& options, Rng& rng, const std::function<void(int, double)>& progress) {
   if (options.population < 2) throw Error("config: strategy.evolution.population must be at least 2");
   if (!(options.parent_ratio > 0 && options.parent_ratio <= 1)) throw Error("config: strategy.evolution.parent_ratio must be in (0, 1]");
   if (!(options.mutation_ratio >= 0 && options.mutation_ratio <= 1)) throw Error("config: strategy.evolution.mutation_ratio must be in [0, 1]");
-  const OfaSpec& spec = space.spec();
   const int parents_size = std::max(1, static_cast<int>(options.population * options.parent_ratio));
   const int mutation_count = static_cast<int>(options.population * options.mutation_ratio);
   const auto satisfying = [&](const std::function<OfaArch()>& draw, const char* what) {
@@ -35,7 +34,7 @@ OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std:
   };
   OfaEvolutionResult result;
   std::vector<OfaArch> population;
-  for (int i = 0; i < options.population; ++i) population.push_back(satisfying([&] { return space.sample_arch(rng); }, "random sub-network"));
+  for (int i = 0; i < options.population; ++i) population.push_back(satisfying([&] { return spec.sample(rng); }, "random sub-network"));
   std::vector<double> scores = score(population);
   result.scored += static_cast<std::int64_t>(population.size());
   for (int generation = 0; generation < options.generations; ++generation) {

@@ -29,7 +29,7 @@ struct OfaEvolutionResult {
 
 // `score` maps candidates to predicted accuracy (higher is better); `efficiency` gives FLOPs or
 // latency, which must be <= `constraint`. `progress(generation, best)` after each generation.
-OfaEvolutionResult ofa_evolution(const OfaSpace& space, const std::function<std::vector<double>(const std::vector<OfaArch>&)>& score,
+OfaEvolutionResult ofa_evolution(const OfaSpec& spec, const std::function<std::vector<double>(const std::vector<OfaArch>&)>& score,
                                  const std::function<double(const OfaArch&)>& efficiency, double constraint,
                                  const OfaEvolutionOptions& options, Rng& rng,
                                  const std::function<void(int, double)>& progress = {});

@@ -90,8 +90,9 @@ class OfaMethod final : public Method {
   void restore(RunContext& context) override { resume_state_ = read_training_checkpoint(context.checkpoint_path, *supernet_); }
 
   void prepare(RunContext& context) override {
-    space_ = &require_capability<OfaSpace>(*context.space, "ofa", "is not an elastic MobileNetV3 space (ofa_mbv3)");
-    const OfaSpec& spec = space_->spec();
+    space_ = context.space;
+    spec_ = &require_capability<ElasticMbv3Space>(*space_, "ofa", "is not an elastic MobileNetV3 space (ofa_mbv3)").elastic_mbv3();
+    const OfaSpec& spec = *spec_;
     device_ = method_device(options_, context);
     data_ = load_image_data(options_.section("dataset"), context.config_dir, "OFA");
     task_ = Task{data_.input_shape, data_.num_classes};
@@ -160,20 +161,20 @@ class OfaMethod final : public Method {
 
   // `report`'s names: smallest, middle, largest, or an architecture string.
   OfaArch named_arch(const std::string& name) const {
-    if (name == "smallest") return space_->smallest();
-    if (name == "largest") return space_->largest();
-    if (name != "middle") return space_->parse(name);
-    const OfaSpec& spec = space_->spec();
-    OfaArch middle = space_->largest();
+    if (name == "smallest") return spec_->smallest();
+    if (name == "largest") return spec_->largest();
+    if (name != "middle") return parse_ofa_arch(name, *spec_);
+    const OfaSpec& spec = *spec_;
+    OfaArch middle = spec_->largest();
     const auto mid_of = [](const std::vector<int>& v) { return v[v.size() / 2]; };
     for (auto& k : middle.ks) k = mid_of(spec.kernels);
     for (auto& e : middle.e) e = mid_of(spec.expands);
     for (auto& d : middle.d) d = mid_of(spec.depths);
     middle.r = spec.resolutions[spec.resolutions.size() / 2];
-    return space_->parse(print_ofa_arch(middle));
+    return parse_ofa_arch(print_ofa_arch(middle), *spec_);
   }
 
-  double flops(const OfaArch& arch) const { return ofa_flops(space_->spec(), arch, task_.input_shape[0], task_.num_classes); }
+  double flops(const OfaArch& arch) const { return ofa_flops(*spec_, arch, task_.input_shape[0], task_.num_classes); }
 
   Evaluation evaluation(std::map<std::string, double> metrics, double seconds) const {
     Evaluation e;
@@ -191,7 +192,7 @@ class OfaMethod final : public Method {
     double done = 0;
     const auto started = Clock::now();
     const auto records = train_ofa_supernet(
-        *supernet_, space_->spec(), data_.train, training_, context.seed,
+        *supernet_, *spec_, data_.train, training_, context.seed,
         [&](const OfaEpochRecord& r, std::int64_t step, std::int64_t steps_in_epoch, double loss) {
           context.check_stop();
           ++done;
@@ -220,8 +221,8 @@ class OfaMethod final : public Method {
 
   std::pair<Measured, std::shared_ptr<OfaMbv3>> measure(const OfaArch& arch, bool with_test) {
     const auto started = Clock::now();
-    supernet_->set_active(space_->spec(), arch);
-    auto subnet = extract_ofa_subnet(*supernet_, space_->spec(), arch, task_);
+    supernet_->set_active(*spec_, arch);
+    auto subnet = extract_ofa_subnet(*supernet_, *spec_, arch, task_);
     subnet->recalibrate_bn(calibration_set_, calibration_batch_);
     Measured m;
     m.val_acc = score_on(*subnet, data_.val, 500, torch::Device(device_)).accuracy;
@@ -238,7 +239,7 @@ class OfaMethod final : public Method {
     std::vector<double> accuracies;
     for (int i = 0; i < samples; ++i) {
       context.check_stop();
-      OfaArch arch = space_->sample_arch(rng);
+      OfaArch arch = spec_->sample(rng);
       const std::int64_t seq = seq_++;
       Measured m;
       if (const Evaluation* stored = context.stored_at(seq)) {
@@ -286,7 +287,7 @@ class OfaMethod final : public Method {
 
   // Efficiency: the FLOPs formula, or the latency table measured on this device.
   OfaEvolutionResult evolve(RunContext& context, OfaAccuracyPredictor& predictor, Rng& rng) {
-    const OfaSpec& spec = space_->spec();
+    const OfaSpec& spec = *spec_;
     if (by_latency_) {
       const std::string given = options_.get<std::string>("latency_table");
       const std::string path = given.empty() ? checkpoint_ + ".latency.yaml" : given;
@@ -311,7 +312,7 @@ class OfaMethod final : public Method {
       for (const auto& a : archs) features.push_back(space_->encode(print_ofa_arch(a)));
       return predictor.predict(features);
     };
-    return ofa_evolution(*space_, score, efficiency, constraint_, evolution_, rng, [&](int generation, double best) {
+    return ofa_evolution(*spec_, score, efficiency, constraint_, evolution_, rng, [&](int generation, double best) {
       context.check_stop();
       context.progress("[evolution generation " + std::to_string(generation) + "/" + std::to_string(evolution_.generations) + "] best predicted " +
                            std::to_string(best * 100).substr(0, 5) + "  elapsed " + format_duration(context.elapsed()),
@@ -321,7 +322,7 @@ class OfaMethod final : public Method {
 
   // The winners, measured for real: accuracy after BN recalibration, counted FLOPs, and latency.
   void remeasure(RunContext& context, const OfaEvolutionResult& found, MethodResult& result) {
-    const OfaSpec& spec = space_->spec();
+    const OfaSpec& spec = *spec_;
     const int count = options_.get<int>("remeasure");
     const int repeats = options_.get<int>("latency_repeats");
     for (std::size_t i = 0; i < found.population.size() && static_cast<int>(i) < count; ++i) {
@@ -366,7 +367,8 @@ class OfaMethod final : public Method {
   }
 
   Options options_;
-  const OfaSpace* space_ = nullptr;
+  const SearchSpace* space_ = nullptr;  // encodes sub-networks for the predictor
+  const OfaSpec* spec_ = nullptr;
   std::string device_, checkpoint_;
   DataSplits data_;
   Task task_;

@@ -25,9 +25,8 @@ std::int64_t smaller(const std::vector<std::int64_t>& descending, std::int64_t v
 
 }  // namespace
 
-bool sample_vit_in_window(const VitResNasSpace& space, const std::function<double(const VitArch&)>& macs, double low, double high,
+bool sample_vit_in_window(const VitSpaceSpec& spec, const std::function<double(const VitArch&)>& macs, double low, double high,
                           Rng& rng, VitArch& out, int max_tries) {
-  const VitSpaceSpec& spec = space.spec();
   VitArch arch = spec.largest();
   bool reached = false;
   for (int t = 0; t < max_tries && !reached; ++t) {
@@ -59,21 +58,20 @@ bool sample_vit_in_window(const VitResNasSpace& space, const std::function<doubl
       arch.blocks[s][b].exists = false;
     }
   }
-  arch = space.normalised(arch);
+  arch = spec.normalised(arch);
   const double m = macs(arch);
   if (m < low || m > high) return false;
   out = arch;
   return true;
 }
 
-std::vector<VitCandidate> vit_resnas_evolution(const VitResNasSpace& space, const std::function<double(const VitArch&)>& macs,
+std::vector<VitCandidate> vit_resnas_evolution(const VitSpaceSpec& spec, const std::function<double(const VitArch&)>& macs,
                                                const std::function<std::vector<double>(const std::vector<VitArch>&)>& fitness,
                                                double macs_max, const VitEvolutionOptions& options, Rng& rng,
                                                const std::function<void(int, const VitCandidate&)>& progress) {
   if (options.initial_population < 1 || options.iterations < 1) throw Error("config: strategy.evolution needs a population and at least one iteration");
   if (options.parents < 1) throw Error("config: strategy.evolution.parents must be at least 1");
   if (!(options.window_low > 0 && options.window_low <= 1)) throw Error("config: strategy.evolution.window_low must be in (0, 1]");
-  const VitSpaceSpec& spec = space.spec();
   const double low = options.window_low * macs_max;
   if (macs(spec.smallest()) > macs_max) {
     std::ostringstream message;
@@ -100,7 +98,7 @@ std::vector<VitCandidate> vit_resnas_evolution(const VitResNasSpace& space, cons
   std::vector<VitArch> batch;
   for (int tries = 0; static_cast<int>(batch.size()) < options.initial_population && tries < options.max_tries; ++tries) {
     VitArch arch;
-    if (!sample_vit_in_window(space, macs, low, macs_max, rng, arch, options.max_tries)) continue;
+    if (!sample_vit_in_window(spec, macs, low, macs_max, rng, arch, options.max_tries)) continue;
     if (seen.insert(print_vit_arch(arch)).second) batch.push_back(arch);
   }
   if (batch.empty()) throw Error("evolution: random sampling found no network inside the MACs window; widen strategy.evolution.window_low");
@@ -110,7 +108,7 @@ std::vector<VitCandidate> vit_resnas_evolution(const VitResNasSpace& space, cons
     std::vector<VitArch> children;
     const auto try_child = [&](const std::function<VitArch()>& make) {
       for (int t = 0; t < options.max_tries; ++t) {
-        VitArch child = space.normalised(make());
+        VitArch child = spec.normalised(make());
         if (!in_window(child)) continue;
         if (!seen.insert(print_vit_arch(child)).second) continue;
         children.push_back(child);

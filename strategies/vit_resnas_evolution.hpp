@@ -28,7 +28,7 @@ struct VitCandidate {
 
 // `macs` counts a candidate, `fitness` scores a batch of them (e.g. sub-val accuracy of the sliced
 // sub-network). `progress(iteration, best)` after each iteration. Returns the history, best first.
-std::vector<VitCandidate> vit_resnas_evolution(const VitResNasSpace& space, const std::function<double(const VitArch&)>& macs,
+std::vector<VitCandidate> vit_resnas_evolution(const VitSpaceSpec& spec, const std::function<double(const VitArch&)>& macs,
                                                const std::function<std::vector<double>(const std::vector<VitArch>&)>& fitness,
                                                double macs_max, const VitEvolutionOptions& options, Rng& rng,
                                                const std::function<void(int, const VitCandidate&)>& progress = {});
@@ -37,7 +37,7 @@ std::vector<VitCandidate> vit_resnas_evolution(const VitResNasSpace& space, cons
 // largest heads and MLPs, redrawn until MACs >= low; then one random pruning step at a time (a
 // block's heads or MLP to the next smaller choice; after 100 steps also embeddings or removable
 // blocks) while MACs > max. Returns false when the result misses the window.
-bool sample_vit_in_window(const VitResNasSpace& space, const std::function<double(const VitArch&)>& macs, double low, double high,
+bool sample_vit_in_window(const VitSpaceSpec& spec, const std::function<double(const VitArch&)>& macs, double low, double high,
                           Rng& rng, VitArch& out, int max_tries);
 
 }  // namespace nascent

@@ -70,8 +70,8 @@ class VitResNasMethod final : public Method {
   void restore(RunContext& context) override { resume_state_ = read_training_checkpoint(context.checkpoint_path, *supernet_); }
 
   void prepare(RunContext& context) override {
-    space_ = &require_capability<VitResNasSpace>(*context.space, "vit_resnas", "is not a ViT-ResNAS space (vit_resnas)");
-    const VitSpaceSpec& spec = space_->spec();
+    spec_ = &require_capability<VitResNasSupernetSpace>(*context.space, "vit_resnas", "is not a ViT-ResNAS space (vit_resnas)").vit_resnas();
+    const VitSpaceSpec& spec = *spec_;
     device_ = method_device(options_, context);
     data_ = load_image_data(options_.section("dataset"), context.config_dir, "ViT-ResNAS");
     task_ = Task{data_.input_shape, data_.num_classes};
@@ -117,7 +117,7 @@ class VitResNasMethod final : public Method {
       }
       return scores;
     };
-    const auto history = vit_resnas_evolution(*space_, [&](const VitArch& a) { return macs(a); }, fitness, macs_max_, evolution_, rng,
+    const auto history = vit_resnas_evolution(*spec_, [&](const VitArch& a) { return macs(a); }, fitness, macs_max_, evolution_, rng,
                                               [&](int iteration, const VitCandidate& best) {
                                                 char text[200];
                                                 std::snprintf(text, sizeof text, "[evolution iteration %d/%d] best sub-val %.2f at %.4g MACs  elapsed %s",
@@ -171,7 +171,7 @@ class VitResNasMethod final : public Method {
     const std::int64_t steps = training_.steps_per_epoch > 0 ? training_.steps_per_epoch : data_.train.size() / training_.batch_size;
     const double total_steps = static_cast<double>(steps) * training_.epochs;
     double done = 0;
-    const auto records = train_vit_supernet(*supernet_, space_->spec(), data_.train, training_, context.seed,
+    const auto records = train_vit_supernet(*supernet_, *spec_, data_.train, training_, context.seed,
                                             [&](int epoch, std::int64_t step, std::int64_t steps_in_epoch, double loss) {
                                               context.check_stop();
                                               ++done;
@@ -228,7 +228,7 @@ class VitResNasMethod final : public Method {
   }
 
   Options options_;
-  const VitResNasSpace* space_ = nullptr;
+  const VitSpaceSpec* spec_ = nullptr;
   std::string device_, checkpoint_;
   DataSplits data_;
   Task task_;

@@ -48,7 +48,7 @@ TEST(Ofa, SupernetMacsFollowTheActiveSubnet) {
   auto supernet = std::make_shared<OfaMbv3>(OfaNetShape::supernet(spec), Task{{1, 32, 32}, 10});
   Rng rng(2);
   for (int i = 0; i < 20; ++i) {
-    const OfaArch arch = space.sample_arch(rng);
+    const OfaArch arch = spec.sample(rng);
     supernet->set_active(spec, arch);
     EXPECT_DOUBLE_EQ(supernet->measured_macs(), ofa_flops(spec, arch, 1, 10));
   }
@@ -77,14 +77,14 @@ TEST(Ofa, ActiveSubnetEqualsItsExtractedNetwork) {
   const torch::Tensor x = torch::randn({3, 1, 32, 32}, generator);
   Rng rng(9);
   for (int i = 0; i < 10; ++i) {
-    const OfaArch arch = space.sample_arch(rng);
+    const OfaArch arch = spec.sample(rng);
     supernet->set_active(spec, arch);
     auto subnet = extract_ofa_subnet(*supernet, spec, arch, task);
     subnet->eval();
     EXPECT_TRUE(torch::allclose(supernet->forward(x), subnet->forward(x), 1e-4, 1e-4)) << print_ofa_arch(arch);
   }
   // Sorting middle channels reorders weights without changing the largest network's function.
-  supernet->set_active(spec, space.largest());
+  supernet->set_active(spec, spec.largest());
   const torch::Tensor before = supernet->forward(x);
   ofa_sort_channels(*supernet, spec.expands, 1);
   EXPECT_TRUE(torch::allclose(before, supernet->forward(x), 1e-4, 1e-4));
@@ -94,7 +94,7 @@ TEST(Ofa, BnRecalibrationStoresTheDataStatistics) {
   const OfaSpec spec = small_spec();
   OfaSpace space(spec);
   const Task task{{1, 32, 32}, 10};
-  auto net = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, space.smallest()), task);
+  auto net = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, spec.smallest()), task);
   at::Generator init = at::detail::createCPUGenerator(8);
   net->reset_parameters(init);
   at::Generator generator = at::detail::createCPUGenerator(1);
@@ -109,7 +109,7 @@ TEST(Ofa, BnRecalibrationStoresTheDataStatistics) {
   const torch::Tensor train_out = net->forward(images);
   EXPECT_TRUE(torch::allclose(eval_out, train_out, 1e-3, 1e-3));
   // Two batches average to the same statistics of the first BN as one.
-  auto again = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, space.smallest()), task);
+  auto again = std::make_shared<OfaMbv3>(OfaNetShape::subnet(spec, spec.smallest()), task);
   init = at::detail::createCPUGenerator(8);
   again->reset_parameters(init);
   again->recalibrate_bn(images, 20);

@@ -14,6 +14,8 @@
 #include "results/store.hpp"
 #include "runner/search.hpp"
 #include "search_spaces/nb201/nb201.hpp"
+#include "search_spaces/ofa/ofa.hpp"
+#include "search_spaces/vit_resnas/vit_resnas.hpp"
 #include "strategies/method.hpp"
 #include "strategies/strategy.hpp"
 #include "tests/test_support.hpp"
@@ -233,6 +235,87 @@ TEST_F(DriverTest, BudgetSecondsStopsAnOfaRunAndMarksIt) {
   EXPECT_EQ(store.latest_run()->status, "budget");
   // A stopped training leaves no checkpoint to be mistaken for a trained supernet.
   EXPECT_FALSE(std::filesystem::exists(path("ofa.pt")));
+}
+
+// A space that is not one of nascent's classes: it forwards to a built-in space it holds and adds
+// only a capability, so the OFA and ViT-ResNAS methods cannot reach the built-in class by a cast.
+class ForwardingSpace : public SearchSpace {
+ public:
+  ForwardingSpace(std::string name, std::unique_ptr<SearchSpace> inner) : name_(std::move(name)), inner_(std::move(inner)) {}
+  std::string name() const override { return name_; }
+  std::string sample(Rng& rng) const override { return inner_->sample(rng); }
+  std::string mutate(const std::string& arch, Rng& rng) const override { return inner_->mutate(arch, rng); }
+  std::string canonical(const std::string& text) const override { return inner_->canonical(text); }
+  std::vector<double> encode(const std::string& arch) const override { return inner_->encode(arch); }
+  ArchGraph graph(const std::string& arch) const override { return inner_->graph(arch); }
+  Description describe(const std::string& arch, const Task& task) const override { return inner_->describe(arch, task); }
+  std::shared_ptr<Network> build(const std::string& arch, const Task& task) const override { return inner_->build(arch, task); }
+
+ private:
+  std::string name_;
+  std::unique_ptr<SearchSpace> inner_;
+};
+
+class ElasticOnly final : public ForwardingSpace, public ElasticMbv3Space {
+ public:
+  explicit ElasticOnly(const OfaSpec& spec) : ForwardingSpace("elastic_only", std::make_unique<OfaSpace>(spec)), spec_(spec) {}
+  const OfaSpec& elastic_mbv3() const override { return spec_; }
+
+ private:
+  OfaSpec spec_;
+};
+
+class VitOnly final : public ForwardingSpace, public VitResNasSupernetSpace {
+ public:
+  explicit VitOnly(const VitSpaceSpec& spec) : ForwardingSpace("vit_only", std::make_unique<VitResNasSpace>(spec)), spec_(spec) {}
+  const VitSpaceSpec& vit_resnas() const override { return spec_; }
+
+ private:
+  VitSpaceSpec spec_;
+};
+
+TEST_F(DriverTest, OfaAndVitResNasSearchAnySpaceWithTheirSupernetCapability) {
+  OfaSpec ofa;
+  ofa.width_mult = 0.25;
+  ofa.resolutions = {12, 16};
+  registries().spaces.add("elastic_only", "an elastic MobileNetV3 space outside nascent (test)", OptionTable(),
+                          [ofa](const Options&) -> std::unique_ptr<SearchSpace> { return std::make_unique<ElasticOnly>(ofa); });
+  const std::string ofa_yaml = "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: elastic_only}\n"
+                               "strategy:\n  name: ofa\n  checkpoint: " + path("ofa.pt") + "\n"
+                               "  dataset: {name: synthetic, shape: [1, 16, 16], classes: 4, train: 64, val: 32, test: 32, noise: 0.5}\n"
+                               "  supernet_training: {epochs: [1, 1, 1, 1, 1, 1], steps_per_epoch: 1, batch_size: 16}\n"
+                               "  bn_calibration: {images: 32, batch_size: 32}\n"
+                               "  predictor: {samples: 10, epochs: 5}\n"
+                               "  constraint: {flops: 1e9}\n"
+                               "  evolution: {population: 4, generations: 1}\n"
+                               "  remeasure: 1\n";
+  const SearchSummary elastic = run_search(options(ofa_yaml));
+  EXPECT_EQ(elastic.status, "finished");
+  EXPECT_EQ(ElasticOnly(ofa).canonical(elastic.best_arch), elastic.best_arch);
+  {
+    ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+    const auto evaluations = store.evaluations(elastic.run);
+    ASSERT_FALSE(evaluations.empty());
+    for (const auto& e : evaluations) EXPECT_EQ(e.space, "elastic_only");
+  }
+  std::filesystem::remove(path("run.db"));
+
+  const VitSpaceSpec vit = VitSpaceSpec::named("tiny", 8, 4);
+  registries().spaces.add("vit_only", "a multi-stage ViT space outside nascent (test)", OptionTable(),
+                          [vit](const Options&) -> std::unique_ptr<SearchSpace> { return std::make_unique<VitOnly>(vit); });
+  const std::string vit_yaml = "seed: 1\nparallel: {threads_per_worker: 1}\nspace: {name: vit_only}\n"
+                               "strategy:\n  name: vit_resnas\n  checkpoint: " + path("vit.pt") + "\n"
+                               "  dataset: {name: synthetic, shape: [1, 56, 56], classes: 4, train: 32, val: 16, test: 16, noise: 0.5}\n"
+                               "  supernet_training: {epochs: 1, warmup_width_epochs: 0, steps_per_epoch: 1, batch_size: 16, examples_per_arch: 4}\n"
+                               "  constraint: {macs: " + std::to_string(vit_macs(vit.largest(), 56, 1, 4)) + "}\n"
+                               "  evolution: {initial_population: 4, iterations: 1, parents: 2, mutations: 2, crossovers: 2}\n"
+                               "  remeasure: 1\n";
+  const SearchSummary transformer = run_search(options(vit_yaml));
+  EXPECT_EQ(transformer.status, "finished");
+  EXPECT_EQ(VitOnly(vit).canonical(transformer.best_arch), transformer.best_arch);
+  std::filesystem::remove(path("run.db"));
+  EXPECT_ERROR(run_search(options("space: {name: nb201}\nstrategy: {name: vit_resnas, checkpoint: v.pt, constraint: {macs: 1e9}, dataset: " + std::string(kData) + "}\n")),
+               "space nb201 cannot be searched by vit_resnas: it is not a ViT-ResNAS space");
 }
 
 TEST_F(DriverTest, UnacceptedSectionsAndBudgetKeysAreOneLineErrors) {

@@ -36,7 +36,7 @@ TEST(VitResNas, SearchedTinyLiesInItsMacsWindowAndMatchesItsModule) {
   EXPECT_DOUBLE_EQ(space.describe(kSearchedTiny, imagenet).params, params);
   // Stages listing only their existing blocks read as the full form with removed positions.
   EXPECT_EQ(space.canonical(space.canonical(kSearchedTiny)), space.canonical(kSearchedTiny));
-  EXPECT_EQ(space.parse(space.canonical(kSearchedTiny)), space.normalised(arch));
+  EXPECT_EQ(space.parse(space.canonical(kSearchedTiny)), space.spec().normalised(arch));
 }
 
 void expect_counted_macs_match(const std::string& preset) {

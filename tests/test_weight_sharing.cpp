@@ -50,7 +50,7 @@ TEST_F(WeightSharingRunTest, OfaTrainsSavesReusesAndMeetsTheFlopsConstraint) {
   spec.width_mult = 0.25;
   spec.resolutions = {12, 16};
   OfaSpace space(spec);
-  const double constraint = (ofa_flops(spec, space.smallest(), 1, 4) + ofa_flops(spec, space.largest(), 1, 4)) / 2;
+  const double constraint = (ofa_flops(spec, spec.smallest(), 1, 4) + ofa_flops(spec, spec.largest(), 1, 4)) / 2;
   const SearchSummary first = run_search(options(ofa_yaml(constraint)));
   EXPECT_EQ(first.status, "finished");
   EXPECT_TRUE(std::filesystem::exists(path("ofa.pt")));

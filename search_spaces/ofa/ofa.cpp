@@ -259,30 +259,30 @@ OfaSpec OfaSpace::read_spec(const Options& options) {
 
 std::unique_ptr<SearchSpace> OfaSpace::from_options(const Options& options) { return std::make_unique<OfaSpace>(read_spec(options)); }
 
-OfaArch OfaSpace::sample_arch(Rng& rng) const {
+OfaArch OfaSpec::sample(Rng& rng) const {
   OfaArch arch;
   for (int b = 0; b < OfaSpec::kBlocks; ++b) {
-    arch.ks.push_back(spec_.kernels[uniform_index(rng, spec_.kernels.size())]);
-    arch.e.push_back(spec_.expands[uniform_index(rng, spec_.expands.size())]);
+    arch.ks.push_back(kernels[uniform_index(rng, kernels.size())]);
+    arch.e.push_back(expands[uniform_index(rng, expands.size())]);
   }
-  for (int s = 0; s < OfaSpec::kStages; ++s) arch.d.push_back(spec_.depths[uniform_index(rng, spec_.depths.size())]);
-  arch.r = spec_.resolutions[uniform_index(rng, spec_.resolutions.size())];
+  for (int s = 0; s < OfaSpec::kStages; ++s) arch.d.push_back(depths[uniform_index(rng, depths.size())]);
+  arch.r = resolutions[uniform_index(rng, resolutions.size())];
   return ofa_normalised(arch);
 }
 
-OfaArch OfaSpace::largest() const {
-  OfaArch arch{std::vector<int>(OfaSpec::kBlocks, spec_.kernels.back()), std::vector<int>(OfaSpec::kBlocks, spec_.expands.back()),
-               std::vector<int>(OfaSpec::kStages, spec_.depths.back()), spec_.resolutions.back()};
+OfaArch OfaSpec::largest() const {
+  OfaArch arch{std::vector<int>(OfaSpec::kBlocks, kernels.back()), std::vector<int>(OfaSpec::kBlocks, expands.back()),
+               std::vector<int>(OfaSpec::kStages, depths.back()), resolutions.back()};
   return ofa_normalised(arch);
 }
 
-OfaArch OfaSpace::smallest() const {
-  OfaArch arch{std::vector<int>(OfaSpec::kBlocks, spec_.kernels.front()), std::vector<int>(OfaSpec::kBlocks, spec_.expands.front()),
-               std::vector<int>(OfaSpec::kStages, spec_.depths.front()), spec_.resolutions.front()};
+OfaArch OfaSpec::smallest() const {
+  OfaArch arch{std::vector<int>(OfaSpec::kBlocks, kernels.front()), std::vector<int>(OfaSpec::kBlocks, expands.front()),
+               std::vector<int>(OfaSpec::kStages, depths.front()), resolutions.front()};
   return ofa_normalised(arch);
 }
 
-std::string OfaSpace::sample(Rng& rng) const { return print_ofa_arch(sample_arch(rng)); }
+std::string OfaSpace::sample(Rng& rng) const { return print_ofa_arch(spec_.sample(rng)); }
 
 std::string OfaSpace::mutate(const std::string& text, Rng& rng) const {
   const OfaArch original = parse(text);

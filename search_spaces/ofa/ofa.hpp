@@ -18,12 +18,18 @@ namespace nascent {
 // `divisor`, and never more than 10% below `value`.
 std::int64_t ofa_make_divisible(double value, std::int64_t divisor = 8);
 
+struct OfaArch;
+
 struct OfaSpec {
   double width_mult = 1.0;
   std::vector<int> kernels{3, 5, 7}, expands{3, 4, 6}, depths{2, 3, 4};
   std::vector<std::int64_t> resolutions{128, 160, 192, 224};
   // base_stage_width after make_divisible: stem, block0, five stages, final expand, feature mix.
   std::vector<std::int64_t> widths() const;
+  // Uniform per block and per stage, as sample_active_subnet; and the two extremes.
+  OfaArch sample(Rng& rng) const;
+  OfaArch largest() const;
+  OfaArch smallest() const;
   static constexpr int kStages = 5;
   static constexpr int kMaxDepth = 4;
   static constexpr int kBlocks = kStages * kMaxDepth;
@@ -65,7 +71,17 @@ int ofa_stage_stride(int stage);
 bool ofa_stage_se(int stage);
 bool ofa_stage_hswish(int stage);
 
-class OfaSpace : public SearchSpace {
+// Capability: a space whose architectures are sub-networks of the elastic MobileNetV3 supernet
+// (supernets/ofa_mbv3.hpp), which the OFA method trains and searches. Its strings must parse with
+// parse_ofa_arch under this spec; any space that implements it, built in or plugged in, can be
+// searched by `strategy: ofa`.
+class ElasticMbv3Space {
+ public:
+  virtual ~ElasticMbv3Space() = default;
+  virtual const OfaSpec& elastic_mbv3() const = 0;
+};
+
+class OfaSpace : public SearchSpace, public ElasticMbv3Space {
  public:
   explicit OfaSpace(OfaSpec spec) : spec_(std::move(spec)) {}
   // Options: width_mult, resolutions (list), kernels, expands, depths.
@@ -85,10 +101,8 @@ class OfaSpace : public SearchSpace {
   std::vector<std::int64_t> default_input_shape() const override { return {3, spec_.resolutions.back(), spec_.resolutions.back()}; }
 
   const OfaSpec& spec() const { return spec_; }
+  const OfaSpec& elastic_mbv3() const override { return spec_; }
   OfaArch parse(const std::string& text) const { return parse_ofa_arch(text, spec_); }
-  OfaArch sample_arch(Rng& rng) const;
-  OfaArch largest() const;
-  OfaArch smallest() const;
 
  private:
   OfaSpec spec_;

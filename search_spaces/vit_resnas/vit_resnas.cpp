@@ -341,10 +341,10 @@ std::unique_ptr<SearchSpace> VitResNasSpace::from_options(const Options& options
                                                               options.get<long>("classes")));
 }
 
-VitArch VitResNasSpace::normalised(VitArch arch) const {
+VitArch VitSpaceSpec::normalised(VitArch arch) const {
   for (std::size_t s = 0; s < arch.blocks.size(); ++s)
     for (auto& b : arch.blocks[s])
-      if (!b.exists) b = {spec_.stages[s].heads.front(), spec_.stages[s].mlps.front(), false};
+      if (!b.exists) b = {stages[s].heads.front(), stages[s].mlps.front(), false};
   return arch;
 }
 
@@ -359,11 +359,11 @@ std::string VitResNasSpace::sample(Rng& rng) const {
       arch.blocks[s][b].exists = !c.removable[b] || uniform_index(rng, 2) == 1;
     }
   }
-  return print_vit_arch(normalised(arch));
+  return print_vit_arch(spec_.normalised(arch));
 }
 
 std::string VitResNasSpace::mutate(const std::string& text, Rng& rng) const {
-  const VitArch original = normalised(parse(text));
+  const VitArch original = spec_.normalised(parse(text));
   for (int attempt = 0; attempt < 100; ++attempt) {
     VitArch arch = original;
     const std::size_t s = uniform_index(rng, spec_.stages.size());
@@ -376,16 +376,16 @@ std::string VitResNasSpace::mutate(const std::string& text, Rng& rng) const {
       default:
         if (c.removable[b]) arch.blocks[s][b].exists = !arch.blocks[s][b].exists;
     }
-    arch = normalised(arch);
+    arch = spec_.normalised(arch);
     if (!(arch == original)) return print_vit_arch(arch);
   }
   return print_vit_arch(original);
 }
 
-std::string VitResNasSpace::canonical(const std::string& text) const { return print_vit_arch(normalised(parse(text))); }
+std::string VitResNasSpace::canonical(const std::string& text) const { return print_vit_arch(spec_.normalised(parse(text))); }
 
 std::vector<double> VitResNasSpace::encode(const std::string& text) const {
-  const VitArch arch = normalised(parse(text));
+  const VitArch arch = spec_.normalised(parse(text));
   std::vector<double> features;
   for (std::size_t s = 0; s < spec_.stages.size(); ++s) {
     const auto& c = spec_.stages[s];
@@ -400,7 +400,7 @@ std::vector<double> VitResNasSpace::encode(const std::string& text) const {
 }
 
 ArchGraph VitResNasSpace::graph(const std::string& text) const {
-  const VitArch arch = normalised(parse(text));
+  const VitArch arch = spec_.normalised(parse(text));
   ArchGraph g;
   GraphVertex x = add_op(g, "stem_c" + std::to_string(arch.embed[0]));
   for (std::size_t s = 0; s < arch.embed.size(); ++s) {
@@ -430,7 +430,7 @@ ArchGraph VitResNasSpace::graph(const std::string& text) const {
 }
 
 Description VitResNasSpace::describe(const std::string& text, const Task& task) const {
-  const VitArch arch = normalised(parse(text));
+  const VitArch arch = spec_.normalised(parse(text));
   if (task.input_shape.size() != 3 || task.input_shape[1] != task.input_shape[2])
     throw Error("ViT-ResNAS needs square image inputs (channels, size, size)");
   Description d;
@@ -446,7 +446,7 @@ Description VitResNasSpace::describe(const std::string& text, const Task& task) 
 }
 
 std::shared_ptr<Network> VitResNasSpace::build(const std::string& text, const Task& task) const {
-  return std::make_shared<VitResNet>(normalised(parse(text)), task);
+  return std::make_shared<VitResNet>(spec_.normalised(parse(text)), task);
 }
 
 }  // namespace nascent

@@ -55,6 +55,8 @@ struct VitSpaceSpec {
   static VitSpaceSpec named(const std::string& preset, std::int64_t width_divisor = 1, std::int64_t classes = 1000);
   VitArch largest() const;
   VitArch smallest() const;
+  // Removed blocks take the stage's largest heads and MLP, so that equal networks print alike.
+  VitArch normalised(VitArch arch) const;
 };
 
 // The reference's tuple text, e.g. "((4, 176), (1, (176, 3, 32), (176, 704), 1), ..., (3, 176, 352), ...,
@@ -73,7 +75,17 @@ double vit_params(const VitArch& arch, std::int64_t input_size, std::int64_t in_
 // Tokens per side after the stem (input / 14), checked to halve at every reduction; throws Error otherwise.
 std::int64_t vit_tokens_per_side(std::int64_t input_size, std::size_t stages);
 
-class VitResNasSpace : public SearchSpace {
+// Capability: a space whose architectures are sub-networks of the multi-stage ViT supernet
+// (supernets/vit_resnas_supernet.hpp), which the vit_resnas method trains and searches. Its strings
+// must parse with parse_vit_arch under this spec; any space that implements it, built in or plugged
+// in, can be searched by `strategy: vit_resnas`.
+class VitResNasSupernetSpace {
+ public:
+  virtual ~VitResNasSupernetSpace() = default;
+  virtual const VitSpaceSpec& vit_resnas() const = 0;
+};
+
+class VitResNasSpace : public SearchSpace, public VitResNasSupernetSpace {
  public:
   explicit VitResNasSpace(VitSpaceSpec spec) : spec_(std::move(spec)) {}
   // Options: preset (tiny | small), width_divisor, classes (written into the head entry).
@@ -91,9 +103,8 @@ class VitResNasSpace : public SearchSpace {
   std::vector<std::int64_t> default_input_shape() const override { return {3, 224, 224}; }
 
   const VitSpaceSpec& spec() const { return spec_; }
+  const VitSpaceSpec& vit_resnas() const override { return spec_; }
   VitArch parse(const std::string& text) const { return parse_vit_arch(text, spec_); }
-  // Removed blocks take the stage's largest heads and MLP, so that equal networks print alike.
-  VitArch normalised(VitArch arch) const;
 
  private:
   VitSpaceSpec spec_;
