@@ -11,6 +11,7 @@
 #include "cli/cli_support.hpp"
 #include "cli/model_commands.hpp"
 #include "cli/options_command.hpp"
+#include "cli/report_commands.hpp"
 #include "cli/results_command.hpp"
 #include "core/input_shape.hpp"
 #include "cli/score_command.hpp"
@@ -172,6 +173,8 @@ int main(int argc, char** argv) {
   add_score_command(app, plugins);
   add_train_command(app, plugins, exit_status);
   add_export_command(app, plugins);
+  add_report_command(app, plugins);
+  add_serve_command(app, plugins);
 
   // Hidden (empty group): run by the build right after linking the engine.
   std::string catalogue_file;

@@ -10,6 +10,9 @@ packages=(
   libjpeg62-turbo-dev libpng-dev libzip-dev
   dataset-fashion-mnist wordnet-base sqlite3
   python3-torch  # the export tests load the TorchScript files in Python (/usr/bin/python3)
+  libgraphviz-dev libcpp-httplib-dev  # the report's drawings (Graphviz) and `nascent serve`
+  nodejs npm  # the report's charting libraries, installed by npm ci at build time (results/web)
+  chromium  # the report's browser tests (headless)
 )
 missing=()
 for package in "${packages[@]}"; do
