@@ -130,8 +130,10 @@ int main(int argc, char** argv) {
   describe_cmd->add_option("--classes", classes, "Number of classes")->check(CLI::PositiveNumber)->capture_default_str();
   describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
   std::string describe_format = "text";
-  describe_cmd->add_option("--format", describe_format, "text, or dot: the graph alone in Graphviz DOT (pipe to dot -Tsvg)")
-      ->check(CLI::IsMember({"text", "dot"}))
+  describe_cmd->add_option("--format", describe_format,
+                           "text; dot: the graph alone in Graphviz DOT (pipe to dot -Tsvg); drawing: the report's drawing in DOT "
+                           "(a grammar derivation as a tree, OFA and ViT-ResNAS by stage; else the graph)")
+      ->check(CLI::IsMember({"text", "dot", "drawing"}))
       ->capture_default_str();
   describe_cmd->callback([&] {
     load_plugins(plugins);
@@ -141,6 +143,11 @@ int main(int argc, char** argv) {
     const std::string canonical = space->canonical(arch);
     if (input.empty()) input = format_shape(task.input_shape);
     const Description d = space->describe(canonical, task);
+    if (describe_format == "drawing") {
+      const auto* own = dynamic_cast<const DrawsArchitecture*>(space.get());
+      std::cout << (own ? own->drawing(canonical) : graph_to_dot(d.graph));
+      return;
+    }
     if (describe_format == "dot") {
       std::cout << graph_to_dot(d.graph);
       return;

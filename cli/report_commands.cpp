@@ -38,8 +38,13 @@ class CandidateDrawer {
     Drawing drawing;
     try {
       const SearchSpace& space = space_of(run);
-      drawing.svg = dot_to_svg(graph_to_dot(space.graph(arch)));
-      drawing.what = space.name() + " computation graph";
+      if (const auto* own = dynamic_cast<const DrawsArchitecture*>(&space)) {
+        drawing.svg = dot_to_svg(own->drawing(arch));
+        drawing.what = space.name() + " " + own->drawing_kind();
+      } else {
+        drawing.svg = dot_to_svg(graph_to_dot(space.graph(arch)));
+        drawing.what = space.name() + " computation graph";
+      }
     } catch (const std::exception& error) {
       drawing = {"", std::string("no drawing: ") + error.what()};
     }

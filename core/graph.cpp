@@ -120,6 +120,8 @@ std::string graph_to_dot(const ArchGraph& graph) {
   return out.str();
 }
 
+std::string dot_id(const std::string& text) { return boost::escape_dot_string(text); }
+
 std::string graph_to_text(const ArchGraph& graph) {
   std::ostringstream out;
   for (auto [v, end] = boost::vertices(graph); v != end; ++v) {

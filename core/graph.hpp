@@ -43,6 +43,8 @@ std::string graph_to_text(const ArchGraph& graph);
 // Graphviz DOT (Boost.Graph's writer): vertices labelled with their op, edges into a vertex that
 // takes ordered inputs labelled with their slot. `dot -Tsvg` draws it.
 std::string graph_to_dot(const ArchGraph& graph);
+// `text` as a DOT identifier: unchanged when it is one, else quoted with its quotes escaped.
+std::string dot_id(const std::string& text);
 
 std::uint64_t fnv1a(const std::string& text);
 

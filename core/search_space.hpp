@@ -86,6 +86,16 @@ class WeightOverlapSpace {
   virtual double weight_overlap(const std::string& target, const std::string& source) const = 0;
 };
 
+// A space with a drawing of its own for the report (`nascent report`), where graph() is not what a
+// reader wants to see: a grammar derivation as a tree, an elastic network by stage and block.
+// drawing() is a Graphviz digraph; without this capability the report draws graph().
+class DrawsArchitecture {
+ public:
+  virtual ~DrawsArchitecture() = default;
+  virtual std::string drawing(const std::string& arch) const = 0;
+  virtual std::string drawing_kind() const = 0;  // what the drawing shows, e.g. "derivation tree"
+};
+
 // A space whose architectures are the discretised cells of a one-shot supernet (DARTS, RARTS):
 // the supernet's name in registries().supernets; its genotypes parse as this space's strings.
 class CellSupernetSpace {

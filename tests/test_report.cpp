@@ -13,6 +13,9 @@
 #include <thread>
 
 #include "core/config.hpp"
+#include "core/registry.hpp"
+#include "core/rng.hpp"
+#include "core/search_space.hpp"
 #include "results/drawing.hpp"
 #include "results/query.hpp"
 #include "results/report.hpp"
@@ -111,6 +114,23 @@ TEST_F(ReportTest, GraphvizDrawsACellAsSvg) {
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("conv_3x3"), std::string::npos);
   EXPECT_ERROR(dot_to_svg("not a graph"), "drawing:");
+}
+
+// Grammar derivations as trees, OFA and ViT-ResNAS by stage: each space's own drawing lays out.
+TEST_F(ReportTest, SpacesWithTheirOwnDrawingLayOut) {
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"einspace", "derivation tree"}, {"ofa_mbv3", "stages and blocks"}, {"vit_resnas", "stages and blocks"}};
+  for (const auto& [name, kind] : expected) {
+    const auto space = registries().spaces.create(name, Config::parse("{}"));
+    const auto* own = dynamic_cast<const DrawsArchitecture*>(space.get());
+    ASSERT_NE(own, nullptr) << name;
+    EXPECT_EQ(own->drawing_kind(), kind);
+    Rng rng(4);
+    const std::string arch = space->sample(rng);
+    const std::string svg = dot_to_svg(own->drawing(arch));
+    EXPECT_EQ(svg.rfind("<svg", 0), 0u) << name;
+    EXPECT_NE(svg.find(name == "einspace" ? arch.substr(0, arch.find('(')) : "stage 1"), std::string::npos) << name << " " << arch;
+  }
 }
 
 TEST_F(ReportTest, ThePageHoldsEveryRowAndDrawsTheTopCandidates) {

@@ -2,8 +2,10 @@
 #include <cctype>
 #include <cmath>
 #include <functional>
+#include <sstream>
 
 #include "core/error.hpp"
+#include "core/graph.hpp"
 #include "core/input_shape.hpp"
 #include "search_spaces/grammar/grammar.hpp"
 
@@ -595,6 +597,29 @@ std::string tree_text(const Grammar& grammar, const Node& tree) {
   };
   line(tree, "", true, true);
   return out;
+}
+
+std::string tree_dot(const Grammar& grammar, const Node& tree, std::size_t max_nodes) {
+  std::ostringstream out;
+  out << "digraph derivation {\nnode [shape=box];\n";
+  std::size_t count = 0;
+  std::function<std::size_t(const Node&)> emit = [&](const Node& node) -> std::size_t {
+    const std::size_t id = count++;
+    if (count > max_nodes) throw Error("derivation of more than " + std::to_string(max_nodes) + " nodes: too large to draw");
+    const Production& production = grammar.productions[node.production];
+    std::string label = production.name;
+    if (production.kind == Kind::terminal) label += "\n" + format_shape(node.out);
+    if (shares_inner(grammar, node)) label += "\n(" + std::to_string(node.branches) + " copies)";
+    out << id << " [label=" << dot_id(label) << (production.kind == Kind::terminal ? "" : ", fillcolor=\"#ffffff\"") << "];\n";
+    for (const Node& child : node.children) {
+      const std::size_t child_id = emit(child);  // writes the child's own statements first
+      out << id << " -> " << child_id << ";\n";
+    }
+    return id;
+  };
+  emit(tree);
+  out << "}\n";
+  return out.str();
 }
 
 std::vector<double> terminal_counts(const Grammar& grammar, const Node& tree) {

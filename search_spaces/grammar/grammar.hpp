@@ -143,6 +143,9 @@ Measures measure(const Grammar& grammar, const Node& tree, std::int64_t num_clas
 
 // The indented tree with each node's input and output shapes.
 std::string tree_text(const Grammar& grammar, const Node& tree);
+// The derivation tree as a Graphviz digraph (productions as nodes, terminals with their output
+// shape); Error beyond `max_nodes` nodes, which no drawing would make readable.
+std::string tree_dot(const Grammar& grammar, const Node& tree, std::size_t max_nodes = 400);
 
 // Terminal usage counts (one per terminal production, grammar order), used by encode().
 std::vector<double> terminal_counts(const Grammar& grammar, const Node& tree);

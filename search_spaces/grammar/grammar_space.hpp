@@ -11,7 +11,7 @@ namespace nascent {
 // A search space defined by a grammar file: architectures are derivation strings, sampled,
 // mutated and checked for the space's input shape (space option `input`, e.g. 1x28x28).
 // Options: input, max_params, max_activation, max_macs, max_depth.
-class GrammarSpace : public SearchSpace {
+class GrammarSpace : public SearchSpace, public DrawsArchitecture {
  public:
   // `options`: input and the limits, as declared for the grammar spaces in search_spaces/builtin.cpp.
   GrammarSpace(std::string name, grammar::Grammar grammar, const Options& options);
@@ -30,6 +30,8 @@ class GrammarSpace : public SearchSpace {
   std::shared_ptr<Network> build(const std::string& arch, const Task& task) const override;
   std::string explain(const std::string& arch, const Task& task) const override;
   std::vector<std::int64_t> default_input_shape() const override { return input_; }
+  std::string drawing(const std::string& arch) const override { return grammar::tree_dot(grammar_, parse(arch)); }
+  std::string drawing_kind() const override { return "derivation tree"; }
 
   const grammar::Grammar& grammar() const { return grammar_; }
   const grammar::Shape& input_shape() const { return input_; }

@@ -323,6 +323,24 @@ std::vector<double> OfaSpace::encode(const std::string& text) const {
   return features;
 }
 
+std::string OfaSpace::drawing(const std::string& text) const {
+  // One record per stage, its active blocks side by side: seven rows from stem to head.
+  const OfaArch arch = parse(text);
+  std::ostringstream out;
+  out << "digraph ofa {\nstem [label=\"stem " << arch.r << "x" << arch.r << "\"];\n";
+  for (int s = 0; s < OfaSpec::kStages; ++s) {
+    out << "s" << s << " [shape=Mrecord, label=\"{stage " << s + 1 << " \\| stride " << ofa_stage_stride(s) << (ofa_stage_se(s) ? " \\| SE" : "")
+        << "|{";
+    for (int i = 0; i < arch.d[static_cast<std::size_t>(s)]; ++i) {
+      const auto b = static_cast<std::size_t>(s * OfaSpec::kMaxDepth + i);
+      out << (i ? "|" : "") << "k" << arch.ks[b] << " e" << arch.e[b];
+    }
+    out << "}}\"];\n" << (s ? "s" + std::to_string(s - 1) : std::string("stem")) << " -> s" << s << ";\n";
+  }
+  out << "head [label=\"head\"];\ns" << OfaSpec::kStages - 1 << " -> head;\n}\n";
+  return out.str();
+}
+
 ArchGraph OfaSpace::graph(const std::string& text) const {
   const OfaArch arch = parse(text);
   ArchGraph g;

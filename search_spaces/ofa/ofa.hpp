@@ -81,7 +81,7 @@ class ElasticMbv3Space {
   virtual const OfaSpec& elastic_mbv3() const = 0;
 };
 
-class OfaSpace : public SearchSpace, public ElasticMbv3Space {
+class OfaSpace : public SearchSpace, public ElasticMbv3Space, public DrawsArchitecture {
  public:
   explicit OfaSpace(OfaSpec spec) : spec_(std::move(spec)) {}
   // Options: width_mult, resolutions (list), kernels, expands, depths.
@@ -102,6 +102,9 @@ class OfaSpace : public SearchSpace, public ElasticMbv3Space {
 
   const OfaSpec& spec() const { return spec_; }
   const OfaSpec& elastic_mbv3() const override { return spec_; }
+  // Stages as rows of their active MBConv blocks (kernel, expand ratio, stride), stem to head.
+  std::string drawing(const std::string& arch) const override;
+  std::string drawing_kind() const override { return "stages and blocks"; }
   OfaArch parse(const std::string& text) const { return parse_ofa_arch(text, spec_); }
 
  private:

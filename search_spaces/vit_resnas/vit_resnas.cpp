@@ -399,6 +399,31 @@ std::vector<double> VitResNasSpace::encode(const std::string& text) const {
   return features;
 }
 
+std::string VitResNasSpace::drawing(const std::string& text) const {
+  // One record per stage, its blocks side by side, joined by the residual spatial reductions.
+  const VitArch arch = spec_.normalised(parse(text));
+  std::ostringstream out;
+  out << "digraph vit {\nstem [label=\"conv stem, " << arch.embed[0] << " channels\"];\n";
+  std::string previous = "stem";
+  for (std::size_t s = 0; s < arch.embed.size(); ++s) {
+    if (s > 0) {
+      const std::string reduction = "r" + std::to_string(s);
+      out << reduction << " [label=\"reduction " << arch.embed[s - 1] << " to " << arch.embed[s] << "\", fillcolor=\"#ffffff\"];\n"
+          << previous << " -> " << reduction << ";\n";
+      previous = reduction;
+    }
+    out << "s" << s << " [shape=Mrecord, label=\"{stage " << s + 1 << " \\| embed " << arch.embed[s] << " \\| head dim " << arch.head_dim[s] << "|{";
+    int shown = 0;
+    for (const VitBlock& block : arch.blocks[s])
+      if (block.exists) out << (shown++ ? "|" : "") << block.heads << " heads\\nmlp " << block.mlp;
+    if (shown == 0) out << "no blocks";
+    out << "}}\"];\n" << previous << " -> s" << s << ";\n";
+    previous = "s" + std::to_string(s);
+  }
+  out << "head [label=\"head\"];\n" << previous << " -> head;\n}\n";
+  return out.str();
+}
+
 ArchGraph VitResNasSpace::graph(const std::string& text) const {
   const VitArch arch = spec_.normalised(parse(text));
   ArchGraph g;

@@ -85,7 +85,7 @@ class VitResNasSupernetSpace {
   virtual const VitSpaceSpec& vit_resnas() const = 0;
 };
 
-class VitResNasSpace : public SearchSpace, public VitResNasSupernetSpace {
+class VitResNasSpace : public SearchSpace, public VitResNasSupernetSpace, public DrawsArchitecture {
  public:
   explicit VitResNasSpace(VitSpaceSpec spec) : spec_(std::move(spec)) {}
   // Options: preset (tiny | small), width_divisor, classes (written into the head entry).
@@ -104,6 +104,9 @@ class VitResNasSpace : public SearchSpace, public VitResNasSupernetSpace {
 
   const VitSpaceSpec& spec() const { return spec_; }
   const VitSpaceSpec& vit_resnas() const override { return spec_; }
+  // Stages as rows of their transformer blocks (heads, MLP width), joined by the reductions.
+  std::string drawing(const std::string& arch) const override;
+  std::string drawing_kind() const override { return "stages and blocks"; }
   VitArch parse(const std::string& text) const { return parse_vit_arch(text, spec_); }
 
  private:
