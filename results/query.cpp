@@ -441,6 +441,7 @@ std::string evaluation_to_text(const StoredEvaluation& e) {
       {"arch", e.arch},
       {"fingerprint", e.fingerprint},
       {"stage", to_string(e.stage)},
+      {"parent", e.parent ? std::to_string(e.run) + ":" + std::to_string(*e.parent) : "-"},
       {"status", e.result.ok ? "ok" : "failed: " + e.result.error},
       {"fitness", e.fitness ? exact_number(*e.fitness) : "-"},
       {"cost", exact_number(e.result.cost)},

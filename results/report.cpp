@@ -111,6 +111,13 @@ json correlations_json(const RunRecord& run, const std::vector<StoredEvaluation>
   return out;
 }
 
+json children_of(const std::vector<StoredEvaluation>& evaluations, std::int64_t seq) {
+  json children = json::array();
+  for (const auto& e : evaluations)
+    if (e.parent == seq) children.push_back(e.seq);
+  return children;
+}
+
 json top_json(const RunRecord& run, const std::vector<StoredEvaluation>& evaluations, std::size_t k, const DrawCandidate& draw) {
   json out = json::array();
   // A run without final candidates (DARTS without a final training) shows its best epochs' cells.
@@ -133,8 +140,8 @@ json top_json(const RunRecord& run, const std::vector<StoredEvaluation>& evaluat
                    {"metrics", metrics_json(e.result.metrics)},
                    {"svg", drawing.svg},
                    {"drawing", drawing.what},
-                   {"parent", nullptr},
-                   {"children", json::array()}});
+                   {"parent", e.parent ? json(*e.parent) : json(nullptr)},
+                   {"children", children_of(evaluations, e.seq)}});
   }
   return out;
 }

@@ -72,6 +72,7 @@ class Statement {
   // purpose and read back as NaN; infinities are ordinary REAL values and round-trip.
   Statement& bind(int i, double v) { return check(std::isnan(v) ? sqlite3_bind_null(stmt_, i) : sqlite3_bind_double(stmt_, i, v)); }
   Statement& bind(int i, std::optional<double> v) { return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i)); }
+  Statement& bind(int i, std::optional<std::int64_t> v) { return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i)); }
 
   void reset() {
     sqlite3_reset(stmt_);
@@ -162,6 +163,7 @@ CREATE TABLE evaluations (
   device TEXT NOT NULL,
   created_at TEXT NOT NULL,
   stage TEXT NOT NULL DEFAULT 'query',  -- query, score, epoch, report, measure, search, final (results/stage.hpp)
+  parent_seq INTEGER,        -- lineage: the seq this architecture was derived from (schema 4); NULL when none
   UNIQUE (run_id, seq)
 );
 CREATE INDEX evaluations_candidate ON evaluations (candidate_id);
@@ -355,7 +357,7 @@ struct ResultStore::Statements {
         find_candidate(db, "SELECT id FROM candidates WHERE space = ? AND arch = ?", path),
         evaluation(db,
                    "INSERT INTO evaluations (run_id, seq, candidate_id, ok, error, fitness, cost, seconds, elapsed, "
-                   "device, created_at, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "device, created_at, stage, parent_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    path),
         metric(db, "INSERT INTO metrics (evaluation_id, name, value) VALUES (?, ?, ?)", path) {}
   Statement candidate, find_candidate, evaluation, metric;
@@ -421,7 +423,8 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
           // Schema 1 had no stages: every evaluation in it was a query.
           exec("ALTER TABLE evaluations ADD COLUMN stage TEXT NOT NULL DEFAULT 'query'");
         }
-        upgrade_to_3();
+        if (identity.user_version < 3) upgrade_to_3();
+        exec("ALTER TABLE evaluations ADD COLUMN parent_seq INTEGER");  // schema 4: lineage
         exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
       }
       schema_version_ = kSchemaVersion;
@@ -548,7 +551,7 @@ void ResultStore::add_evaluations(const std::vector<StoredEvaluation>& evaluatio
 
       s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
       s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
-      s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, to_string(e.stage));
+      s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, to_string(e.stage)).bind(13, e.parent);
       try {
         s.evaluation.step("write");
       } catch (const Error&) {
@@ -715,6 +718,7 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
     Statement s(db_,
                 "SELECT e.id, e.run_id, e.seq, c.space, c.arch, c.fingerprint, e.ok, e.error, e.fitness, e.cost, "
                 "e.seconds, e.elapsed, e.device, e.created_at, " + std::string(schema_version_ >= 2 ? "e.stage" : "'query'") +
+                    (schema_version_ >= 4 ? ", e.parent_seq" : ", NULL") +
                 " FROM evaluations e JOIN candidates c ON c.id = "
                 "e.candidate_id " + where + "ORDER BY e.run_id, e.seq",
                 path_);
@@ -752,6 +756,7 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
         throw Error(path_ + ": evaluation " + std::to_string(e.run) + ":" + std::to_string(e.seq) + " has an " + error.what());
       }
       if (e.fitness && negated[e.run]) e.fitness = -*e.fitness;
+      if (!s.is_null(15)) e.parent = s.integer(15);
     }
     Statement m(db_,
                 "SELECT m.evaluation_id, m.name, m.value FROM metrics m JOIN evaluations e ON e.id = m.evaluation_id " +

@@ -50,6 +50,9 @@ struct StoredEvaluation {
   double elapsed = 0;             // run seconds when it was stored (for wall-clock budgets on resume)
   Stage stage = Stage::Query;
   std::string created_at;
+  // Lineage: the seq (in the same run) of the evaluation this architecture was derived from, e.g.
+  // evolution's parent; empty when it was sampled or the method records no parents.
+  std::optional<std::int64_t> parent;
 };
 
 // One point of a named series that is no evaluation of a candidate: a supernet's loss per epoch,
@@ -78,7 +81,7 @@ class ResultStore {
   // unnegated, and the curves table for what earlier schemas stored as stand-in evaluations.
   // Older files are upgraded in place (one transaction) when opened for writing, and read as if
   // upgraded when opened read-only.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   std::int64_t begin_run(const RunInfo& info);
   // A run maximising val_acc whose final candidates are its queries.

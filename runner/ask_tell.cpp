@@ -26,6 +26,7 @@ struct Pending {
   std::string arch, fingerprint;
   Evaluation result;
   std::optional<double> value;  // the objective's value
+  std::optional<std::int64_t> parent;  // lineage: the seq it was derived from
   bool replayed = false;
 };
 
@@ -49,6 +50,7 @@ class AskTellSearch final : public Method {
     const std::string name = strategy_config_.get<std::string>("name", "evolution");
     strategy_ = registries().strategies.create(name, strategy_config_, StrategyContext{*context.space, context.config_dir});
     pool_scoring_ = dynamic_cast<PoolScoringStrategy*>(strategy_.get());
+    lineage_ = dynamic_cast<ProposesChildren*>(strategy_.get());
     transfer_ = dynamic_cast<WeightTransferStrategy*>(strategy_.get());
     const Config& config = *context.config;
     evaluator_name_ = config.child("evaluator").get<std::string>("name", "train");
@@ -118,11 +120,16 @@ class AskTellSearch final : public Method {
     for (const auto& arch : asked) canonical.push_back(context.space->canonical(arch));
     std::vector<Pending> pending;
     std::unordered_set<std::string> pending_archs;
-    for (const std::string& arch : canonical) {
+    for (std::size_t i = 0; i < canonical.size(); ++i) {
+      const std::string& arch = canonical[i];
       if (seen_.count(arch) || pending_archs.count(arch)) continue;
       Pending p;
       p.seq = next_seq_ + static_cast<std::int64_t>(pending.size());
       p.arch = arch;
+      if (lineage_)
+        if (const auto parent = lineage_->parent_of(asked[i]))
+          if (const auto found = seq_of_.find(context.space->canonical(*parent)); found != seq_of_.end()) p.parent = found->second;
+      seq_of_[arch] = p.seq;
       pending_archs.insert(arch);
       pending.push_back(std::move(p));
     }
@@ -181,7 +188,7 @@ class AskTellSearch final : public Method {
     if (stage == Stage::Query && scores != pool_scores_.end())
       for (const auto& [name, value] : scores->second) p.result.metrics.emplace(name, value);
     p.value = objective_value(p.result, context.objective);
-    context.record_at(p.seq, stage, p.arch, p.fingerprint, p.result, p.value);
+    context.record_at(p.seq, stage, p.arch, p.fingerprint, p.result, p.value, p.parent);
   }
 
   // On resume, an evaluation stored at this seq stands in for evaluating it again.
@@ -292,6 +299,8 @@ class AskTellSearch final : public Method {
   std::unique_ptr<Evaluator> evaluator_, predictor_;
   std::string evaluator_name_;
   std::unordered_map<std::string, std::optional<double>> seen_;  // arch -> fitness, within this run
+  std::unordered_map<std::string, std::int64_t> seq_of_;          // arch -> the seq it was queried at
+  ProposesChildren* lineage_ = nullptr;
   std::unordered_map<std::string, std::map<std::string, double>> pool_scores_;
   std::int64_t done_ = 0;      // query evaluations, which the evaluations budget counts
   std::int64_t next_seq_ = 0;  // every stored evaluation, scores included

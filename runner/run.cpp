@@ -116,12 +116,12 @@ class StoreContext final : public RunContext {
       next_seq_ = std::max(next_seq_, seq + 1);
       return seq;
     }
-    record_at(seq, stage, canonical, space->fingerprint(canonical), result, value);
+    record_at(seq, stage, canonical, space->fingerprint(canonical), result, value, std::nullopt);
     return seq;
   }
 
   void record_at(std::int64_t seq, Stage stage, const std::string& arch, const std::string& fingerprint, const Evaluation& result,
-                 std::optional<double> value) override {
+                 std::optional<double> value, std::optional<std::int64_t> parent) override {
     std::lock_guard<std::mutex> lock(mutex_);
     StoredEvaluation e;
     e.run = run_;
@@ -133,6 +133,7 @@ class StoreContext final : public RunContext {
     e.fitness = value;  // the objective's value as measured; the run records which way is better
     e.elapsed = elapsed();
     e.stage = stage;
+    e.parent = parent;
     mark_running();
     store_->add_evaluation(e);
     next_seq_ = std::max(next_seq_, seq + 1);

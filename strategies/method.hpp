@@ -82,8 +82,9 @@ class RunContext {
   virtual std::int64_t record(Stage stage, const std::string& arch, const Evaluation& result, std::optional<double> value,
                               std::optional<std::int64_t> seq = std::nullopt) = 0;
   // Stores the same at a given seq (the ask/tell search numbers evaluations evaluated in parallel).
+  // `parent`: the seq of the evaluation it was derived from (lineage), when the method knows one.
   virtual void record_at(std::int64_t seq, Stage stage, const std::string& arch, const std::string& fingerprint,
-                         const Evaluation& result, std::optional<double> fitness) = 0;
+                         const Evaluation& result, std::optional<double> fitness, std::optional<std::int64_t> parent = std::nullopt) = 0;
   // One point of a named curve (supernet loss per epoch, predictor quality, alphas per epoch); a
   // point a resumed run already holds is kept.
   virtual void record_curve(const std::string& curve, double step, double value, const std::string& label = "") = 0;

@@ -16,6 +16,7 @@ RegularizedEvolution::RegularizedEvolution(const SearchSpace& space, Options opt
 
 std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) {
   std::vector<std::string> batch;
+  parents_.clear();
   // Until the first population has been asked for, children would have no parents: sample.
   const std::size_t initial =
       options_.fill_with_seeds && !options_.seeds.empty() ? options_.seeds.size() : options_.population;
@@ -49,8 +50,15 @@ std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) 
       }
     }
     batch.push_back(space_.mutate(population_[best].arch, rng));
+    parents_[batch.back()] = population_[best].arch;
   }
   return batch;
+}
+
+std::optional<std::string> RegularizedEvolution::parent_of(const std::string& child) const {
+  const auto found = parents_.find(child);
+  if (found == parents_.end()) return std::nullopt;
+  return found->second;
 }
 
 void RegularizedEvolution::tell(const std::string& arch, std::optional<double> fitness) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <deque>
+#include <map>
 
 #include "strategies/strategy.hpp"
 
@@ -7,7 +8,7 @@ namespace nascent {
 
 // Regularised (ageing) evolution, Real et al. 2019: a population of the most recent results;
 // each child mutates the best of a random tournament; the oldest member dies when a child joins.
-class RegularizedEvolution : public Strategy {
+class RegularizedEvolution : public Strategy, public ProposesChildren {
  public:
   struct Options {
     std::size_t population = 50;
@@ -23,6 +24,7 @@ class RegularizedEvolution : public Strategy {
   std::string name() const override { return "evolution"; }
   std::vector<std::string> ask(std::size_t count, Rng& rng) override;
   void tell(const std::string& arch, std::optional<double> fitness) override;
+  std::optional<std::string> parent_of(const std::string& child) const override;
 
   std::size_t population_size() const { return population_.size(); }
 
@@ -36,6 +38,7 @@ class RegularizedEvolution : public Strategy {
   std::size_t initial_asked_ = 0;
   std::size_t seeds_told_ = 0;
   std::deque<Member> population_;  // front is the oldest
+  std::map<std::string, std::string> parents_;  // the last batch's children -> their parents
 };
 
 }  // namespace nascent

@@ -47,6 +47,15 @@ class WeightTransferStrategy {
   virtual std::string transfer_source(const std::string& arch) const = 0;
 };
 
+// Lineage: the architecture `child` (as the last ask() returned it) was derived from, e.g. the
+// parent it mutates; empty for a sampled one. The search stores it with the evaluation (as the
+// parent's seq) and the report shows it.
+class ProposesChildren {
+ public:
+  virtual ~ProposesChildren() = default;
+  virtual std::optional<std::string> parent_of(const std::string& child) const = 0;
+};
+
 // config_dir resolves relative paths (a metrics table) as the rest of the config does.
 std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace& space,
                                         const std::string& config_dir = "");

@@ -162,6 +162,31 @@ TEST_F(ReportTest, ThePageHoldsEveryRowAndDrawsTheTopCandidates) {
       EXPECT_EQ(c["n"], 60);
     }
   EXPECT_TRUE(found);
+  // Lineage: after the first population every child names its parent, one NB201 operation away.
+  const auto evolution = store.evaluations(1);
+  for (const auto& e : evolution) {
+    if (e.seq < 10) {
+      EXPECT_FALSE(e.parent) << e.seq;
+      continue;
+    }
+    ASSERT_TRUE(e.parent) << e.seq;
+    ASSERT_LT(*e.parent, e.seq);
+    const std::string& parent = evolution[static_cast<std::size_t>(*e.parent)].arch;
+    int differ = 0;
+    for (std::size_t at = 0, bt = 0; at < e.arch.size() && bt < parent.size(); ++at, ++bt) {
+      const std::size_t a_end = e.arch.find('~', at), b_end = parent.find('~', bt);
+      if (a_end == std::string::npos || b_end == std::string::npos) break;
+      differ += e.arch.substr(at, a_end - at) != parent.substr(bt, b_end - bt);
+      at = a_end + 1;
+      bt = b_end + 1;
+    }
+    EXPECT_EQ(differ, 1) << e.arch << " from " << parent;
+  }
+  for (const auto& candidate : data["top"]) {
+    if (candidate["run"] != 1) continue;
+    for (const auto& child : candidate["children"])
+      EXPECT_EQ(evolution[child.get<std::size_t>()].parent, candidate["seq"].get<std::int64_t>());
+  }
   // Only some runs.
   ASSERT_EQ(run_cli("report --db " + path("run.db") + " --run 2 --out " + path("two.html")).status, 0);
   EXPECT_EQ(embedded_data(read_file(path("two.html")))["runs"].size(), 1u);

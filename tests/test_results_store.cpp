@@ -383,7 +383,7 @@ TEST_F(ResultStoreTest, RefusesForeignNewerAndNonDatabaseFilesWithoutTouchingThe
     expect_refused_untouched("foreign.db", "is not a nascent results database", mode);
     expect_refused_untouched("foreign-id.db", "is not a nascent results database", mode);
     expect_refused_untouched("foreign-wal.db", "is not a nascent results database", mode);
-    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to 3)", mode);
+    expect_refused_untouched("newer.db", "was written by a newer nascent (schema 99, this build reads up to " + std::to_string(ResultStore::kSchemaVersion) + ")", mode);
     expect_refused_untouched("text.db", "file is not a database", mode);
     expect_refused_untouched("short.db", "file is not a database", mode);
   }
@@ -454,7 +454,7 @@ TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
     store.add_evaluation(evaluation(run, 0, "a", {{"acc", 1.0}}));
   }
   sql(path("old.db"),
-      "ALTER TABLE evaluations DROP COLUMN stage; ALTER TABLE runs DROP COLUMN objective_metric; ALTER TABLE runs DROP "
+      "ALTER TABLE evaluations DROP COLUMN parent_seq; ALTER TABLE evaluations DROP COLUMN stage; ALTER TABLE runs DROP COLUMN objective_metric; ALTER TABLE runs DROP "
       "COLUMN objective_mode; ALTER TABLE runs DROP COLUMN final_stage; DROP TABLE curves; PRAGMA user_version = 1;");
   {
     ResultStore store(path("old.db"), ResultStore::Mode::ReadOnly);
@@ -474,7 +474,7 @@ TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
     EXPECT_EQ(evaluations[0].result.metrics.at("acc"), 1.0);
     EXPECT_EQ(evaluations[1].stage, Stage::Score);
   }
-  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "3");
+  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "4");
 }
 
 }  // namespace
@@ -623,8 +623,8 @@ TEST_F(SchemaTwoFixture, IsUpgradedInPlaceKeepingEveryResult) {
   }
 
   ResultStore store(file, ResultStore::Mode::ReadWrite);
-  EXPECT_EQ(store.schema_version(), 3);
-  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "3");
+  EXPECT_EQ(store.schema_version(), 4);
+  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "4");
 
   const auto runs = store.runs();
   ASSERT_EQ(runs.size(), 3u);
