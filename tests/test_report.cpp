@@ -90,6 +90,7 @@ class ReportTest : public ScratchDirTest {
   }
   // Two real runs: regularised evolution on the NB201 table and a tiny DARTS search (alpha curves).
   void make_runs(int evaluations = 60) {
+    if (!fs::exists(kTable)) GTEST_SKIP() << kTable << " is absent (../shared/data)";
     ASSERT_EQ(run_search(options("seed: 2\nspace: {name: nb201}\nstrategy: {name: evolution, population: 10, sample: 3}\n"
                                  "evaluator: {name: table, path: " + kTable + ", key: arch, metric: cifar10_valid_12ep, "
                                  "report: [cifar10_test_200ep], cost: train_seconds_12ep}\n"
@@ -135,6 +136,7 @@ TEST_F(ReportTest, SpacesWithTheirOwnDrawingLayOut) {
 
 TEST_F(ReportTest, ThePageHoldsEveryRowAndDrawsTheTopCandidates) {
   make_runs();
+  if (IsSkipped()) return;
   const CliOutput written = run_cli("report --db " + path("run.db") + " --out " + path("report.html"));
   ASSERT_EQ(written.status, 0) << written.out;
   const std::string page = read_file(path("report.html"));
@@ -195,6 +197,7 @@ TEST_F(ReportTest, ThePageHoldsEveryRowAndDrawsTheTopCandidates) {
 TEST_F(ReportTest, ChromiumRendersEveryChartWithEveryRowAndNoErrors) {
   if (!have_chromium()) GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh installs it)";
   make_runs();
+  if (IsSkipped()) return;
   ASSERT_EQ(run_cli("report --db " + path("run.db") + " --out " + path("report.html")).status, 0);
   const nlohmann::json data = embedded_data(read_file(path("report.html")));
   const std::string dom = chromium("file://" + path("report.html"), "--virtual-time-budget=20000");
@@ -234,6 +237,7 @@ TEST_F(ReportTest, ChromiumRendersEveryChartWithEveryRowAndNoErrors) {
 TEST_F(ReportTest, ServeShowsAnEvaluationWrittenAfterThePageLoaded) {
   if (!have_chromium()) GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh installs it)";
   make_runs(20);
+  if (IsSkipped()) return;
   const CliOutput started = shell(std::string(NASCENT_BINARY) + " serve --db " + path("run.db") +
                                   " --port 0 --poll-ms 300 > " + path("serve.log") + " 2>&1 & echo $!");
   const int pid = std::stoi(started.out);
