@@ -2,6 +2,7 @@
 
 #include "cli/cli_run.hpp"
 
+#include <cmath>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -27,6 +28,8 @@ struct ResultsArgs {
   std::string eval;
   std::string stage;  // empty: each run's final stage
   std::string curve;  // curve name prefix
+  bool hypervolume = false;
+  std::vector<double> reference;
 
   // Checked before the database is opened, so a typo is reported as such.
   std::optional<Stage> selected_stage() const {
@@ -179,6 +182,9 @@ void add_results_command(CLI::App& app) {
   pareto->add_option("--objectives", pareto_args->objectives,
                      "Two or more metric:max|min, comma-separated, e.g. val_acc:max,params:min")
       ->required();
+  pareto->add_flag("--hypervolume", pareto_args->hypervolume, "Print the hypervolume the front dominates instead of the front");
+  pareto->add_option("--reference", pareto_args->reference, "The hypervolume's reference point, one value per objective: 80,3e8")
+      ->delimiter(',');
   add_run_option(pareto, *pareto_args, "Only this run (default: every run)");
   add_stage_option(pareto, *pareto_args);
   pareto->callback([args = pareto_args] {
@@ -192,7 +198,26 @@ void add_results_command(CLI::App& app) {
       require_metric(evaluations, objective.metric);
       columns.push_back(objective.metric);
     }
-    print(pareto_front(evaluations, objectives, run_directions(runs)), args->format, columns);
+    const auto front = pareto_front(evaluations, objectives, run_directions(runs));
+    if (!args->hypervolume) {
+      if (!args->reference.empty()) throw Error("results pareto: --reference goes with --hypervolume");
+      print(front, args->format, columns);
+      return;
+    }
+    if (args->reference.size() != objectives.size())
+      throw Error("results pareto: --hypervolume needs --reference with one value per objective (" + std::to_string(objectives.size()) + ")");
+    std::vector<std::vector<double>> points;
+    for (const auto& e : front) {
+      std::vector<double> point;
+      for (const auto& objective : objectives) point.push_back(metric_value(e, objective.metric).value_or(NAN));
+      points.push_back(std::move(point));
+    }
+    const double volume = hypervolume(points, objectives, args->reference);
+    if (args->format == "json") {
+      std::cout << "{\"hypervolume\": " << exact_number(volume) << ", \"front\": " << front.size() << "}\n";
+    } else {
+      std::cout << "hypervolume " << exact_number(volume) << " (" << front.size() << " evaluations on the front)\n";
+    }
   });
 
   auto compare_args = std::make_shared<ResultsArgs>();

@@ -5,7 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "core/search_space.hpp"
+
 namespace nascent {
+
+// A capability an evaluator may implement: the task its networks are built for (input shape,
+// classes). Metrics computable without training (params, flops) are measured for it before a
+// candidate is evaluated, so that a constraint on them costs nothing; evaluators without it are
+// taken to run the space's default input with 10 classes (the benchmark tables' setting).
+class EvaluatesTask {
+ public:
+  virtual ~EvaluatesTask() = default;
+  virtual Task evaluation_task() const = 0;
+};
 
 class ReportsMetrics {
  public:

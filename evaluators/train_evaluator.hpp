@@ -17,7 +17,7 @@ class Network;
 // then measures it: val_acc, val_loss, train_acc,
 // train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
 // latency_ms (batch 1, median). The evaluation's cost is its training seconds.
-class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public ReportsMetrics {
+class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public ReportsMetrics, public EvaluatesTask {
  public:
   struct Options {
     // Epochs or steps, batch size, optimiser and schedule, loader threads. Nesterov is ignored when
@@ -45,6 +45,7 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public 
                            const std::string& source) override;
   const DataSplits& data() const { return data_; }
   std::vector<std::string> reported_metrics() const override;
+  Task evaluation_task() const override { return Task{data_.input_shape, data_.num_classes, data_.vocabulary_size}; }
 
  private:
   double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device);

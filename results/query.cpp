@@ -433,6 +433,64 @@ std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluation
   return aligned(rows);
 }
 
+namespace {
+
+// Hypervolume of points (minimised on every coordinate) below `reference`, by slicing the last
+// coordinate: between consecutive values the dominated region is the (d-1)-dimensional
+// hypervolume of the points at or below the slice.
+double minimised_hypervolume(std::vector<std::vector<double>> points, const std::vector<double>& reference) {
+  const std::size_t d = reference.size();
+  if (points.empty()) return 0;
+  if (d == 1) {
+    double best = reference[0];
+    for (const auto& p : points) best = std::min(best, p[0]);
+    return reference[0] - best;
+  }
+  if (d == 2) {
+    // Sweep along the first coordinate, keeping the lowest second coordinate seen so far.
+    std::sort(points.begin(), points.end());
+    double volume = 0, lowest = reference[1];
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      lowest = std::min(lowest, points[i][1]);
+      const double next = i + 1 < points.size() ? points[i + 1][0] : reference[0];
+      volume += (next - points[i][0]) * (reference[1] - lowest);
+    }
+    return volume;
+  }
+  std::sort(points.begin(), points.end(), [d](const auto& a, const auto& b) { return a[d - 1] < b[d - 1]; });
+  const std::vector<double> lower_reference(reference.begin(), reference.end() - 1);
+  double volume = 0;
+  std::vector<std::vector<double>> below;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    below.emplace_back(points[i].begin(), points[i].end() - 1);
+    const double top = i + 1 < points.size() ? points[i + 1][d - 1] : reference[d - 1];
+    if (top > points[i][d - 1]) volume += minimised_hypervolume(below, lower_reference) * (top - points[i][d - 1]);
+  }
+  return volume;
+}
+
+}  // namespace
+
+double hypervolume(const std::vector<std::vector<double>>& points, const std::vector<Objective>& objectives,
+                   const std::vector<double>& reference) {
+  if (reference.size() != objectives.size())
+    throw Error("hypervolume: the reference point has " + std::to_string(reference.size()) + " values for " +
+                std::to_string(objectives.size()) + " objectives");
+  std::vector<double> ref;
+  for (std::size_t m = 0; m < objectives.size(); ++m) ref.push_back(objectives[m].maximize ? -reference[m] : reference[m]);
+  std::vector<std::vector<double>> kept;
+  for (const auto& point : points) {
+    std::vector<double> p;
+    bool inside = point.size() == objectives.size();
+    for (std::size_t m = 0; inside && m < objectives.size(); ++m) {
+      p.push_back(objectives[m].maximize ? -point[m] : point[m]);
+      inside = std::isfinite(p.back()) && p.back() < ref[m];
+    }
+    if (inside) kept.push_back(std::move(p));
+  }
+  return minimised_hypervolume(std::move(kept), ref);
+}
+
 std::string evaluation_to_text(const StoredEvaluation& e) {
   std::vector<std::vector<std::string>> rows{
       {"run", std::to_string(e.run)},

@@ -60,6 +60,13 @@ std::vector<StoredEvaluation> top_k_fitness(std::vector<StoredEvaluation> evalua
 std::vector<StoredEvaluation> pareto_front(const std::vector<StoredEvaluation>& evaluations,
                                            const std::vector<Objective>& objectives, const RunDirections& directions = {});
 
+// The hypervolume the points dominate up to `reference` (one value per objective; objectives
+// as in `objectives`, maximised or minimised). Points that do not beat the reference on every
+// objective add nothing. Exact, by slicing along one objective at a time (fine for the fronts of
+// a search: hundreds of points, a few objectives).
+double hypervolume(const std::vector<std::vector<double>>& points, const std::vector<Objective>& objectives,
+                   const std::vector<double>& reference);
+
 // JSON: an array of objects with run, seq, space, arch, fingerprint, ok, error, fitness, cost,
 // seconds, device, created_at, stage and metrics (name -> number); NaN and infinities become null.
 std::string evaluations_to_json(const std::vector<StoredEvaluation>& evaluations);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -27,6 +28,7 @@ struct Pending {
   Evaluation result;
   std::optional<double> value;  // the objective's value
   std::optional<std::int64_t> parent;  // lineage: the seq it was derived from
+  std::map<std::string, double> statics;  // params and flops measured before evaluating
   bool replayed = false;
 };
 
@@ -37,7 +39,7 @@ class AskTellSearch final : public Method {
   std::string label() const override { return strategy_->name(); }
   std::string evaluator_label() const override { return evaluator_name_; }
   Stage final_stage() const override { return Stage::Query; }
-  std::vector<std::string> sections() const override { return {"evaluator", "predictor"}; }
+  std::vector<std::string> sections() const override { return {"evaluator", "predictor", "objectives", "constraints"}; }
   std::vector<std::string> budget_keys() const override { return {"evaluations", "seconds", "cost"}; }
   bool needs_budget() const override { return true; }
   bool evaluates_in_parallel() const override { return true; }
@@ -51,6 +53,7 @@ class AskTellSearch final : public Method {
     strategy_ = registries().strategies.create(name, strategy_config_, StrategyContext{*context.space, context.config_dir});
     pool_scoring_ = dynamic_cast<PoolScoringStrategy*>(strategy_.get());
     lineage_ = dynamic_cast<ProposesChildren*>(strategy_.get());
+    multi_objective_ = dynamic_cast<MultiObjectiveStrategy*>(strategy_.get());
     transfer_ = dynamic_cast<WeightTransferStrategy*>(strategy_.get());
     const Config& config = *context.config;
     evaluator_name_ = config.child("evaluator").get<std::string>("name", "train");
@@ -58,15 +61,27 @@ class AskTellSearch final : public Method {
     evaluator_ = make_evaluator(config.child("evaluator"), evaluator_context);
     // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
     if (config.has("predictor")) predictor_ = make_evaluator(config.child("predictor"), evaluator_context);
-    // An objective the evaluator never reports is refused now, before a run is recorded; other
-    // evaluators are checked on their first evaluation.
+    const auto* described = dynamic_cast<const EvaluatesTask*>(evaluator_.get());
+    static_task_ = described ? described->evaluation_task() : Task{context.space->default_input_shape(), 10, 0};
+    // Metrics the space computes without training are measured before each evaluation when an
+    // objective or a constraint names them.
+    std::vector<std::string> named;
+    for (const Objective& objective : context.objectives) named.push_back(objective.metric);
+    for (const Constraint& constraint : context.constraints) named.push_back(constraint.metric);
+    for (const std::string& metric : named)
+      if (is_static(metric) && std::find(statics_.begin(), statics_.end(), metric) == statics_.end()) statics_.push_back(metric);
+    // An objective or constraint the evaluator never reports (and the space cannot compute) is
+    // refused now, before a run is recorded; other evaluators are checked on their first evaluation.
     if (const auto* reporter = dynamic_cast<const ReportsMetrics*>(evaluator_.get())) {
       const std::vector<std::string> metrics = reporter->reported_metrics();
-      if (std::find(metrics.begin(), metrics.end(), context.objective.metric) == metrics.end()) {
-        std::string known;
-        for (const auto& metric : metrics) known += (known.empty() ? "" : ", ") + metric;
-        throw Error("config: objective.metric '" + context.objective.metric + "' is not reported by the evaluator (it reports: " +
-                    known + ")");
+      std::string known;
+      for (const auto& metric : metrics) known += (known.empty() ? "" : ", ") + metric;
+      for (std::size_t i = 0; i < named.size(); ++i) {
+        if (is_static(named[i]) || std::find(metrics.begin(), metrics.end(), named[i]) != metrics.end()) continue;
+        const std::string what = i >= context.objectives.size() ? "constraints." + named[i]
+                                 : config.has("objectives")     ? "objectives: " + named[i]
+                                                                : "objective.metric '" + named[i] + "'";
+        throw Error("config: " + what + " is not reported by the evaluator (it reports: " + known + "; the space computes params, flops)");
       }
     }
   }
@@ -99,6 +114,8 @@ class AskTellSearch final : public Method {
       }
     }
     if (context.interrupted()) result_.status = "interrupted";
+    if (infeasible_ > 0)
+      context.progress(std::to_string(infeasible_) + " candidates broke a constraint before training and were skipped", true);
     return finish();
   }
 
@@ -129,6 +146,14 @@ class AskTellSearch final : public Method {
       if (lineage_)
         if (const auto parent = lineage_->parent_of(asked[i]))
           if (const auto found = seq_of_.find(context.space->canonical(*parent)); found != seq_of_.end()) p.parent = found->second;
+      p.statics = static_metrics(*context.space, arch);
+      if (!feasible(context, p.statics)) {
+        // Infeasible before training: never evaluated, never stored, told back as a failure.
+        seen_[arch] = std::nullopt;
+        seen_values_[arch] = std::nullopt;
+        ++infeasible_;
+        continue;
+      }
       seq_of_[arch] = p.seq;
       pending_archs.insert(arch);
       pending.push_back(std::move(p));
@@ -140,11 +165,16 @@ class AskTellSearch final : public Method {
       ++next_seq_;
       if (!p.replayed) ++result_.evaluated_now;
       total_cost_ += p.result.cost;
-      seen_[p.arch] = fitness_of(p.result, context.objective);
-      note_best(p, context);
+      const bool ok = feasible(context, p.result.metrics);
+      seen_[p.arch] = ok ? fitness_of(p.result, context.objective) : std::nullopt;
+      seen_values_[p.arch] = ok ? objective_values(p.result, context.objectives) : std::nullopt;
+      if (ok) note_best(p, context);
       report(context, p);
     }
-    for (const std::string& arch : canonical) strategy_->tell(arch, seen_.at(arch));
+    for (const std::string& arch : canonical) {
+      if (multi_objective_) multi_objective_->tell_objectives(arch, seen_values_.at(arch));
+      else strategy_->tell(arch, seen_.at(arch));
+    }
     return !pending.empty();
   }
 
@@ -183,6 +213,8 @@ class AskTellSearch final : public Method {
       p.result.ok = false;
       p.result.error = error.what();
     }
+    // Metrics measured before training stay with the evaluation (the evaluator's own win).
+    for (const auto& [name, value] : p.statics) p.result.metrics.emplace(name, value);
     // A queried candidate keeps the training-free scores it was chosen by.
     auto scores = pool_scores_.find(p.arch);
     if (stage == Stage::Query && scores != pool_scores_.end())
@@ -209,6 +241,36 @@ class AskTellSearch final : public Method {
     std::string known;
     for (const auto& metric : evaluation.metrics) known += (known.empty() ? "" : ", ") + metric.first;
     throw Error("config: objective.metric '" + objective.metric + "' is not reported by the evaluator (it reports: " + known + ")");
+  }
+
+  static bool is_static(const std::string& metric) { return metric == "params" || metric == "flops"; }
+
+  std::map<std::string, double> static_metrics(const SearchSpace& space, const std::string& arch) const {
+    std::map<std::string, double> metrics;
+    if (statics_.empty()) return metrics;
+    const Description description = space.describe(arch, static_task_);
+    for (const std::string& metric : statics_) metrics[metric] = metric == "params" ? description.params : description.flops;
+    return metrics;
+  }
+
+  // Every constraint whose metric `metrics` holds is met (a missing metric is checked when it exists).
+  static bool feasible(const RunContext& context, const std::map<std::string, double>& metrics) {
+    for (const Constraint& constraint : context.constraints) {
+      const auto found = metrics.find(constraint.metric);
+      if (found != metrics.end() && !(std::isfinite(found->second) && constraint.satisfied_by(found->second))) return false;
+    }
+    return true;
+  }
+
+  // The objectives' values, larger is better (minimised ones negated); nullopt when any is missing.
+  static std::optional<std::vector<double>> objective_values(const Evaluation& result, const std::vector<Objective>& objectives) {
+    std::vector<double> values;
+    for (const Objective& objective : objectives) {
+      const auto value = objective_value(result, objective);
+      if (!value) return std::nullopt;
+      values.push_back(objective.maximize ? *value : -*value);
+    }
+    return values;
   }
 
   void note_best(const Pending& p, const RunContext& context) {
@@ -301,6 +363,11 @@ class AskTellSearch final : public Method {
   std::unordered_map<std::string, std::optional<double>> seen_;  // arch -> fitness, within this run
   std::unordered_map<std::string, std::int64_t> seq_of_;          // arch -> the seq it was queried at
   ProposesChildren* lineage_ = nullptr;
+  MultiObjectiveStrategy* multi_objective_ = nullptr;
+  std::unordered_map<std::string, std::optional<std::vector<double>>> seen_values_;  // arch -> objective values
+  std::vector<std::string> statics_;  // params/flops named by an objective or a constraint
+  Task static_task_;
+  std::size_t infeasible_ = 0;
   std::unordered_map<std::string, std::map<std::string, double>> pool_scores_;
   std::int64_t done_ = 0;      // query evaluations, which the evaluations budget counts
   std::int64_t next_seq_ = 0;  // every stored evaluation, scores included

@@ -381,6 +381,9 @@ SearchSummary run_search(const SearchOptions& options) {
   // A training run's budget is its epochs; a search config's budget belongs to its search.
   if (!options.train_only) context.budget = read_budget(config, *method, name);
   context.objective = read_objective(config, method->default_metric(config));
+  context.objectives = read_objectives(config, context.objective);
+  context.objective = context.objectives.front();
+  context.constraints = read_constraints(config);
   if (!options.train_only) read_parallel(config, *method, context);
   if (options.resume && !method->resumable())
     throw Error("--resume: " + name + " runs cannot be resumed yet; start a new run");
@@ -471,6 +474,46 @@ Objective read_objective(const Config& config, const std::string& default_metric
   const std::string mode = objective.get<std::string>("mode", "max");
   if (mode != "max" && mode != "min") throw Error("config: objective.mode must be max or min, got '" + mode + "'");
   return {objective.get<std::string>("metric", default_metric), mode == "max"};
+}
+
+std::vector<Objective> read_objectives(const Config& config, const Objective& single) {
+  if (!config.has("objectives")) return {single};
+  if (config.has("objective")) throw Error("config: give objective or objectives, not both");
+  const YAML::Node list = config.node()["objectives"];
+  if (!list.IsSequence() || list.size() == 0) throw Error("config: objectives: expected a list such as [val_acc:max, flops:min]");
+  std::vector<Objective> objectives;
+  for (const YAML::Node& item : list) {
+    const std::string text = item.IsScalar() ? item.as<std::string>() : "";
+    const std::size_t colon = text.rfind(':');
+    const std::string metric = text.substr(0, colon), mode = colon == std::string::npos ? "max" : text.substr(colon + 1);
+    if (metric.empty() || (mode != "max" && mode != "min"))
+      throw Error("config: objectives: expected metric:max or metric:min, got '" + (item.IsScalar() ? text : std::string("a nested value")) + "'");
+    for (const Objective& earlier : objectives)
+      if (earlier.metric == metric) throw Error("config: objectives: " + metric + " is listed twice");
+    objectives.push_back({metric, mode == "max"});
+  }
+  return objectives;
+}
+
+std::vector<Constraint> read_constraints(const Config& config) {
+  std::vector<Constraint> constraints;
+  if (!config.has("constraints")) return constraints;
+  const Config section = config.child("constraints");
+  if (!section.node().IsMap()) throw Error("config: constraints: expected a map such as {flops: {max: 3e8}}");
+  for (const auto& item : section.node()) {
+    const std::string metric = item.first.as<std::string>();
+    const Config limit = section.child(metric);
+    if (!limit.node().IsMap()) throw Error("config: constraints." + metric + ": expected {min: .., max: ..}");
+    limit.check_keys({"min", "max"});
+    Constraint constraint{metric, std::nullopt, std::nullopt};
+    if (limit.has("min")) constraint.min = limit.get<double>("min");
+    if (limit.has("max")) constraint.max = limit.get<double>("max");
+    if (!constraint.min && !constraint.max) throw Error("config: constraints." + metric + ": give min, max or both");
+    if (constraint.min && constraint.max && *constraint.min > *constraint.max)
+      throw Error("config: constraints." + metric + ": min is above max");
+    constraints.push_back(constraint);
+  }
+  return constraints;
 }
 
 std::optional<double> objective_value(const Evaluation& evaluation, const Objective& objective) {

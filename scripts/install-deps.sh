@@ -11,13 +11,15 @@ packages=(
   dataset-fashion-mnist wordnet-base sqlite3
   python3-torch  # the export tests load the TorchScript files in Python (/usr/bin/python3)
   libgraphviz-dev libcpp-httplib-dev  # the report's drawings (Graphviz) and `nascent serve`
-  nodejs npm  # the report's charting libraries, installed by npm ci at build time (results/web)
   chromium  # the report's browser tests (headless)
 )
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# The report's charting libraries are installed by `npm ci` at build time (results/web). A machine
+# with its own Node.js (e.g. NodeSource's, which bundles npm) keeps it: Debian's npm would conflict.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo_cmd=""

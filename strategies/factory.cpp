@@ -3,6 +3,7 @@
 #include "core/registry.hpp"
 #include "strategies/boshnas.hpp"
 #include "strategies/random_search.hpp"
+#include "strategies/nsga2.hpp"
 #include "strategies/regularized_evolution.hpp"
 #include "strategies/robot.hpp"
 
@@ -52,6 +53,15 @@ void register_builtin_strategies(Registries& registries) {
                 "tournament contestants drawn with replacement (einspace's code) instead of without (Real et al.)");
   strategies.add("evolution", "regularised (aging) evolution, Real et al. 2019", evolution_options, make_evolution);
   strategies.add("regularized_evolution", "the same as evolution", evolution_options, make_evolution);
+
+  const Nsga2::Options nsga2;
+  strategies.add("nsga2", "NSGA-II over the config's objectives (Deb et al. 2002), mutation only",
+                 OptionTable().integer("population", static_cast<long long>(nsga2.population), "parents kept and children per generation").at_least(2),
+                 [](const Options& options, const StrategyContext& context) -> std::unique_ptr<Strategy> {
+                   Nsga2::Options o;
+                   o.population = count_of(options, "population");
+                   return std::make_unique<Nsga2>(context.space, o);
+                 });
 
   const Robot::Options robot;
   OptionTable robot_options;

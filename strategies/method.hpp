@@ -29,6 +29,13 @@ struct Objective {
   bool maximize = true;
 };
 
+// `constraints: {flops: {max: 3e8}}`: a candidate outside [min, max] on `metric` is infeasible.
+struct Constraint {
+  std::string metric;
+  std::optional<double> min, max;
+  bool satisfied_by(double value) const { return (!min || value >= *min) && (!max || value <= *max); }
+};
+
 // Thrown by RunContext::check_stop inside a method: the run stops where it is, with what it stored.
 struct RunStopped {
   std::string status;  // "interrupted" (Ctrl-C) or "budget"
@@ -53,7 +60,9 @@ class RunContext {
   std::string config_dir;
   bool quiet = false;
   Budget budget;
-  Objective objective;
+  Objective objective;                 // the first of `objectives`: what single-objective methods rank by
+  std::vector<Objective> objectives;   // `objectives:` (or just `objective`)
+  std::vector<Constraint> constraints; // `constraints:` (ask/tell searches)
   const SearchSpace* space = nullptr;
   const Config* config = nullptr;  // the whole run config
   bool resuming = false;
@@ -136,6 +145,10 @@ std::unique_ptr<Method> make_ask_tell_search(const Config& strategy);
 
 // The `objective` section (metric, mode) with `default_metric` when absent.
 Objective read_objective(const Config& config, const std::string& default_metric);
+// `objectives: [val_acc:max, flops:min]`, or the single `objective` when absent.
+std::vector<Objective> read_objectives(const Config& config, const Objective& single);
+// `constraints: {metric: {min: .., max: ..}, ...}`.
+std::vector<Constraint> read_constraints(const Config& config);
 // An evaluation's objective value; failed evaluations, non-finite values and a missing metric have none.
 std::optional<double> objective_value(const Evaluation& evaluation, const Objective& objective);
 // Higher is better: the value, negated for a minimised objective.

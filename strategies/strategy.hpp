@@ -56,6 +56,16 @@ class ProposesChildren {
   virtual std::optional<std::string> parent_of(const std::string& child) const = 0;
 };
 
+// Several objectives (the config's `objectives`): the search tells every candidate's values, one
+// per objective in the config's order, each oriented so that larger is better (minimised ones
+// negated); nullopt when the candidate failed, lacks a value or breaks a constraint. tell() is not
+// called for a strategy with this capability.
+class MultiObjectiveStrategy {
+ public:
+  virtual ~MultiObjectiveStrategy() = default;
+  virtual void tell_objectives(const std::string& arch, const std::optional<std::vector<double>>& values) = 0;
+};
+
 // config_dir resolves relative paths (a metrics table) as the rest of the config does.
 std::unique_ptr<Strategy> make_strategy(const Config& config, const SearchSpace& space,
                                         const std::string& config_dir = "");
