@@ -367,7 +367,7 @@ TEST(CliExamples, TableExamplesRunAndReportTheirBest) {
   if (!fs::exists(csv)) GTEST_SKIP() << "no " << csv;
   const fs::path dir = fs::temp_directory_path() / ("nascent-examples-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  for (const std::string example : {"nb201-table-evolution", "nb201-table-random"}) {
+  for (const std::string example : {"nb201-table-evolution", "nb201-table-random", "nb201-nsga2-table"}) {
     const std::string db = (dir / (example + ".db")).string();
     // From another working directory, so the data path must resolve against the config's folder.
     const Result r = run("search " + std::string(NASCENT_SOURCE_DIR) + "/examples/" + example + ".yaml --db " + db);
