@@ -1,9 +1,10 @@
 // Multi-objective search on the NAS-Bench-201 table: objectives cifar10_valid_12ep (max) and FLOPs
 // (min, computed by the space at 3x32x32 with 10 classes, equal to NAS-Bench-Suite-Zero's count
-// in zc_proxies_cifar10.csv), 300 evaluations per run. For NSGA-II and random search over seeds
+// in zc_proxies_cifar10.csv), 300 evaluations per run. For NSGA-II, the multi-objective
+// regularised evolution (tournament size 10) and random search over seeds
 // 0..N-1: the hypervolume of the run's front as a share of the whole table's front, with the
 // reference point (80% accuracy, the largest cell's FLOPs).
-//   bench_nsga2 [path/to/nb201.csv] [seeds=10] [evaluations=300] [population=50]
+//   bench_nsga2 [path/to/nb201.csv] [seeds=10] [evaluations=300] [population=50] [crossover=0]
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   const int seeds = argc > 2 ? std::stoi(argv[2]) : 10;
   const int evaluations = argc > 3 ? std::stoi(argv[3]) : 300;
   const int population = argc > 4 ? std::stoi(argv[4]) : 50;
+  const std::string crossover = argc > 5 ? argv[5] : "0";
   if (!fs::exists(csv)) {
     std::fprintf(stderr, "bench_nsga2: %s does not exist\n", csv.c_str());
     return 1;
@@ -69,7 +71,7 @@ int main(int argc, char** argv) {
 
   const fs::path dir = fs::temp_directory_path() / ("nascent-bench-nsga2-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  for (const std::string strategy : {"nsga2", "random"}) {
+  for (const std::string strategy : {"nsga2", "mo_evolution", "random"}) {
     std::vector<double> shares;
     for (int seed = 0; seed < seeds; ++seed) {
       SearchOptions options;
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
                                      "objectives: [cifar10_valid_12ep:max, flops:min]\n");
       options.config.set("evaluator.path=" + csv);
       options.config.set("strategy.name=" + strategy);
-      if (strategy == "nsga2") options.config.set("strategy.population=" + std::to_string(population));
+      if (strategy != "random") options.config.set("strategy.population=" + std::to_string(population));
+      if (strategy == "nsga2") options.config.set("strategy.crossover=" + crossover);
       options.config.set("budget.evaluations=" + std::to_string(evaluations));
       options.seed = static_cast<std::uint64_t>(seed);
       options.db_path = (dir / (strategy + std::to_string(seed) + ".db")).string();
@@ -92,7 +95,7 @@ int main(int argc, char** argv) {
     double mean = 0, spread = 0;
     for (double s : shares) mean += s / shares.size();
     for (double s : shares) spread += (s - mean) * (s - mean) / std::max<std::size_t>(1, shares.size() - 1);
-    std::printf("%-7s %d evaluations, seeds 0..%d: hypervolume share %.4f +- %.4f (min %.4f, max %.4f)\n", strategy.c_str(), evaluations,
+    std::printf("%-12s %d evaluations, seeds 0..%d: hypervolume share %.4f +- %.4f (min %.4f, max %.4f)\n", strategy.c_str(), evaluations,
                 seeds - 1, mean, std::sqrt(spread), *std::min_element(shares.begin(), shares.end()),
                 *std::max_element(shares.begin(), shares.end()));
   }

@@ -86,6 +86,14 @@ class WeightOverlapSpace {
   virtual double weight_overlap(const std::string& target, const std::string& source) const = 0;
 };
 
+// A space that can recombine two architectures (genetic crossover, e.g. for NSGA-II): a child
+// that takes each decision from one of the parents.
+class CrossoverSpace {
+ public:
+  virtual ~CrossoverSpace() = default;
+  virtual std::string crossover(const std::string& a, const std::string& b, Rng& rng) const = 0;
+};
+
 // A space with a drawing of its own for the report (`nascent report`), where graph() is not what a
 // reader wants to see: a grammar derivation as a tree, an elastic network by stage and block.
 // drawing() is a Graphviz digraph; without this capability the report draws graph().

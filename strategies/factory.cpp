@@ -3,6 +3,7 @@
 #include "core/registry.hpp"
 #include "strategies/boshnas.hpp"
 #include "strategies/random_search.hpp"
+#include "strategies/mo_evolution.hpp"
 #include "strategies/nsga2.hpp"
 #include "strategies/regularized_evolution.hpp"
 #include "strategies/robot.hpp"
@@ -55,12 +56,27 @@ void register_builtin_strategies(Registries& registries) {
   strategies.add("regularized_evolution", "the same as evolution", evolution_options, make_evolution);
 
   const Nsga2::Options nsga2;
-  strategies.add("nsga2", "NSGA-II over the config's objectives (Deb et al. 2002), mutation only",
-                 OptionTable().integer("population", static_cast<long long>(nsga2.population), "parents kept and children per generation").at_least(2),
+  strategies.add("nsga2", "NSGA-II over the config's objectives (Deb et al. 2002)",
+                 OptionTable()
+                     .integer("population", static_cast<long long>(nsga2.population), "parents kept and children per generation").at_least(2)
+                     .number("crossover", nsga2.crossover, "chance a child is a crossover of two parents (spaces that define one)").at_least(0).at_most(1),
                  [](const Options& options, const StrategyContext& context) -> std::unique_ptr<Strategy> {
                    Nsga2::Options o;
                    o.population = count_of(options, "population");
+                   o.crossover = options.get<double>("crossover");
                    return std::make_unique<Nsga2>(context.space, o);
+                 });
+
+  const MultiObjectiveEvolution::Options mo_evolution;
+  strategies.add("mo_evolution", "regularised evolution over the config's objectives: tournaments by non-domination rank, then crowding",
+                 OptionTable()
+                     .integer("population", static_cast<long long>(mo_evolution.population), "individuals kept (the oldest dies)").at_least(1)
+                     .integer("sample", static_cast<long long>(mo_evolution.sample), "tournament size").at_least(1),
+                 [](const Options& options, const StrategyContext& context) -> std::unique_ptr<Strategy> {
+                   MultiObjectiveEvolution::Options o;
+                   o.population = count_of(options, "population");
+                   o.sample = count_of(options, "sample");
+                   return std::make_unique<MultiObjectiveEvolution>(context.space, o);
                  });
 
   const Robot::Options robot;

@@ -70,6 +70,7 @@ std::vector<double> crowding_distances(const std::vector<std::optional<std::vect
 
 Nsga2::Nsga2(const SearchSpace& space, Options options) : space_(space), options_(options) {
   if (options_.population < 2) throw Error("config: strategy.population must be at least 2");
+  if (!(options_.crossover >= 0 && options_.crossover <= 1)) throw Error("config: strategy.crossover must be in [0, 1]");
 }
 
 std::vector<std::string> Nsga2::ask(std::size_t count, Rng& rng) {
@@ -88,7 +89,13 @@ std::vector<std::string> Nsga2::ask(std::size_t count, Rng& rng) {
           child = space_.sample(rng);
         } else {
           parent = tournament(rng).arch;
-          child = space_.mutate(parent, rng);
+          const auto* recombines = dynamic_cast<const CrossoverSpace*>(&space_);
+          if (recombines && options_.crossover > 0 && uniform_real(rng) < options_.crossover) {
+            // The child's lineage names the first parent.
+            child = space_.mutate(recombines->crossover(parent, tournament(rng).arch, rng), rng);
+          } else {
+            child = space_.mutate(parent, rng);
+          }
         }
         const std::string canonical = space_.canonical(child);
         if (!evaluated_.count(canonical) && !queued.count(canonical)) break;

@@ -306,13 +306,7 @@ TEST(Darts, RartsStartsYAtWAndCouplesThem) {
 
 class DifferentiableRunTest : public ScratchDirTest {
  protected:
-  SearchOptions options(const std::string& yaml) {
-    SearchOptions o;
-    o.config = Config::parse(yaml);
-    o.db_path = path("run.db");
-    o.quiet = true;
-    return o;
-  }
+  SearchOptions options(const std::string& yaml) const { return search_options(yaml); }
   static constexpr const char* kData = "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 96, val: 32, test: 32, noise: 0.5}";
 };
 

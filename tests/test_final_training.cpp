@@ -18,13 +18,7 @@ namespace fs = std::filesystem;
 
 class FinalTrainingTest : public ScratchDirTest {
  protected:
-  SearchOptions options(const std::string& yaml) {
-    SearchOptions o;
-    o.config = Config::parse(yaml);
-    o.db_path = path("run.db");
-    o.quiet = true;
-    return o;
-  }
+  SearchOptions options(const std::string& yaml) const { return search_options(yaml); }
   static constexpr const char* kData = "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 128, val: 32, test: 32, noise: 0.5}";
   std::string search_yaml(const std::string& final_training) const {
     return std::string("seed: 3\nspace: {name: nb201, channels: 4, cells_per_stage: 1}\nstrategy: {name: random}\n") +

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -80,14 +81,7 @@ std::size_t count_with(const std::vector<StoredEvaluation>& evaluations, const s
 
 class ReportTest : public ScratchDirTest {
  protected:
-  SearchOptions options(const std::string& yaml) {
-    SearchOptions o;
-    o.config = Config::parse(yaml);
-    o.config_dir = dir_.string();
-    o.db_path = path("run.db");
-    o.quiet = true;
-    return o;
-  }
+  SearchOptions options(const std::string& yaml) const { return search_options(yaml); }
   // Two real runs: regularised evolution on the NB201 table and a tiny DARTS search (alpha curves).
   void make_runs(int evaluations = 60) {
     if (!fs::exists(kTable)) GTEST_SKIP() << kTable << " is absent (../shared/data)";
@@ -216,7 +210,16 @@ TEST_F(ReportTest, ChromiumRendersEveryChartWithEveryRowAndNoErrors) {
   const std::string x = data["defaults"]["scatter_x"], y = data["defaults"]["scatter_y"], h = data["defaults"]["histogram"];
   EXPECT_EQ(attribute(dom, "chart-scatter", "data-points"), std::to_string(count_with(all, {x, y})));
   EXPECT_EQ(attribute(dom, "chart-histogram", "data-points"), std::to_string(count_with(all, {h})));
-  EXPECT_FALSE(attribute(dom, "chart-proxies", "data-points").empty());
+  // The proxies chart: the picked metric against each run's accuracy, for the runs that have both.
+  const std::string proxy = attribute(dom, "chart-proxies", "data-metric");
+  ASSERT_FALSE(proxy.empty());
+  std::map<std::int64_t, std::string> against;  // the runs with a correlation for that metric
+  for (const auto& c : data["correlations"])
+    if (c["metric"] == proxy) against[c["run"].get<std::int64_t>()] = c["against"].get<std::string>();
+  std::size_t proxy_rows = 0;
+  for (const auto& e : all)
+    if (against.count(e.run)) proxy_rows += metric_value(e, proxy) && metric_value(e, against.at(e.run));
+  EXPECT_EQ(attribute(dom, "chart-proxies", "data-points"), std::to_string(proxy_rows)) << proxy;
   for (const std::string group : {"alpha", "supernet"}) {
     const auto points = store.curves(2, group + ".");
     ASSERT_FALSE(points.empty()) << group;

@@ -12,7 +12,9 @@
 #include <functional>
 #include <string>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
+#include "runner/search.hpp"
 
 namespace nascent {
 
@@ -36,6 +38,16 @@ class ScratchDirTest : public ::testing::Test {
     std::filesystem::create_directories((dir_ / name).parent_path());
     std::ofstream(path(name), std::ios::binary) << content;
     return path(name);
+  }
+
+  // A quiet search of `yaml` into `db` inside the scratch folder (relative paths: the folder).
+  SearchOptions search_options(const std::string& yaml, const std::string& db = "run.db") const {
+    SearchOptions o;
+    o.config = Config::parse(yaml);
+    o.config_dir = dir_.string();
+    o.db_path = path(db);
+    o.quiet = true;
+    return o;
   }
 
   std::filesystem::path dir_;

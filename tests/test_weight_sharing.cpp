@@ -17,14 +17,7 @@ namespace {
 
 class WeightSharingRunTest : public ScratchDirTest {
  protected:
-  SearchOptions options(const std::string& yaml) {
-    SearchOptions o;
-    o.config = Config::parse(yaml);
-    o.config_dir = dir_.string();
-    o.db_path = path("run.db");
-    o.quiet = true;
-    return o;
-  }
+  SearchOptions options(const std::string& yaml) const { return search_options(yaml); }
   std::vector<StoredEvaluation> stage(const std::vector<StoredEvaluation>& all, const std::string& name) {
     std::vector<StoredEvaluation> kept;
     for (const auto& e : all)

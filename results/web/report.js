@@ -700,6 +700,7 @@
     body.appendChild(grid);
 
     var metric = state.pick.proxy;
+    container.setAttribute('data-metric', metric);
     var rows = [];
     var titles = [];
     var againstNames = [];

@@ -96,6 +96,14 @@ std::string Nb201Space::mutate(const std::string& arch, Rng& rng) const {
   return print(cell);
 }
 
+std::string Nb201Space::crossover(const std::string& a, const std::string& b, Rng& rng) const {
+  Cell child = parse(a);
+  const Cell other = parse(b);
+  for (int e = 0; e < kEdges; ++e)
+    if (uniform_index(rng, 2) == 1) child[e] = other[e];
+  return print(child);
+}
+
 std::vector<double> Nb201Space::encode(const std::string& arch) const {
   const Cell cell = parse(arch);
   std::vector<double> features(kEdges * kNumOps, 0.0);

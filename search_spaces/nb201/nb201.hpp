@@ -11,7 +11,7 @@ namespace nascent {
 // NAS-Bench-201 (Dong & Yang, ICLR 2020): a cell of 4 nodes and 6 edges, each edge one of five
 // operations, stacked in a fixed macro network (stem, 3 stages of N cells at C, 2C, 4C channels
 // joined by residual reduction blocks, BN-ReLU, global pooling, linear head).
-class Nb201Space : public SearchSpace, public CellSupernetSpace {
+class Nb201Space : public SearchSpace, public CellSupernetSpace, public CrossoverSpace {
  public:
   std::string cell_supernet() const override { return "nb201_cell"; }
   static constexpr int kEdges = 6;
@@ -29,6 +29,8 @@ class Nb201Space : public SearchSpace, public CellSupernetSpace {
   std::string name() const override { return "nb201"; }
   std::string sample(Rng& rng) const override;
   std::string mutate(const std::string& arch, Rng& rng) const override;
+  // Uniform crossover: each edge's operation from either parent with probability 1/2.
+  std::string crossover(const std::string& a, const std::string& b, Rng& rng) const override;
   std::string canonical(const std::string& text) const override;
   std::vector<double> encode(const std::string& arch) const override;
   ArchGraph graph(const std::string& arch) const override;
