@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/network.hpp"
+#include "evaluators/latency.hpp"
 #include "evaluators/training_loop.hpp"
 
 namespace nascent {
@@ -77,27 +78,6 @@ std::string first_line(const std::string& message) {
   std::size_t begin = message.find_first_not_of(" \n");
   if (begin == std::string::npos) return "unknown error";
   return message.substr(begin, message.find('\n', begin) - begin);
-}
-
-double median_latency_ms(Network& net, const std::vector<std::int64_t>& input_shape, torch::ScalarType type,
-                         const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  std::vector<std::int64_t> shape{1};
-  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-  // Token inputs get id 1 everywhere: id 0 is padding, which attention would skip.
-  torch::Tensor x = type == torch::kLong ? torch::ones(shape, torch::TensorOptions().dtype(type).device(device))
-                                         : torch::zeros(shape, torch::TensorOptions().device(device));
-  std::vector<double> times;
-  for (int i = 0; i < 7; ++i) {
-    if (device.is_cuda()) torch::cuda::synchronize();
-    const auto start = std::chrono::steady_clock::now();
-    net.forward(x);
-    if (device.is_cuda()) torch::cuda::synchronize();
-    if (i >= 2) times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
 }
 
 }  // namespace

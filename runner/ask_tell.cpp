@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "evaluators/latency.hpp"
 #include "evaluators/reported_metrics.hpp"
 #include "strategies/method.hpp"
 #include "strategies/strategy.hpp"
@@ -39,7 +40,7 @@ class AskTellSearch final : public Method {
   std::string label() const override { return strategy_->name(); }
   std::string evaluator_label() const override { return evaluator_name_; }
   Stage final_stage() const override { return Stage::Query; }
-  std::vector<std::string> sections() const override { return {"evaluator", "predictor", "objectives", "constraints"}; }
+  std::vector<std::string> sections() const override { return {"evaluator", "predictor", "objectives", "constraints", "latency"}; }
   std::vector<std::string> budget_keys() const override { return {"evaluations", "seconds", "cost"}; }
   bool needs_budget() const override { return true; }
   bool evaluates_in_parallel() const override { return true; }
@@ -70,6 +71,7 @@ class AskTellSearch final : public Method {
     for (const Constraint& constraint : context.constraints) named.push_back(constraint.metric);
     for (const std::string& metric : named)
       if (is_static(metric) && std::find(statics_.begin(), statics_.end(), metric) == statics_.end()) statics_.push_back(metric);
+    read_latency(config, context);
     // An objective or constraint the evaluator never reports (and the space cannot compute) is
     // refused now, before a run is recorded; other evaluators are checked on their first evaluation.
     if (const auto* reporter = dynamic_cast<const ReportsMetrics*>(evaluator_.get())) {
@@ -81,7 +83,7 @@ class AskTellSearch final : public Method {
         const std::string what = i >= context.objectives.size() ? "constraints." + named[i]
                                  : config.has("objectives")     ? "objectives: " + named[i]
                                                                 : "objective.metric '" + named[i] + "'";
-        throw Error("config: " + what + " is not reported by the evaluator (it reports: " + known + "; the space computes params, flops)");
+        throw Error("config: " + what + " is not reported by the evaluator (it reports: " + known + "; the space computes params, flops, latency_ms)");
       }
     }
   }
@@ -243,13 +245,43 @@ class AskTellSearch final : public Method {
     throw Error("config: objective.metric '" + objective.metric + "' is not reported by the evaluator (it reports: " + known + ")");
   }
 
-  static bool is_static(const std::string& metric) { return metric == "params" || metric == "flops"; }
+  static bool is_static(const std::string& metric) { return metric == "params" || metric == "flops" || metric == "latency_ms"; }
 
+  // `latency: {batch_size, warmup, repeats, device}`: how latency_ms is timed before evaluating.
+  void read_latency(const Config& config, const RunContext& context) {
+    const Config section = config.child("latency");
+    section.check_keys({"batch_size", "warmup", "repeats", "device"});
+    latency_.batch_size = section.get<int>("batch_size", 1);
+    latency_.warmup = section.get<int>("warmup", 3);
+    latency_.repeats = section.get<int>("repeats", 20);
+    if (latency_.batch_size < 1 || latency_.warmup < 0 || latency_.repeats < 1)
+      throw Error("config: latency: batch_size and repeats must be at least 1, warmup at least 0");
+    const std::string device = section.get<std::string>("device", context.device_override.empty() ? "cpu" : context.device_override);
+    try {
+      latency_device_ = torch::Device(device);
+    } catch (const std::exception&) {
+      throw Error("config: latency.device '" + device + "': expected cpu, cuda or cuda:N");
+    }
+    if (latency_device_.is_cuda() && !torch::cuda::is_available())
+      throw Error("config: latency.device '" + device + "' requested but LibTorch sees no CUDA device");
+  }
+
+  // The metrics computable without training that an objective or constraint names: params and
+  // FLOPs from the space's description, latency timed on the built (untrained) network.
   std::map<std::string, double> static_metrics(const SearchSpace& space, const std::string& arch) const {
     std::map<std::string, double> metrics;
     if (statics_.empty()) return metrics;
-    const Description description = space.describe(arch, static_task_);
-    for (const std::string& metric : statics_) metrics[metric] = metric == "params" ? description.params : description.flops;
+    for (const std::string& metric : statics_) {
+      if (metric == "latency_ms") {
+        auto net = space.build(arch, static_task_);
+        net->to(latency_device_);
+        metrics[metric] = median_latency_ms(*net, static_task_.input_shape, static_task_.vocabulary_size > 0 ? torch::kLong : torch::kFloat,
+                                            latency_device_, latency_);
+        continue;
+      }
+      const Description description = space.describe(arch, static_task_);
+      metrics[metric] = metric == "params" ? description.params : description.flops;
+    }
     return metrics;
   }
 
@@ -367,6 +399,8 @@ class AskTellSearch final : public Method {
   std::unordered_map<std::string, std::optional<std::vector<double>>> seen_values_;  // arch -> objective values
   std::vector<std::string> statics_;  // params/flops named by an objective or a constraint
   Task static_task_;
+  LatencyOptions latency_;
+  torch::Device latency_device_{torch::kCPU};
   std::size_t infeasible_ = 0;
   std::unordered_map<std::string, std::map<std::string, double>> pool_scores_;
   std::int64_t done_ = 0;      // query evaluations, which the evaluations budget counts

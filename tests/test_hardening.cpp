@@ -117,7 +117,7 @@ TEST_F(HardeningTest, AnUnreportedObjectiveIsRefusedBeforeAnyWrite) {
                                              "evaluator: {name: table, path: " + table + ", metric: acc, report: [size]}\n"
                                              "objective: {metric: cost}\n");
   expect_one_line(run_cli("search " + lookup + " --quiet --db " + path("t.db")), 1,
-                  "objective.metric 'cost' is not reported by the evaluator (it reports: acc, size; the space computes params, flops)");
+                  "objective.metric 'cost' is not reported by the evaluator (it reports: acc, size; the space computes params, flops, latency_ms)");
   EXPECT_FALSE(fs::exists(path("t.db")));
 
   // A proxy evaluator reports its predictors' scores.
@@ -126,7 +126,7 @@ TEST_F(HardeningTest, AnUnreportedObjectiveIsRefusedBeforeAnyWrite) {
                                             "dataset: {name: synthetic, shape: [3, 8, 8], classes: 3, train: 16, val: 8, test: 8}}\n"
                                             "objective: {metric: val_acc}\n");
   expect_one_line(run_cli("search " + proxy + " --quiet --db " + path("p.db")), 1,
-                  "objective.metric 'val_acc' is not reported by the evaluator (it reports: synflow, jacov; the space computes params, flops)");
+                  "objective.metric 'val_acc' is not reported by the evaluator (it reports: synflow, jacov; the space computes params, flops, latency_ms)");
   EXPECT_FALSE(fs::exists(path("p.db")));
   EXPECT_EQ(run_cli("search " + proxy + " --quiet --db " + path("p.db") + " --set objective.metric=synflow").status, 0);
 }

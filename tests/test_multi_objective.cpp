@@ -174,9 +174,33 @@ TEST_F(MultiObjectiveTest, StaticConstraintsAreCheckedBeforeEvaluating) {
     if (e.parent) EXPECT_LE(stored()[static_cast<std::size_t>(*e.parent)].result.metrics.at("score"), 50);
 }
 
+TEST_F(MultiObjectiveTest, LatencyIsTimedBeforeEvaluatingWhenAnObjectiveNamesIt) {
+  SearchOptions o = options("strategy: {name: nsga2, population: 4}\nobjectives: [score:max, latency_ms:min]\n"
+                            "latency: {batch_size: 2, warmup: 1, repeats: 3}\n");
+  o.config.set("space.channels=4");
+  o.config.set("space.cells_per_stage=1");
+  o.config.set("budget.evaluations=8");
+  ASSERT_EQ(run_search(o).status, "finished");
+  const auto evaluations = stored();
+  ASSERT_EQ(evaluations.size(), 8u);
+  for (const auto& e : evaluations) {
+    ASSERT_TRUE(e.result.metrics.count("latency_ms")) << e.arch;
+    EXPECT_GT(e.result.metrics.at("latency_ms"), 0);
+    EXPECT_TRUE(std::isfinite(e.result.metrics.at("latency_ms")));
+  }
+  fs::remove(path("run.db"));
+  EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:max, latency_ms:min]\nlatency: {device: tpu}\n")),
+               "config: latency.device 'tpu': expected cpu, cuda or cuda:N");
+  EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:max, latency_ms:min]\nlatency: {repeats: 0}\n")),
+               "batch_size and repeats must be at least 1");
+  EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:max, latency_ms:min]\nlatency: {repeat: 3}\n")),
+               "unknown key 'latency.repeat'");
+  EXPECT_FALSE(fs::exists(path("run.db")));
+}
+
 TEST_F(MultiObjectiveTest, BadObjectivesAndConstraintsAreOneLineBeforeAnythingIsWritten) {
   EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:max, latency:min]\n")),
-               "config: objectives: latency is not reported by the evaluator (it reports: score; the space computes params, flops)");
+               "config: objectives: latency is not reported by the evaluator (it reports: score; the space computes params, flops, latency_ms)");
   EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:max]\nconstraints: {memory: {max: 3}}\n")),
                "config: constraints.memory is not reported by the evaluator");
   EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:best]\n")), "expected metric:max or metric:min, got 'score:best'");
