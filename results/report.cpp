@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
 #include "results/query.hpp"
@@ -146,6 +147,20 @@ json top_json(const RunRecord& run, const std::vector<StoredEvaluation>& evaluat
   return out;
 }
 
+// The `objectives` of a run's stored config ([metric:max, ...]); empty when it has none or they do
+// not read (the report then falls back to the run's single objective).
+std::vector<Objective> run_objectives(const RunRecord& run) {
+  try {
+    const YAML::Node list = Config::parse(run.config).node()["objectives"];
+    if (!list || !list.IsSequence()) return {};
+    std::string text;
+    for (const YAML::Node& item : list) text += (text.empty() ? "" : ",") + item.as<std::string>();
+    return parse_objectives(text);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 std::string accuracy_metric(const std::string& objective, const std::vector<std::string>& metrics) {
@@ -191,13 +206,21 @@ std::string report_data(const ResultStore& store, const ReportOptions& options, 
     if (metric != objective && default_direction(metric) == "min" && (x_metric.empty() || contains(metric, "flops"))) x_metric = metric;
   for (const std::string& metric : first_metrics)
     if (x_metric.empty() && metric != objective) x_metric = metric;
+  // A multi-objective run shows its first two objectives, each in its own direction.
+  std::string y_metric = objective;
+  const std::vector<Objective> searched = run_objectives(runs.front());
+  if (searched.size() >= 2) {
+    y_metric = searched[0].metric;
+    x_metric = searched[1].metric;
+    for (const Objective& o : searched) directions[o.metric] = o.maximize ? "max" : "min";
+  }
   data["runs"] = std::move(runs_out);
   data["metrics"] = metric_list;
   data["evaluations"] = std::move(evaluations_out);
   data["curves"] = std::move(curves_out);
   data["top"] = std::move(top_out);
   data["correlations"] = std::move(correlations_out);
-  data["defaults"] = {{"scatter_x", x_metric.empty() ? objective : x_metric}, {"scatter_y", objective}, {"histogram", objective}};
+  data["defaults"] = {{"scatter_x", x_metric.empty() ? objective : x_metric}, {"scatter_y", y_metric}, {"histogram", y_metric}};
   data["directions"] = std::move(directions);
   return data.dump(-1, ' ', false, json::error_handler_t::replace);
 }

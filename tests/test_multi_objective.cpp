@@ -100,6 +100,12 @@ TEST_F(MultiObjectiveTest, Nsga2SearchesBothObjectivesReproduciblyAndRecordsPare
   const CliOutput cli = run_cli("results pareto --db " + path("run.db") + " --objectives score:max,flops:min --hypervolume --reference 0,3e8");
   ASSERT_EQ(cli.status, 0) << cli.out;
   EXPECT_NEAR(std::stod(cli.out.substr(cli.out.find(' ') + 1)), volume(120), 1e-6 * volume(120)) << cli.out;
+  // The report's scatter shows the run's two objectives, FLOPs minimised.
+  ASSERT_EQ(run_cli("report --db " + path("run.db") + " --out " + path("r.html")).status, 0);
+  std::ifstream page(path("r.html"));
+  const std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("\"scatter_x\":\"flops\",\"scatter_y\":\"score\""), std::string::npos);
+  EXPECT_NE(html.find("\"flops\":\"min\""), std::string::npos);
   EXPECT_NE(run_cli("results pareto --db " + path("run.db") + " --objectives score:max,flops:min --hypervolume").out.find(
                 "--hypervolume needs --reference with one value per objective (2)"),
             std::string::npos);
