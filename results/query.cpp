@@ -33,14 +33,10 @@ std::vector<Objective> parse_objectives(const std::string& text) {
   std::set<std::string> seen;
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ',');) {
-    item = trim(item);
-    const auto colon = item.rfind(':');
-    const std::string direction = colon == std::string::npos ? "" : trim(item.substr(colon + 1));
-    const std::string metric = colon == std::string::npos ? "" : trim(item.substr(0, colon));
-    if (metric.empty() || (direction != "max" && direction != "min"))
-      throw Error("--objectives: expected metric:max or metric:min, got '" + item + "' in '" + text + "'");
-    if (!seen.insert(metric).second) throw Error("--objectives: '" + metric + "' is listed twice");
-    objectives.push_back({metric, direction == "max"});
+    const std::optional<Objective> objective = parse_objective(item);
+    if (!objective) throw Error("--objectives: expected metric:max or metric:min, got '" + trim(item) + "' in '" + text + "'");
+    if (!seen.insert(objective->metric).second) throw Error("--objectives: '" + objective->metric + "' is listed twice");
+    objectives.push_back(*objective);
   }
   // getline drops a trailing empty item, which would hide a typo such as "acc:max,".
   if (!text.empty() && text.back() == ',')

@@ -5,18 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "core/objective.hpp"
 #include "results/store.hpp"
 
 namespace nascent {
 
 // Queries and output formats behind `nascent results`, as plain functions over loaded
 // evaluations so that they can be tested (and reused) without a command line.
-
-// One objective of a Pareto query: a metric and whether larger is better.
-struct Objective {
-  std::string metric;
-  bool maximize = true;
-};
 
 // "val_acc:max,params:min" -> objectives. Throws Error on a malformed item, a repeated metric or
 // fewer than two objectives.

@@ -484,13 +484,12 @@ std::vector<Objective> read_objectives(const Config& config, const Objective& si
   std::vector<Objective> objectives;
   for (const YAML::Node& item : list) {
     const std::string text = item.IsScalar() ? item.as<std::string>() : "";
-    const std::size_t colon = text.rfind(':');
-    const std::string metric = text.substr(0, colon), mode = colon == std::string::npos ? "max" : text.substr(colon + 1);
-    if (metric.empty() || (mode != "max" && mode != "min"))
+    const std::optional<Objective> objective = parse_objective(text, true);
+    if (!objective)
       throw Error("config: objectives: expected metric:max or metric:min, got '" + (item.IsScalar() ? text : std::string("a nested value")) + "'");
     for (const Objective& earlier : objectives)
-      if (earlier.metric == metric) throw Error("config: objectives: " + metric + " is listed twice");
-    objectives.push_back({metric, mode == "max"});
+      if (earlier.metric == objective->metric) throw Error("config: objectives: " + objective->metric + " is listed twice");
+    objectives.push_back(*objective);
   }
   return objectives;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/objective.hpp"
 #include "core/registry.hpp"
 #include "core/search_space.hpp"
 #include "evaluators/evaluator.hpp"
@@ -22,11 +23,6 @@ struct Budget {
   std::optional<double> seconds;         // wall-clock seconds, resumed runs included
   std::optional<double> cost;            // evaluators' summed cost
   std::optional<double> epochs;          // supernet epochs (supernet methods)
-};
-
-struct Objective {
-  std::string metric = "val_acc";
-  bool maximize = true;
 };
 
 // `constraints: {flops: {max: 3e8}}`: a candidate outside [min, max] on `metric` is infeasible.
