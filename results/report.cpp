@@ -153,9 +153,10 @@ std::vector<Objective> run_objectives(const RunRecord& run) {
   try {
     const YAML::Node list = Config::parse(run.config).node()["objectives"];
     if (!list || !list.IsSequence()) return {};
-    std::string text;
-    for (const YAML::Node& item : list) text += (text.empty() ? "" : ",") + item.as<std::string>();
-    return parse_objectives(text);
+    std::vector<Objective> objectives;
+    for (const YAML::Node& item : list)
+      if (const auto objective = parse_objective(item.as<std::string>(), true)) objectives.push_back(*objective);
+    return objectives;
   } catch (const std::exception&) {
     return {};
   }
@@ -180,8 +181,10 @@ std::string report_data(const ResultStore& store, const ReportOptions& options, 
   json runs_out = json::array(), evaluations_out = json::array(), curves_out = json::array(), top_out = json::array(),
        correlations_out = json::array();
   std::set<std::string> metrics;
+  std::vector<std::string> first_metrics;  // the first run's, for the charts' defaults
   for (const RunRecord& run : runs) {
     const std::vector<StoredEvaluation> evaluations = store.evaluations(run.id);  // in seq order
+    if (run.id == runs.front().id) first_metrics = metric_names(evaluations);
     runs_out.push_back(run_json(run, evaluations));
     for (const auto& e : evaluations) {
       evaluations_out.push_back(evaluation_json(e));
@@ -199,7 +202,6 @@ std::string report_data(const ResultStore& store, const ReportOptions& options, 
     if (metrics.count(run.objective_metric)) directions[run.objective_metric] = run.maximize ? "max" : "min";
   // Defaults: the first run's accuracy against its first cost metric (FLOPs when it has them), and
   // the accuracy's histogram.
-  const std::vector<std::string> first_metrics = metric_names(store.evaluations(runs.front().id));
   const std::string objective = accuracy_metric(runs.front().objective_metric, first_metrics);
   std::string x_metric;
   for (const std::string& metric : first_metrics)
@@ -226,7 +228,7 @@ std::string report_data(const ResultStore& store, const ReportOptions& options, 
 }
 
 std::string report_page(const std::string& data_json) {
-  std::map<std::string, std::string> assets;
+  std::map<std::string, const char*> assets;  // the compiled-in texts, not copies
   for (const ReportAsset& asset : report_asset_table()) assets[asset.name] = asset.text;
   for (const char* needed : {"report.html", "report.css", "report.js", "vega.min.js", "vega-lite.min.js", "vega-embed.min.js"})
     if (!assets.count(needed)) throw Error(std::string("report: this build lacks ") + needed + " (built with -DNASCENT_REPORT=OFF?)");
@@ -246,7 +248,7 @@ std::string report_page(const std::string& data_json) {
     if (at == std::string::npos) throw Error("report: report.html lacks " + placeholder);
     page.replace(at, placeholder.size(), text);
   };
-  put("<!--NASCENT_STYLE-->", "<style>\n" + assets["report.css"] + "\n</style>");
+  put("<!--NASCENT_STYLE-->", std::string("<style>\n") + assets["report.css"] + "\n</style>");
   put("<!--NASCENT_DATA-->", "<script id=\"nascent-data\" type=\"application/json\">" + escaped(data_json, "<", "\\u003c") + "</script>");
   put("<!--NASCENT_SCRIPTS-->", scripts);
   return page;
