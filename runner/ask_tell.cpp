@@ -29,7 +29,7 @@ struct Pending {
   Evaluation result;
   std::optional<double> value;  // the objective's value
   std::optional<std::int64_t> parent;  // lineage: the seq it was derived from
-  std::map<std::string, double> statics;  // params and flops measured before evaluating
+  std::map<std::string, double> statics;  // params, flops and latency_ms measured before evaluating
   bool replayed = false;
 };
 
@@ -148,7 +148,8 @@ class AskTellSearch final : public Method {
       if (lineage_)
         if (const auto parent = lineage_->parent_of(asked[i]))
           if (const auto found = seq_of_.find(context.space->canonical(*parent)); found != seq_of_.end()) p.parent = found->second;
-      p.statics = static_metrics(*context.space, arch);
+      if (auto stored = stored_statics(context, p.seq, arch)) p.statics = std::move(*stored);
+      else p.statics = static_metrics(*context.space, arch);
       if (!feasible(context, p.statics)) {
         // Infeasible before training: never evaluated, never stored, told back as a failure.
         seen_[arch] = std::nullopt;
@@ -262,7 +263,9 @@ class AskTellSearch final : public Method {
     } catch (const std::exception&) {
       throw Error("config: latency.device '" + device + "': expected cpu, cuda or cuda:N");
     }
-    if (latency_device_.is_cuda() && !torch::cuda::is_available())
+    // `--device cuda` without a GPU is the evaluator's error to report, unless latency is timed.
+    const bool timed = std::find(statics_.begin(), statics_.end(), "latency_ms") != statics_.end();
+    if (timed && latency_device_.is_cuda() && !torch::cuda::is_available())
       throw Error("config: latency.device '" + device + "' requested but LibTorch sees no CUDA device");
   }
 
@@ -270,7 +273,7 @@ class AskTellSearch final : public Method {
   // FLOPs from the space's description, latency timed on the built (untrained) network.
   std::map<std::string, double> static_metrics(const SearchSpace& space, const std::string& arch) const {
     std::map<std::string, double> metrics;
-    if (statics_.empty()) return metrics;
+    std::optional<Description> description;  // params and FLOPs come from one description
     for (const std::string& metric : statics_) {
       if (metric == "latency_ms") {
         auto net = space.build(arch, static_task_);
@@ -279,8 +282,22 @@ class AskTellSearch final : public Method {
                                             latency_device_, latency_);
         continue;
       }
-      const Description description = space.describe(arch, static_task_);
-      metrics[metric] = metric == "params" ? description.params : description.flops;
+      if (!description) description = space.describe(arch, static_task_);
+      metrics[metric] = metric == "params" ? description->params : description->flops;
+    }
+    return metrics;
+  }
+
+  // On resume, the static metrics an evaluation stored at `seq` already holds: measuring them again
+  // costs time and, for latency, could give another value and another verdict than the first run.
+  std::optional<std::map<std::string, double>> stored_statics(const RunContext& context, std::int64_t seq, const std::string& arch) const {
+    const auto stored = context.replay.find(seq);
+    if (statics_.empty() || stored == context.replay.end() || stored->second.arch != arch) return std::nullopt;
+    std::map<std::string, double> metrics;
+    for (const std::string& metric : statics_) {
+      const auto found = stored->second.result.metrics.find(metric);
+      if (found == stored->second.result.metrics.end()) return std::nullopt;
+      metrics[metric] = found->second;
     }
     return metrics;
   }
@@ -298,9 +315,9 @@ class AskTellSearch final : public Method {
   static std::optional<std::vector<double>> objective_values(const Evaluation& result, const std::vector<Objective>& objectives) {
     std::vector<double> values;
     for (const Objective& objective : objectives) {
-      const auto value = objective_value(result, objective);
+      const auto value = fitness_of(result, objective);
       if (!value) return std::nullopt;
-      values.push_back(objective.maximize ? *value : -*value);
+      values.push_back(*value);
     }
     return values;
   }
@@ -397,7 +414,7 @@ class AskTellSearch final : public Method {
   ProposesChildren* lineage_ = nullptr;
   MultiObjectiveStrategy* multi_objective_ = nullptr;
   std::unordered_map<std::string, std::optional<std::vector<double>>> seen_values_;  // arch -> objective values
-  std::vector<std::string> statics_;  // params/flops named by an objective or a constraint
+  std::vector<std::string> statics_;  // params, flops, latency_ms named by an objective or a constraint
   Task static_task_;
   LatencyOptions latency_;
   torch::Device latency_device_{torch::kCPU};
