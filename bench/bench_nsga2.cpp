@@ -11,13 +11,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/config.hpp"
+#include "evaluators/table_evaluator.hpp"
 #include "results/query.hpp"
 #include "results/store.hpp"
 #include "runner/search.hpp"
@@ -38,32 +36,21 @@ int main(int argc, char** argv) {
   }
   const std::vector<Objective> objectives{{"cifar10_valid_12ep", true}, {"flops", false}};
 
-  // The whole table's front: every cell's accuracy from the table, its FLOPs from the space.
+  // The whole table's front: every cell's accuracy looked up as the search does, its FLOPs from the space.
   Nb201Space space;
   const Task task{{3, 32, 32}, 10, 0};
-  std::map<std::string, double> accuracy;
-  {
-    std::ifstream in(csv);
-    std::string line;
-    std::getline(in, line);
-    std::vector<std::string> header;
-    std::stringstream names(line);
-    for (std::string name; std::getline(names, name, ',');) header.push_back(name);
-    const auto column = std::find(header.begin(), header.end(), "cifar10_valid_12ep") - header.begin();
-    const auto key = std::find(header.begin(), header.end(), "arch") - header.begin();
-    while (std::getline(in, line)) {
-      std::vector<std::string> fields;
-      std::stringstream cells(line);
-      for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
-      accuracy[space.canonical(fields[static_cast<std::size_t>(key)])] = std::stod(fields[static_cast<std::size_t>(column)]);
-    }
-  }
+  TableEvaluator::Options lookup;
+  lookup.path = csv;
+  lookup.metric = "cifar10_valid_12ep";
+  TableEvaluator table_evaluator(lookup);
   std::vector<std::vector<double>> table;
   double largest_flops = 0;
-  for (const auto& [arch, acc] : accuracy) {
+  for (const std::string& arch : space.enumerate()) {
+    const Evaluation found = table_evaluator.evaluate(space, arch, 0);
+    if (!found.ok) continue;
     const double flops = space.describe(arch, task).flops;
     largest_flops = std::max(largest_flops, flops);
-    table.push_back({acc, flops});
+    table.push_back({found.metrics.at("cifar10_valid_12ep"), flops});
   }
   const std::vector<double> reference{80.0, largest_flops};
   const double table_volume = hypervolume(table, objectives, reference);

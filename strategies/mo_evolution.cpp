@@ -1,9 +1,8 @@
 #include "strategies/mo_evolution.hpp"
 
-#include <numeric>
-
 #include "core/error.hpp"
 #include "strategies/nsga2.hpp"
+#include "strategies/tournament.hpp"
 
 namespace nascent {
 
@@ -39,16 +38,9 @@ std::vector<std::string> MultiObjectiveEvolution::ask(std::size_t count, Rng& rn
     }
   }
   const auto better = [&](std::size_t a, std::size_t b) { return rank[a] != rank[b] ? rank[a] < rank[b] : crowding[a] > crowding[b]; };
-  std::vector<std::size_t> order(population_.size());
+  std::vector<std::size_t> order;
   while (batch.size() < count) {
-    // Tournament without replacement: a partial Fisher-Yates shuffle of member indices.
-    std::iota(order.begin(), order.end(), 0);
-    const std::size_t contestants = std::min(options_.sample, population_.size());
-    std::size_t best = 0;
-    for (std::size_t i = 0; i < contestants; ++i) {
-      std::swap(order[i], order[i + uniform_index(rng, order.size() - i)]);
-      if (i == 0 || better(order[i], best)) best = order[i];
-    }
+    const std::size_t best = tournament_without_replacement(population_.size(), options_.sample, rng, order, better);
     batch.push_back(space_.mutate(population_[best].arch, rng));
     parents_[batch.back()] = population_[best].arch;
   }

@@ -1,8 +1,7 @@
 #include "strategies/regularized_evolution.hpp"
 
-#include <numeric>
-
 #include "core/error.hpp"
+#include "strategies/tournament.hpp"
 
 namespace nascent {
 
@@ -32,9 +31,8 @@ std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) 
     while (batch.size() < count) batch.push_back(space_.sample(rng));
     return batch;
   }
-  std::vector<std::size_t> order(population_.size());
+  std::vector<std::size_t> order;
   while (batch.size() < count) {
-    // Tournament without replacement: a partial Fisher-Yates shuffle of member indices.
     std::size_t best = 0;
     if (options_.sample_with_replacement) {
       for (std::size_t i = 0; i < options_.sample; ++i) {
@@ -42,12 +40,8 @@ std::vector<std::string> RegularizedEvolution::ask(std::size_t count, Rng& rng) 
         if (i == 0 || population_[contestant].fitness > population_[best].fitness) best = contestant;
       }
     } else {
-      std::iota(order.begin(), order.end(), 0);
-      const std::size_t contestants = std::min(options_.sample, population_.size());
-      for (std::size_t i = 0; i < contestants; ++i) {
-        std::swap(order[i], order[i + uniform_index(rng, order.size() - i)]);
-        if (i == 0 || population_[order[i]].fitness > population_[best].fitness) best = order[i];
-      }
+      best = tournament_without_replacement(population_.size(), options_.sample, rng, order,
+                                            [&](std::size_t a, std::size_t b) { return population_[a].fitness > population_[b].fitness; });
     }
     batch.push_back(space_.mutate(population_[best].arch, rng));
     parents_[batch.back()] = population_[best].arch;
