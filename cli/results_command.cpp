@@ -64,7 +64,7 @@ void add_run_option(CLI::App* cmd, ResultsArgs& args, const std::string& help) {
 
 void add_stage_option(CLI::App* cmd, ResultsArgs& args) {
   cmd->add_option("--stage", args.stage,
-                  "Only evaluations of this stage (query, score, epoch, report, measure, search, final), or all "
+                  "Only evaluations of this stage (query, score, epoch, report, measure, search, final, rung), or all "
                   "(default: each run's final stage)");
 }
 

@@ -37,6 +37,21 @@ class WeightTransferEvaluator {
   virtual Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source) = 0;
 };
 
+// Multi-fidelity search (successive halving, Hyperband, ASHA): an evaluator that trains a
+// candidate in installments. evaluate_for() trains `arch` until `epochs` epochs of a training laid
+// out over `schedule_epochs` (its learning-rate schedule spans all of them) are done, starting from
+// `resume_state` (the `state` an earlier call for the same architecture and seed returned) when it
+// is not empty, else from scratch, and returns in `state` what continuing needs. Continuing gives
+// the network that training straight through would, so a lost state costs time, never a result.
+// The evaluation's cost covers the epochs trained in this call; its metric `epochs` says how many
+// are done in all.
+class TrainsInStages {
+ public:
+  virtual ~TrainsInStages() = default;
+  virtual Evaluation evaluate_for(const SearchSpace& space, const std::string& arch, std::uint64_t seed, std::int64_t epochs,
+                                  std::int64_t schedule_epochs, const std::string& resume_state, std::string& state) = 0;
+};
+
 // Context an evaluator factory needs besides its own config section.
 struct EvaluatorContext {
   std::string config_dir;      // for resolving relative data paths

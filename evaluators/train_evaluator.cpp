@@ -149,7 +149,18 @@ Evaluation TrainEvaluator::evaluate_from(const SearchSpace& space, const std::st
   return run(space, arch, seed, source);
 }
 
-Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source) {
+Evaluation TrainEvaluator::evaluate_for(const SearchSpace& space, const std::string& arch, std::uint64_t seed, std::int64_t epochs,
+                                        std::int64_t schedule_epochs, const std::string& resume_state, std::string& state) {
+  if (options_.training.steps > 0)
+    throw Error("config: evaluator.steps: a multi-fidelity search counts training in epochs; give evaluator.epochs instead");
+  if (epochs < 1 || schedule_epochs < epochs)
+    throw Error("multi-fidelity: cannot train " + std::to_string(epochs) + " of " + std::to_string(schedule_epochs) + " epochs");
+  const Installment installment{epochs, schedule_epochs, &resume_state, &state};
+  return run(space, arch, seed, "", &installment);
+}
+
+Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source,
+                               const Installment* installment) {
   const auto started = std::chrono::steady_clock::now();
   Evaluation evaluation;
   evaluation.device = options_.device;
@@ -183,20 +194,38 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
     std::int64_t params = 0;
     for (const auto& p : net->parameters()) params += p.numel();
 
-    // A transferred network is only fine-tuned, as BOSHNAS does with weights from a trained neighbour.
-    if (options_.pretrain_steps > 0 && !transferred) {
+    const bool continuing = installment && !installment->resume_state->empty();
+    // A transferred network is only fine-tuned, as BOSHNAS does with weights from a trained neighbour;
+    // a continued one was pre-trained in its first installment.
+    if (options_.pretrain_steps > 0 && !transferred && !continuing) {
       const auto pretrain_start = std::chrono::steady_clock::now();
       evaluation.metrics["pretrain_loss"] = pretrain_masked_lm(*net, generator, device);
       evaluation.metrics["pretrain_seconds"] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - pretrain_start).count();
     }
     // The loop shuffles with the generator that initialised the network, continuing its draws.
-    TrainingLoop loop(*net, data_, options_.training, generator, device);
+    TrainingSettings settings = options_.training;
+    if (installment) settings.epochs = static_cast<double>(installment->schedule_epochs);
+    TrainingLoop loop(*net, data_, settings, generator, device);
+    if (continuing) {
+      // The network was initialised above all the same, so the generator's draws match the first
+      // installment's before its saved state replaces them.
+      StateReader saved(*installment->resume_state);
+      saved.module("network", *net, device);
+      loop.load(saved);
+    }
     EpochStats last;  // train_* metrics describe the last (possibly partial) epoch
     double train_seconds = 0;
-    while (!loop.done()) {
+    while (!loop.done() && (!installment || loop.epochs_done() < installment->epochs)) {
       last = loop.run_epoch();
       train_seconds += last.seconds;
+    }
+    if (installment) {
+      evaluation.metrics["epochs"] = static_cast<double>(loop.epochs_done());
+      StateWriter state;
+      state.module("network", *net);
+      loop.save(state);
+      *installment->state = state.bytes();
     }
 
     const SetScore val = score_on(*net, data_.val, options_.eval_batch_size, device);

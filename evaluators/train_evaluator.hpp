@@ -17,7 +17,7 @@ class Network;
 // then measures it: val_acc, val_loss, train_acc,
 // train_loss, test_acc, test_loss (percent / mean cross-entropy), params, flops, train_seconds,
 // latency_ms (batch 1, median). The evaluation's cost is its training seconds.
-class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public ReportsMetrics, public EvaluatesTask {
+class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public TrainsInStages, public ReportsMetrics, public EvaluatesTask {
  public:
   struct Options {
     // Epochs or steps, batch size, optimiser and schedule, loader threads. Nesterov is ignored when
@@ -43,13 +43,23 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public 
   // and skips pre-training; without kept weights for `source`, the same as evaluate().
   Evaluation evaluate_from(const SearchSpace& space, const std::string& arch, std::uint64_t seed,
                            const std::string& source) override;
+  // One installment of a multi-fidelity search; `steps` must be 0 (fidelity is counted in epochs).
+  Evaluation evaluate_for(const SearchSpace& space, const std::string& arch, std::uint64_t seed, std::int64_t epochs,
+                          std::int64_t schedule_epochs, const std::string& resume_state, std::string& state) override;
   const DataSplits& data() const { return data_; }
+  const Options& options() const { return options_; }
   std::vector<std::string> reported_metrics() const override;
   Task evaluation_task() const override { return Task{data_.input_shape, data_.num_classes, data_.vocabulary_size}; }
 
  private:
   double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device);
-  Evaluation run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source);
+  struct Installment {
+    std::int64_t epochs = 0, schedule_epochs = 0;
+    const std::string* resume_state = nullptr;
+    std::string* state = nullptr;
+  };
+  Evaluation run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source,
+                 const Installment* installment = nullptr);
 
   DataSplits data_;
   Options options_;

@@ -405,9 +405,14 @@ std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations)
   return out;
 }
 
-std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluations, const std::vector<std::string>& metrics) {
+std::string evaluations_to_table(const std::vector<StoredEvaluation>& evaluations, const std::vector<std::string>& shown) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header{"run", "seq", "fitness"};
+  // A multi-fidelity search's evaluations say how far each candidate was trained.
+  std::vector<std::string> metrics = shown;
+  const bool fidelity = std::any_of(evaluations.begin(), evaluations.end(), [](const StoredEvaluation& e) { return e.result.metrics.count("rung") > 0; });
+  for (const char* column : {"rung", "epochs"})
+    if (fidelity && std::find(metrics.begin(), metrics.end(), column) == metrics.end()) metrics.push_back(column);
   for (const auto& metric : metrics)
     if (metric != "fitness") header.push_back(metric);
   header.push_back("arch");

@@ -6,7 +6,7 @@ namespace nascent {
 
 const std::vector<Stage>& all_stages() {
   static const std::vector<Stage> stages{Stage::Query,   Stage::Score,  Stage::Epoch, Stage::Report,
-                                         Stage::Measure, Stage::Search, Stage::Final};
+                                         Stage::Measure, Stage::Search, Stage::Final, Stage::Rung};
   return stages;
 }
 
@@ -19,6 +19,7 @@ std::string to_string(Stage stage) {
     case Stage::Measure: return "measure";
     case Stage::Search: return "search";
     case Stage::Final: return "final";
+    case Stage::Rung: return "rung";
   }
   throw Error("invalid stage value " + std::to_string(static_cast<int>(stage)));
 }

@@ -162,7 +162,7 @@ CREATE TABLE evaluations (
   elapsed REAL,              -- run seconds when stored
   device TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  stage TEXT NOT NULL DEFAULT 'query',  -- query, score, epoch, report, measure, search, final (results/stage.hpp)
+  stage TEXT NOT NULL DEFAULT 'query',  -- query, score, epoch, report, measure, search, final, rung (results/stage.hpp)
   parent_seq INTEGER,        -- lineage: the seq this architecture was derived from (schema 4); NULL when none
   UNIQUE (run_id, seq)
 );

@@ -247,8 +247,11 @@ Budget read_budget(const Config& config, const Method& method, const std::string
   if (budget.evaluations && *budget.evaluations < 0) throw Error("config: budget.evaluations must not be negative");
   if (budget.seconds && !(*budget.seconds >= 0)) throw Error("config: budget.seconds must not be negative");
   if (budget.epochs && !(*budget.epochs > 0)) throw Error("config: budget.epochs must be positive");
-  if (method.needs_budget() && !budget.evaluations && !budget.seconds && !budget.cost)
-    throw Error("config: budget needs at least one of evaluations, seconds or cost");
+  if (method.needs_budget() && !budget.evaluations && !budget.seconds && !budget.cost && !budget.epochs) {
+    std::string valid;
+    for (std::size_t i = 0; i < keys.size(); ++i) valid += (i == 0 ? "" : i + 1 == keys.size() ? " or " : ", ") + keys[i];
+    throw Error("config: budget needs at least one of " + valid);
+  }
   return budget;
 }
 

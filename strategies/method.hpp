@@ -22,7 +22,7 @@ struct Budget {
   std::optional<long long> evaluations;  // candidates evaluated (ask/tell search)
   std::optional<double> seconds;         // wall-clock seconds, resumed runs included
   std::optional<double> cost;            // evaluators' summed cost
-  std::optional<double> epochs;          // supernet epochs (supernet methods)
+  std::optional<double> epochs;          // supernet epochs (supernet methods); training epochs summed over candidates (multi-fidelity)
 };
 
 // `constraints: {flops: {max: 3e8}}`: a candidate outside [min, max] on `metric` is infeasible.

@@ -566,7 +566,7 @@ TEST_F(StagedResultsCli, UnknownStagesAndRunsAreOneLineErrors) {
     const auto r = cli("results " + command + " --stage epochs --db " + db());
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
-    EXPECT_NE(r.out.find("--stage: unknown stage 'epochs' (valid: query, score, epoch, report, measure, search, final, all)"),
+    EXPECT_NE(r.out.find("--stage: unknown stage 'epochs' (valid: query, score, epoch, report, measure, search, final, rung, all)"),
               std::string::npos)
         << r.out;
   }
