@@ -254,6 +254,7 @@ Json evaluation_json(const StoredEvaluation& e) {
               {"device", e.result.device},
               {"created_at", e.created_at},
               {"stage", to_string(e.stage)},
+              {"parent_seq", e.parent ? Json(*e.parent) : Json(nullptr)},
               {"metrics", metrics}};
 }
 
@@ -321,6 +322,7 @@ void append_evaluation_json(std::string& out, const StoredEvaluation& e, const s
   key("device"), text(e.result.device), out += ',';
   key("created_at"), text(e.created_at), out += ',';
   key("stage"), text(to_string(e.stage)), out += ',';
+  key("parent_seq"), out += e.parent ? std::to_string(*e.parent) : "null", out += ',';
   key("metrics");
   if (e.result.metrics.empty()) {
     out += "{}";
@@ -360,7 +362,7 @@ std::string evaluation_to_json(const StoredEvaluation& evaluation) {
 
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations) {
   const auto names = metric_names(evaluations);
-  std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage";
+  std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage,parent_seq";
   for (const auto& name : names) out += "," + csv_field(name);
   out += "\n";
   // Appended field by field: exports of hundreds of thousands of rows are read at the speed of
@@ -393,6 +395,8 @@ std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations)
     field(e.created_at);
     out += ',';
     out += to_string(e.stage);
+    out += ',';
+    if (e.parent) out += std::to_string(*e.parent);
     // Metric names are sorted, as are both maps: one merge pass instead of a lookup per column.
     auto metric = e.result.metrics.begin();
     for (const auto& name : names) {

@@ -158,21 +158,6 @@ TEST(Cli, HelpVersionAndMistypedCommands) {
 
 namespace {
 
-// Counted straight from SQLite: starting nascent itself to ask would take longer than an evaluation.
-int stored_evaluations(const std::string& db) {
-  sqlite3* handle = nullptr;
-  int count = 0;
-  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(handle, "SELECT count(*) FROM evaluations", -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-      count = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(handle);
-  return count;
-}
-
 class CliSearch : public nascent::ScratchDirTest {
  protected:
   std::string write_config(const std::string& text) {
@@ -184,15 +169,7 @@ class CliSearch : public nascent::ScratchDirTest {
   // Starts `nascent search ARGS` in the background and returns its pid once `evaluations` are
   // stored (or after 20 s), so a test can interrupt a run that is surely under way.
   int start_search_after_evaluations(const std::string& args, int evaluations) {
-    const std::string command = std::string(NASCENT_BINARY) + " search " + args + " > " + path("out.txt") +
-                                " 2>&1 & echo $!";
-    FILE* pipe = popen(command.c_str(), "r");
-    int pid = 0;
-    if (fscanf(pipe, "%d", &pid) != 1) pid = 0;
-    pclose(pipe);
-    for (int i = 0; i < 2000 && stored_evaluations(db()) < evaluations; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return pid;
+    return nascent::start_search_after(args, db(), path("out.txt"), evaluations);
   }
 };
 

@@ -210,15 +210,16 @@ TEST(ResultsQuery, CsvQuotingFollowsRfc4180) {
 }
 
 TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
-  const std::vector<StoredEvaluation> all{
+  std::vector<StoredEvaluation> all{
       evaluation(0, "|nor_conv_3x3~0|+|a,b|", {{"acc", 0.1 + 0.2}, {"loss", std::nan("")}, {"lat", kInf}}),
       evaluation(1, "multi\nline \"arch\"", {{"params", 1e6}}, false),
       evaluation(2, "c", {{"acc", 1.0 / 3}, {"we,ird", -kInf}})};
+  all[2].parent = 0;
   const std::string csv = evaluations_to_csv(all);
   const auto records = parse_csv(csv);
   ASSERT_EQ(records.size(), 4u) << csv;
   const std::vector<std::string> header{"run",  "seq",    "space",   "arch",       "fingerprint", "ok",   "error",
-                                        "fitness", "cost", "seconds", "device",   "created_at",  "stage", "acc",  "lat",
+                                        "fitness", "cost", "seconds", "device",   "created_at",  "stage", "parent_seq", "acc",  "lat",
                                         "loss",    "params", "we,ird"};
   EXPECT_EQ(records[0], header);
   for (const auto& record : records) ASSERT_EQ(record.size(), header.size()) << csv;
@@ -226,6 +227,8 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
     return records[row][std::find(header.begin(), header.end(), column) - header.begin()];
   };
   EXPECT_EQ(cell(1, "arch"), "|nor_conv_3x3~0|+|a,b|");
+  EXPECT_EQ(cell(1, "parent_seq"), "");
+  EXPECT_EQ(cell(3, "parent_seq"), "0");
   EXPECT_EQ(std::strtod(cell(1, "acc").c_str(), nullptr), 0.1 + 0.2);  // full precision
   EXPECT_EQ(std::strtod(cell(3, "acc").c_str(), nullptr), 1.0 / 3);
   EXPECT_EQ(cell(1, "loss"), "nan");
@@ -238,7 +241,7 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
   EXPECT_EQ(cell(2, "fitness"), "");
   EXPECT_EQ(cell(2, "params"), "1000000");
   EXPECT_EQ(cell(3, "cost"), "4");
-  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage\n");
+  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage,parent_seq\n");
 }
 
 RunRecord sample_run();

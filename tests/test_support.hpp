@@ -2,10 +2,13 @@
 // Helpers shared by the test files: a private scratch folder per test, capturing a nascent::Error
 // message, and running the nascent binary.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -88,5 +91,34 @@ inline CliOutput shell(const std::string& command) {
 
 // Runs the nascent binary built with the tests; `arguments` go through the shell.
 inline CliOutput run_cli(const std::string& arguments) { return shell(std::string(NASCENT_BINARY) + " " + arguments); }
+
+// The evaluations `db` holds, counted straight from SQLite: starting nascent to ask would take
+// longer than an evaluation.
+inline int stored_evaluations(const std::string& db) {
+  sqlite3* handle = nullptr;
+  int count = 0;
+  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(handle, "SELECT count(*) FROM evaluations", -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(handle);
+  return count;
+}
+
+// Starts `nascent search ARGS` in the background (its output into `out`) and returns its pid once
+// `db` holds `evaluations` evaluations (or after 20 s), so that a test can interrupt a run that is
+// surely under way.
+inline int start_search_after(const std::string& args, const std::string& db, const std::string& out, int evaluations) {
+  const std::string command = std::string(NASCENT_BINARY) + " search " + args + " > " + out + " 2>&1 & echo $!";
+  FILE* pipe = popen(command.c_str(), "r");
+  int pid = 0;
+  if (fscanf(pipe, "%d", &pid) != 1) pid = 0;
+  pclose(pipe);
+  for (int i = 0; i < 2000 && stored_evaluations(db) < evaluations; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return pid;
+}
 
 }  // namespace nascent

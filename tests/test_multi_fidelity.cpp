@@ -1,0 +1,300 @@
+// Multi-fidelity search: the schedules' promotions, training in installments, and the asha,
+// hyperband and successive_halving methods end to end.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "datasets/dataset.hpp"
+#include "evaluators/train_evaluator.hpp"
+#include "search_spaces/nb201/nb201.hpp"
+#include "strategies/asha.hpp"
+#include "strategies/hyperband.hpp"
+#include "tests/test_support.hpp"
+
+namespace nascent {
+namespace {
+
+// Candidates "c0", "c1", ... with a fitness the test chooses per candidate.
+CandidateSampler numbered_candidates(int limit = 1000) {
+  auto next = std::make_shared<int>(0);
+  return [next, limit](Rng&) { return *next < limit ? "c" + std::to_string((*next)++) : std::string(); };
+}
+double quality(const std::string& arch) { return std::stod(arch.substr(1)); }  // c7 beats c3
+
+TEST(FidelityRungs, EachRungReductionTimesShorterThanTheNext) {
+  EXPECT_EQ(fidelity_rungs(1, 9, 3), (std::vector<std::int64_t>{1, 3, 9}));
+  EXPECT_EQ(fidelity_rungs(1, 8, 2), (std::vector<std::int64_t>{1, 2, 4, 8}));
+  EXPECT_EQ(fidelity_rungs(2, 20, 3), (std::vector<std::int64_t>{2, 7, 20}));
+  EXPECT_EQ(fidelity_rungs(4, 4, 3), (std::vector<std::int64_t>{4}));
+  EXPECT_ERROR(fidelity_rungs(0, 9, 3), "min_epochs must be at least 1");
+  EXPECT_ERROR(fidelity_rungs(5, 4, 3), "max_epochs must be at least min_epochs");
+  EXPECT_ERROR(fidelity_rungs(1, 9, 1), "reduction must be above 1");
+}
+
+TEST(SuccessiveHalving, PromotesTheBestThirdOfEachCompleteRung) {
+  SuccessiveHalving bracket({1, 3, 9}, 0, 9, 3, numbered_candidates());
+  Rng rng(1);
+  std::vector<FidelityJob> jobs;
+  for (int i = 0; i < 9; ++i) jobs.push_back(*bracket.next(rng));
+  // The rung waits for every result before anyone moves up.
+  EXPECT_FALSE(bracket.next(rng));
+  for (int i = 0; i < 8; ++i) bracket.tell(jobs[i].id, quality(jobs[i].arch));
+  EXPECT_FALSE(bracket.next(rng));
+  bracket.tell(jobs[8].id, std::nullopt);  // a failed candidate never continues
+  std::set<std::string> promoted;
+  for (int i = 0; i < 3; ++i) {
+    const FidelityJob job = *bracket.next(rng);
+    EXPECT_EQ(job.rung, 1u);
+    EXPECT_EQ(job.epochs, 3);
+    ASSERT_TRUE(job.continues);
+    EXPECT_EQ(jobs[static_cast<std::size_t>(*job.continues)].arch, job.arch);  // continues its own rung-0 training
+    EXPECT_EQ(job.origin, *job.continues);
+    promoted.insert(job.arch);
+    jobs.push_back(job);
+  }
+  EXPECT_EQ(promoted, (std::set<std::string>{"c5", "c6", "c7"}));
+  EXPECT_FALSE(bracket.next(rng));
+  for (std::size_t i = 9; i < 12; ++i) bracket.tell(jobs[i].id, quality(jobs[i].arch));
+  const FidelityJob last = *bracket.next(rng);
+  EXPECT_EQ(last.arch, "c7");
+  EXPECT_EQ(last.epochs, 9);
+  EXPECT_EQ(last.id, 12);
+  bracket.tell(last.id, 99);
+  EXPECT_TRUE(bracket.finished());
+  EXPECT_FALSE(bracket.next(rng));
+}
+
+TEST(SuccessiveHalving, ASpaceWithFewerCandidatesEndsTheRungWithThoseItHas) {
+  SuccessiveHalving bracket({1, 3}, 0, 9, 3, numbered_candidates(2));
+  Rng rng(1);
+  const FidelityJob a = *bracket.next(rng), b = *bracket.next(rng);
+  EXPECT_FALSE(bracket.next(rng));
+  bracket.tell(a.id, 1);
+  bracket.tell(b.id, 2);
+  const FidelityJob promoted = *bracket.next(rng);
+  EXPECT_EQ(promoted.arch, "c1");
+  bracket.tell(promoted.id, 3);
+  EXPECT_TRUE(bracket.finished());
+}
+
+// Hyperband's brackets for 3 rungs and reduction 3 (Li et al. 2018, Table 1's shape): 9 candidates
+// from 1 epoch, 5 from 3, 3 from 9; 22 jobs in all when every result is told.
+TEST(Hyperband, RunsEveryBracketWithThePapersCounts) {
+  Hyperband hyperband({1, 3, 9}, 3, numbered_candidates());
+  EXPECT_EQ(hyperband.bracket_sizes(), (std::vector<std::size_t>{9, 5, 3}));
+  Rng rng(2);
+  std::map<std::size_t, int> per_rung;
+  std::int64_t expected_id = 0;
+  for (int guard = 0; guard < 100 && !hyperband.finished(); ++guard) {
+    std::vector<FidelityJob> batch;
+    while (auto job = hyperband.next(rng)) batch.push_back(*job);
+    ASSERT_FALSE(batch.empty());
+    for (const FidelityJob& job : batch) {
+      EXPECT_EQ(job.id, expected_id++);
+      ++per_rung[job.rung];
+      hyperband.tell(job.id, quality(job.arch));
+    }
+  }
+  EXPECT_TRUE(hyperband.finished());
+  EXPECT_EQ(expected_id, 22);
+  EXPECT_EQ(per_rung, (std::map<std::size_t, int>{{0, 9}, {1, 8}, {2, 5}}));
+}
+
+TEST(Asha, PromotesOnlyFromTheTopThirdOfTheResultsSoFar) {
+  Asha asha({1, 3, 9}, 3, numbered_candidates());
+  Rng rng(3);
+  // Fewer than 3 results at rung 0: nobody is in its top third, so new candidates start.
+  const FidelityJob a = *asha.next(rng);
+  asha.tell(a.id, 5);
+  const FidelityJob b = *asha.next(rng);
+  asha.tell(b.id, 1);
+  const FidelityJob c = *asha.next(rng);
+  EXPECT_EQ(c.rung, 0u);
+  EXPECT_FALSE(c.continues);
+  asha.tell(c.id, std::nullopt);
+  // Three results: the best (a) moves up, continuing its own training.
+  const FidelityJob promoted = *asha.next(rng);
+  EXPECT_EQ(promoted.arch, a.arch);
+  EXPECT_EQ(promoted.rung, 1u);
+  EXPECT_EQ(promoted.continues, a.id);
+  // a is promoted already and the rest are below the top third: a new candidate, not a waiting one.
+  const FidelityJob d = *asha.next(rng);
+  EXPECT_EQ(d.rung, 0u);
+  EXPECT_FALSE(d.continues);
+}
+
+TEST(Asha, NeverPromotesAFailedCandidate) {
+  Asha asha({1, 3}, 2, numbered_candidates());
+  Rng rng(4);
+  for (int i = 0; i < 4; ++i) asha.tell(asha.next(rng)->id, std::nullopt);
+  EXPECT_EQ(asha.next(rng)->rung, 0u);
+}
+
+// Training 1, then 3, then 9 epochs in installments gives the network training 9 epochs straight
+// does: a promotion loses nothing by continuing, and a lost state only costs time.
+TEST(TrainInstallments, ContinuingEqualsTrainingStraightThrough) {
+  SyntheticOptions data;
+  data.shape = {1, 8, 8};
+  data.classes = 3;
+  data.train = 96;
+  data.val = 48;
+  data.test = 16;
+  data.seed = 3;
+  TrainEvaluator::Options options;
+  options.training.batch_size = 32;
+  options.training.lr = 0.05;
+  options.training.loader_threads = 0;
+  options.test = false;
+  options.latency = false;
+  TrainEvaluator evaluator(make_synthetic(data), options);
+  const Nb201Space space(4, 1);
+  const std::string arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|";
+
+  std::string straight_state;
+  const Evaluation straight = evaluator.evaluate_for(space, arch, 11, 9, 9, "", straight_state);
+  std::string state1, state3, state9;
+  const Evaluation first = evaluator.evaluate_for(space, arch, 11, 1, 9, "", state1);
+  const Evaluation second = evaluator.evaluate_for(space, arch, 11, 3, 9, state1, state3);
+  const Evaluation third = evaluator.evaluate_for(space, arch, 11, 9, 9, state3, state9);
+  ASSERT_TRUE(straight.ok && first.ok && second.ok && third.ok) << straight.error << first.error << second.error << third.error;
+  EXPECT_EQ(first.metrics.at("epochs"), 1);
+  EXPECT_EQ(second.metrics.at("epochs"), 3);
+  EXPECT_EQ(third.metrics.at("epochs"), 9);
+  EXPECT_EQ(third.metrics.at("val_acc"), straight.metrics.at("val_acc"));
+  EXPECT_EQ(third.metrics.at("val_loss"), straight.metrics.at("val_loss"));
+  EXPECT_EQ(third.metrics.at("train_loss"), straight.metrics.at("train_loss"));
+  EXPECT_NE(first.metrics.at("val_loss"), straight.metrics.at("val_loss"));
+  // Each installment is charged its own epochs only.
+  EXPECT_LT(second.cost, straight.cost);
+
+  TrainEvaluator::Options by_steps = options;
+  by_steps.training.steps = 10;
+  std::string unused;
+  EXPECT_ERROR(TrainEvaluator(make_synthetic(data), by_steps).evaluate_for(space, arch, 1, 1, 3, "", unused), "counts training in epochs");
+}
+
+class MultiFidelitySearch : public ScratchDirTest {
+ protected:
+  static constexpr const char* kConfig = R"(
+seed: 3
+space: {name: nb201, channels: 4, cells_per_stage: 1}
+strategy: {name: asha, min_epochs: 1, max_epochs: 9, reduction: 3}
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 8, 8], classes: 3, train: 256, val: 64, test: 32}
+  batch_size: 32
+  lr: 0.05
+  latency: false
+  loader_threads: 0
+budget: {epochs: 60}
+parallel: {workers: 2, batch: 2}
+)";
+  std::string config(const std::string& extra = "") { return write("config.yaml", std::string(kConfig) + extra); }
+  std::string db(const std::string& name = "results.db") const { return path(name); }
+
+  // Every stored evaluation, without what timing changes.
+  static nlohmann::json stored(const std::string& db) {
+    auto all = nlohmann::json::parse(run_cli("results export --stage all --format json --db " + db).out);
+    for (auto& e : all) {
+      for (const char* key : {"seconds", "cost", "created_at", "elapsed"}) e.erase(key);
+      e["metrics"].erase("train_seconds");
+    }
+    return all;
+  }
+};
+
+TEST_F(MultiFidelitySearch, AshaIsTheSameForASeedHoweverManyWorkersTrain) {
+  const CliOutput two = run_cli("search " + config() + " --db " + db("two.db") + " --quiet");
+  ASSERT_EQ(two.status, 0) << two.out;
+  const CliOutput one = run_cli("search " + config() + " --db " + db("one.db") + " --quiet --set parallel.workers=1");
+  ASSERT_EQ(one.status, 0) << one.out;
+  const nlohmann::json a = stored(db("two.db"));
+  EXPECT_EQ(a, stored(db("one.db")));
+
+  // The budget holds: epochs trained (each promotion only its extra epochs) stay within 60, and
+  // every rung is visited, the top one holding the run's final candidates.
+  double epochs = 0;
+  std::map<std::string, double> reached;  // arch -> epochs trained so far
+  std::map<int, int> per_rung;
+  for (const auto& e : a) {
+    const std::string arch = e["arch"];
+    const double to = e["metrics"]["epochs"];
+    EXPECT_GT(to, reached[arch]) << "a candidate trained again from a lower fidelity";
+    epochs += to - reached[arch];
+    reached[arch] = to;
+    const int rung = static_cast<int>(e["metrics"]["rung"].get<double>());
+    ++per_rung[rung];
+    EXPECT_EQ(e["stage"], rung == 2 ? "query" : "rung");
+    if (rung > 0) EXPECT_TRUE(e["parent_seq"].is_number()) << e.dump();
+  }
+  EXPECT_LE(epochs, 60);
+  EXPECT_GT(epochs, 50);
+  EXPECT_GT(per_rung[0], per_rung[1]);
+  EXPECT_GT(per_rung[1], 0);
+  EXPECT_GT(per_rung[2], 0);
+
+  // `results top` ranks the fully trained candidates and says how far each was trained.
+  const CliOutput top = run_cli("results top -k 3 --db " + db("two.db"));
+  EXPECT_NE(top.out.find("rung  epochs"), std::string::npos) << top.out;
+  EXPECT_EQ(nlohmann::json::parse(run_cli("results top -k 100 --format json --db " + db("two.db")).out).size(),
+            static_cast<std::size_t>(per_rung[2]));
+}
+
+TEST_F(MultiFidelitySearch, KilledAshaRunResumesToTheUninterruptedResult) {
+  ASSERT_EQ(run_cli("search " + config() + " --db " + db("reference.db") + " --quiet").status, 0);
+  const std::string args = config() + " --db " + db() + " --quiet --set parallel.workers=1";
+  const int pid = start_search_after(args, db(), path("out.txt"), 6);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  waitpid(pid, nullptr, 0);
+  const std::size_t before = stored(db()).size();
+  ASSERT_GE(before, 6u);
+  ASSERT_LT(before, stored(db("reference.db")).size()) << "the run finished before it could be killed";
+  const CliOutput resumed = run_cli("search " + args + " --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_EQ(stored(db()), stored(db("reference.db")));
+}
+
+TEST_F(MultiFidelitySearch, HyperbandAndSuccessiveHalvingEndWithTheirBrackets) {
+  const CliOutput sh = run_cli("search " + config() + " --db " + db("sh.db") + " --set strategy.name=successive_halving --set budget.epochs=1000");
+  ASSERT_EQ(sh.status, 0) << sh.out;
+  EXPECT_NE(sh.out.find("run 1 finished: 13 evaluations"), std::string::npos) << sh.out;  // 9 + 3 + 1
+  EXPECT_FALSE(std::filesystem::exists(db("sh.db") + ".checkpoints/run-1.ckpt.stages")) << "a finished bracket keeps no training states";
+  const CliOutput hb = run_cli("search " + config() + " --db " + db("hb.db") + " --quiet --set strategy.name=hyperband --set budget.epochs=1000");
+  ASSERT_EQ(hb.status, 0) << hb.out;
+  EXPECT_NE(hb.out.find("run 1 finished: 22 evaluations"), std::string::npos) << hb.out;
+}
+
+TEST_F(MultiFidelitySearch, NoCandidateBreakingAStaticConstraintIsTrained) {
+  // About half of these small cells have more than 6,000 parameters.
+  const CliOutput r = run_cli("search " + config("constraints: {params: {max: 6000}}\n") + " --db " + db() + " --set budget.epochs=20");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const nlohmann::json all = stored(db());
+  ASSERT_GT(all.size(), 5u);
+  for (const auto& e : all) EXPECT_LE(e["metrics"]["params"].get<double>(), 6000) << e.dump();
+  EXPECT_NE(r.out.find("broke a constraint before training"), std::string::npos) << r.out;
+}
+
+TEST_F(MultiFidelitySearch, BadConfigsAreOneLineBeforeAnythingTrains) {
+  const auto refused = [&](const std::string& sets, const std::string& fragment, std::string file = "") {
+    if (file.empty()) file = config();
+    const CliOutput r = run_cli("search " + file + " --db " + db() + " " + sets);
+    EXPECT_EQ(r.status, 1) << sets << "\n" << r.out;
+    EXPECT_NE(r.out.find(fragment), std::string::npos) << sets << "\n" << r.out;
+    EXPECT_FALSE(std::filesystem::exists(db())) << sets;
+  };
+  std::string unbudgeted = kConfig;
+  unbudgeted.erase(unbudgeted.find("budget:"), std::string("budget: {epochs: 60}\n").size());
+  refused("", "budget needs at least one of evaluations, epochs, seconds or cost", write("unbudgeted.yaml", unbudgeted));
+  refused("--set strategy.max_epochs=0", "max_epochs");
+  refused("--set strategy.reduction=1", "strategy.reduction");
+  refused("--set evaluator.steps=5", "evaluator.steps: asha counts training in epochs");
+  refused("--set objective.metric=accuracy", "objective.metric 'accuracy' is not reported by the evaluator");
+  refused("--set strategy.candidates=4", "candidates");
+}
+
+}  // namespace
+}  // namespace nascent
