@@ -82,7 +82,7 @@ class OfaMethod final : public Method {
   explicit OfaMethod(const Options& options) : options_(options) {}
   std::string label() const override { return "ofa"; }
   std::string evaluator_label() const override { return "supernet"; }
-  std::vector<std::string> sections() const override { return {}; }
+  std::vector<std::string> sections() const override { return {"constraints"}; }
   bool resumable() const override { return true; }
 
   // A killed training continues from its last epoch-end state; the stages after it are replayed
@@ -99,9 +99,16 @@ class OfaMethod final : public Method {
     checkpoint_ = options_.get<std::string>("checkpoint");
     read_training(spec);
     const Options constraint = options_.nested("constraint");
-    by_latency_ = constraint.given("latency_ms");
-    if (by_latency_ == constraint.given("flops")) throw Error("config: strategy.constraint needs exactly one of flops or latency_ms");
-    constraint_ = by_latency_ ? constraint.get<double>("latency_ms") : constraint.get<double>("flops");
+    const bool own = constraint.given("latency_ms") || constraint.given("flops");
+    if (const auto bound = run_constraint(context, "ofa", {"flops", "latency_ms"}, own)) {
+      by_latency_ = bound->first == "latency_ms";
+      constraint_ = bound->second;
+    } else {
+      by_latency_ = constraint.given("latency_ms");
+      if (by_latency_ == constraint.given("flops"))
+        throw Error("config: ofa needs exactly one upper bound, on flops or latency_ms: constraints: {flops: {max: ...}} (or strategy.constraint)");
+      constraint_ = by_latency_ ? constraint.get<double>("latency_ms") : constraint.get<double>("flops");
+    }
     const Options evolution = options_.nested("evolution");
     evolution_.population = evolution.get<int>("population");
     evolution_.generations = evolution.get<int>("generations");

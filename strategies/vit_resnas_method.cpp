@@ -40,8 +40,8 @@ OptionTable vit_options() {
                    .number("label_smoothing", training.label_smoothing, "label smoothing").at_least(0).at_most(1)
                    .number("drop_path", training.drop_path, "stochastic depth").at_least(0).at_most(1)
                    .integer("steps_per_epoch", training.steps_per_epoch, "steps per epoch (0: one pass)").at_least(0))
-      .section("constraint", "the MACs window's upper end",
-               OptionTable().number("macs", 0, "MACs limit per sample at the dataset's size").required())
+      .section("constraint", "the MACs window's upper end (or the run's constraints: {macs: {max: ...}})",
+               OptionTable().optional("macs", OptionType::Number, "MACs limit per sample at the dataset's size"))
       .section("evolution", "the windowed evolution (ViT-ResNAS B.4)",
                OptionTable()
                    .integer("initial_population", evolution.initial_population, "random sub-networks first").at_least(1)
@@ -62,7 +62,7 @@ class VitResNasMethod final : public Method {
   explicit VitResNasMethod(const Options& options) : options_(options) {}
   std::string label() const override { return "vit_resnas"; }
   std::string evaluator_label() const override { return "supernet"; }
-  std::vector<std::string> sections() const override { return {}; }
+  std::vector<std::string> sections() const override { return {"constraints"}; }
   bool resumable() const override { return true; }
 
   // A killed training continues from its last epoch-end state; the search after it is replayed
@@ -79,7 +79,11 @@ class VitResNasMethod final : public Method {
     vit_tokens_per_side(task_.input_shape[1], spec.stages.size());
     checkpoint_ = options_.get<std::string>("checkpoint");
     read_settings();
-    macs_max_ = options_.nested("constraint").get<double>("macs");
+    const Options constraint = options_.nested("constraint");
+    const auto bound = run_constraint(context, "vit_resnas", {"macs"}, constraint.given("macs"));
+    if (!bound && !constraint.given("macs"))
+      throw Error("config: vit_resnas needs an upper bound on MACs: constraints: {macs: {max: ...}} (or strategy.constraint.macs)");
+    macs_max_ = bound ? bound->second : constraint.get<double>("macs");
     // Checked before training so that an impossible window costs nothing.
     if (macs(spec.smallest()) > macs_max_ || macs(spec.largest()) < evolution_.window_low * macs_max_) {
       std::ostringstream message;

@@ -110,4 +110,21 @@ std::string training_line(const std::string& where, double loss, double run_elap
   return text;
 }
 
+std::optional<std::pair<std::string, double>> run_constraint(const RunContext& context, const std::string& method,
+                                                            const std::vector<std::string>& metrics, bool own_given) {
+  if (context.objective.metric != "val_acc" || !context.objective.maximize)
+    throw Error("config: objective: " + method + " ranks sub-networks by val_acc (max), not " + context.objective.metric +
+                (context.objective.maximize ? " (max)" : " (min)"));
+  if (context.constraints.empty()) return std::nullopt;
+  std::string allowed;
+  for (std::size_t i = 0; i < metrics.size(); ++i) allowed += (i == 0 ? "" : " or ") + metrics[i];
+  if (own_given) throw Error("config: give constraints or strategy.constraint, not both");
+  const Constraint& bound = context.constraints.front();
+  if (context.constraints.size() != 1 || std::find(metrics.begin(), metrics.end(), bound.metric) == metrics.end() || bound.min ||
+      !bound.max)
+    throw Error("config: constraints: " + method + " searches under one upper bound, on " + allowed + " (e.g. constraints: {" +
+                metrics.front() + ": {max: ...}})");
+  return std::make_pair(bound.metric, *bound.max);
+}
+
 }  // namespace nascent

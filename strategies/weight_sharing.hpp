@@ -32,6 +32,14 @@ std::optional<std::string> read_training_checkpoint(const std::string& path, tor
 // The method's device: --device, else its `device` option; checked.
 std::string method_device(const Options& options, const RunContext& context);
 
+// The run's `constraints` as the one upper bound a weight-sharing evolution searches under: the
+// metric (one of `metrics`) and its max; nothing when the config has no `constraints`. `method`'s
+// own `strategy.constraint` section is the other spelling, so giving both (`own_given`), a lower
+// bound, another metric or several are one-line Errors. The objective must be val_acc (max), what
+// the evolution ranks by.
+std::optional<std::pair<std::string, double>> run_constraint(const RunContext& context, const std::string& method,
+                                                            const std::vector<std::string>& metrics, bool own_given);
+
 // The first n samples (all when n <= 0).
 ImageSet first(const ImageSet& set, std::int64_t n);
 

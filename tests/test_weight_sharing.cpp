@@ -62,8 +62,12 @@ TEST_F(WeightSharingRunTest, OfaTrainsSavesReusesAndMeetsTheFlopsConstraint) {
     EXPECT_DOUBLE_EQ(e.result.metrics.at("flops"), ofa_flops(spec, space.parse(e.arch), 1, 4));
     EXPECT_GT(e.result.metrics.at("latency_ms"), 0);
   }
-  // The second run loads the checkpoint instead of training, and finds the same winners.
-  const SearchSummary second = run_search(options(ofa_yaml(constraint)));
+  // The second run loads the checkpoint instead of training, and finds the same winners; it gives
+  // the bound as the run's `constraints`, the spelling every method shares.
+  std::string moved = ofa_yaml(constraint, "constraints: {flops: {max: " + std::to_string(constraint) + "}}\n");
+  const std::string own = "  constraint: {flops: " + std::to_string(constraint) + "}\n";
+  moved.erase(moved.find(own), own.size());
+  const SearchSummary second = run_search(options(moved));
   const auto again = store.evaluations(second.run);
   EXPECT_TRUE(store.curves(second.run, "supernet.").empty());
   ASSERT_EQ(stage(again, "final").size(), 2u);
@@ -110,7 +114,10 @@ TEST_F(WeightSharingRunTest, VitResNasSearchesInsideItsMacsWindow) {
     EXPECT_GE(e.result.metrics.at("macs"), 0.975 * macs);
     EXPECT_DOUBLE_EQ(e.result.metrics.at("macs"), e.result.metrics.at("macs_formula"));
   }
-  const SearchSummary second = run_search(options(yaml));
+  std::string moved = yaml + "constraints: {macs: {max: " + std::to_string(macs) + "}}\n";
+  const std::string own = "  constraint: {macs: " + std::to_string(macs) + "}\n";
+  moved.erase(moved.find(own), own.size());
+  const SearchSummary second = run_search(options(moved));
   EXPECT_TRUE(store.curves(second.run, "supernet.").empty());
   EXPECT_EQ(second.best_arch, summary.best_arch);
 }
@@ -125,7 +132,13 @@ TEST_F(WeightSharingRunTest, BadConfigsAndCheckpointsAreOneLineErrors) {
   };
   EXPECT_ERROR(run_search(options(without("  checkpoint: " + path("ofa.pt") + "\n"))), "strategy.checkpoint");
   EXPECT_ERROR(run_search(options(good + "evaluator: {name: train}\n")), "unknown key 'evaluator' for strategy ofa");
-  EXPECT_ERROR(run_search(options(without("  constraint: {flops: 1000000000.000000}\n"))), "exactly one of flops or latency_ms");
+  EXPECT_ERROR(run_search(options(without("  constraint: {flops: 1000000000.000000}\n"))), "exactly one upper bound, on flops or latency_ms");
+  EXPECT_ERROR(run_search(options(good + "constraints: {flops: {max: 1e9}}\n")), "give constraints or strategy.constraint, not both");
+  const std::string bare = without("  constraint: {flops: 1000000000.000000}\n");
+  EXPECT_ERROR(run_search(options(bare + "constraints: {flops: {min: 1e6, max: 1e9}}\n")), "ofa searches under one upper bound, on flops or latency_ms");
+  EXPECT_ERROR(run_search(options(bare + "constraints: {params: {max: 1e6}}\n")), "ofa searches under one upper bound");
+  EXPECT_ERROR(run_search(options(good + "objective: {metric: flops, mode: min}\n")), "ofa ranks sub-networks by val_acc (max), not flops (min)");
+  EXPECT_ERROR(run_search(options(good + "objectives: [val_acc:max, flops:min]\n")), "unknown key 'objectives' for strategy ofa");
   EXPECT_ERROR(run_search(options(good + "  typo: 1\n")), "unknown key 'strategy.typo'");
   std::string other_space = good;
   const std::string ofa_space = "{name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}";

@@ -1,0 +1,134 @@
+// Multi-fidelity search against a fixed training budget, on real data.
+//   bench_multi_fidelity [examples/fmnist-asha.yaml] [seeds=3] [evolution_candidates=20]
+// For each seed: regularised evolution (population 10, tournament 3) trains evolution_candidates
+// candidates for the config's full strategy.max_epochs each; then ASHA and Hyperband, as the config
+// describes them, may spend at most half of those epochs. Printed per method and seed: the best
+// val_acc among candidates trained the full epochs (and its test_acc), epochs trained, evaluations,
+// seconds; then the means, and for how many seeds each method reached evolution's best.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <vector>
+
+#include "results/store.hpp"
+#include "runner/search.hpp"
+
+using namespace nascent;
+
+namespace {
+
+struct Outcome {
+  double val_acc = NAN, test_acc = NAN, epochs = 0, seconds = 0;
+  std::int64_t evaluations = 0;
+};
+
+// Epochs trained in a run: each evaluation's `epochs` metric, less what its candidate had trained
+// before (a promotion continues the earlier training); without the metric, `full` per evaluation.
+double epochs_trained(const std::string& db, double full) {
+  const ResultStore store(db, ResultStore::Mode::ReadOnly);
+  std::map<std::string, double> reached;
+  double total = 0;
+  for (const StoredEvaluation& e : store.evaluations()) {
+    const auto it = e.result.metrics.find("epochs");
+    const double to = it == e.result.metrics.end() ? full : it->second;
+    total += it == e.result.metrics.end() ? full : std::max(0.0, to - reached[e.arch]);
+    reached[e.arch] = std::max(reached[e.arch], to);
+  }
+  return total;
+}
+
+Outcome run(const Config& config, const std::string& config_dir, const std::string& db, double full_epochs) {
+  SearchOptions options;
+  options.config = config;
+  options.config_dir = config_dir;
+  options.db_path = db;
+  options.quiet = true;
+  const auto start = std::chrono::steady_clock::now();
+  const SearchSummary summary = run_search(options);
+  Outcome outcome;
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto metric = [&](const char* name) {
+    const auto it = summary.best_metrics.find(name);
+    return it == summary.best_metrics.end() ? NAN : it->second;
+  };
+  // Only a candidate trained the full epochs counts as found.
+  const auto epochs = summary.best_metrics.find("epochs");
+  if (epochs == summary.best_metrics.end() || epochs->second >= full_epochs) {
+    outcome.val_acc = metric("val_acc");
+    outcome.test_acc = metric("test_acc");
+  }
+  outcome.evaluations = summary.evaluations;
+  outcome.epochs = epochs_trained(db, full_epochs);
+  return outcome;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string file = argc > 1 ? argv[1] : "examples/fmnist-asha.yaml";
+  const int seeds = argc > 2 ? std::atoi(argv[2]) : 3;
+  const int candidates = argc > 3 ? std::atoi(argv[3]) : 20;
+  if (!std::filesystem::exists(file)) {
+    std::fprintf(stderr, "bench_multi_fidelity: %s not found\n", file.c_str());
+    return 1;
+  }
+  const Config base = Config::load_file(file);
+  const std::string config_dir = std::filesystem::path(file).parent_path().string();
+  const long long full = base.child("strategy").get<long long>("max_epochs");
+  const double half = static_cast<double>(candidates) * static_cast<double>(full) / 2;
+  const auto dir = std::filesystem::temp_directory_path() / ("nascent-bench-mf-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+
+  const auto variant = [&](const std::string& method, std::uint64_t seed) {
+    YAML::Node node = YAML::Clone(base.node());
+    node["seed"] = seed;
+    node.remove("budget");
+    if (method == "evolution") {
+      YAML::Node strategy;
+      strategy["name"] = "evolution";
+      strategy["population"] = 10;
+      strategy["sample"] = 3;
+      node["strategy"] = strategy;
+      node["evaluator"]["epochs"] = full;
+      node["budget"]["evaluations"] = candidates;
+    } else {
+      node["strategy"]["name"] = method;
+      node["budget"]["epochs"] = half;
+    }
+    return Config(node, file);
+  };
+
+  std::printf("%s: %d seeds; evolution trains %d candidates x %lld epochs = %.0f epochs, ASHA and Hyperband at most %.0f\n",
+              file.c_str(), seeds, candidates, full, candidates * static_cast<double>(full), half);
+  std::printf("%-10s %4s %8s %8s %7s %6s %8s\n", "method", "seed", "val_acc", "test_acc", "epochs", "evals", "seconds");
+  std::map<std::string, std::vector<Outcome>> all;
+  for (int seed = 0; seed < seeds; ++seed) {
+    for (const std::string method : {"evolution", "asha", "hyperband"}) {
+      const std::string db = (dir / (method + "-" + std::to_string(seed) + ".db")).string();
+      const Outcome o = run(variant(method, static_cast<std::uint64_t>(seed)), config_dir, db, static_cast<double>(full));
+      all[method].push_back(o);
+      std::printf("%-10s %4d %8.2f %8.2f %7.0f %6lld %8.1f\n", method.c_str(), seed, o.val_acc, o.test_acc, o.epochs,
+                  static_cast<long long>(o.evaluations), o.seconds);
+      std::fflush(stdout);
+    }
+  }
+  std::printf("means over %d seeds:\n", seeds);
+  for (const std::string method : {"evolution", "asha", "hyperband"}) {
+    double val = 0, test = 0, epochs = 0, seconds = 0;
+    int reached = 0;
+    for (std::size_t i = 0; i < all[method].size(); ++i) {
+      const Outcome& o = all[method][i];
+      val += o.val_acc / seeds;
+      test += o.test_acc / seeds;
+      epochs += o.epochs / seeds;
+      seconds += o.seconds / seeds;
+      if (o.val_acc >= all["evolution"][i].val_acc) ++reached;
+    }
+    std::printf("  %-10s best val_acc %.2f  test_acc %.2f  epochs %.1f  seconds %.1f  reached evolution's best in %d of %d seeds\n",
+                method.c_str(), val, test, epochs, seconds, reached, seeds);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
