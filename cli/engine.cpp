@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     if (*device_opt) search.device = device;
     search.plugins = plugins;
     stop_runs_on_interrupt();
+    if (serve_as_cluster_worker(search)) return;
     const SearchSummary summary = run_search(search);
     std::cout << "run " << summary.run << " " << summary.status << ": " << summary.evaluations << " evaluations ("
               << summary.evaluated_now << " new) in " << summary.elapsed << " s, results in " << search.db_path << "\n";

@@ -13,7 +13,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/cluster.hpp"
 #include "core/error.hpp"
+#include "evaluators/cluster_evaluator.hpp"
 #include "evaluators/latency.hpp"
 #include "evaluators/reported_metrics.hpp"
 #include "strategies/method.hpp"
@@ -62,6 +64,11 @@ class AskTellSearch final : public Method {
     evaluator_ = make_evaluator(config.child("evaluator"), evaluator_context);
     // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
     if (config.has("predictor")) predictor_ = make_evaluator(config.child("predictor"), evaluator_context);
+    // Under mpirun the other processes evaluate; the local evaluators answer the checks below.
+    remote_evaluator_ = distributed("evaluator", *evaluator_);
+    if (predictor_) remote_predictor_ = distributed("predictor", *predictor_);
+    if (remote_evaluator_ && transfer_ && dynamic_cast<WeightTransferEvaluator*>(evaluator_.get()))
+      throw Error("config: strategy " + strategy_->name() + " transfers trained weights between candidates, which stay in one process: run it without mpirun");
     const auto* described = dynamic_cast<const EvaluatesTask*>(evaluator_.get());
     static_task_ = described ? described->evaluation_task() : Task{context.space->default_input_shape(), 10, 0};
     // Metrics the space computes without training are measured before each evaluation when an
@@ -188,6 +195,9 @@ class AskTellSearch final : public Method {
     for (std::size_t k = 0; k < pending.size(); ++k) {
       if (!replay(context, pending[k], stage)) to_evaluate.push_back(k);
     }
+    Evaluator& runner = &with == evaluator_.get() && remote_evaluator_   ? *remote_evaluator_
+                        : &with == predictor_.get() && remote_predictor_ ? *remote_predictor_
+                                                                          : with;
     // Asked serially here: strategies are not thread-safe.
     std::vector<std::string> sources(pending.size());
     if (stage == Stage::Query && transfer_ && dynamic_cast<WeightTransferEvaluator*>(&with))
@@ -199,7 +209,7 @@ class AskTellSearch final : public Method {
           [&](const tbb::blocked_range<std::size_t>& range) {
             // LibTorch's thread count is per calling thread under OpenMP: set it on each worker.
             at::set_num_threads(context.threads);
-            for (std::size_t i = range.begin(); i != range.end(); ++i) evaluate_one(context, pending[to_evaluate[i]], with, stage, sources[to_evaluate[i]]);
+            for (std::size_t i = range.begin(); i != range.end(); ++i) evaluate_one(context, pending[to_evaluate[i]], runner, stage, sources[to_evaluate[i]]);
           },
           tbb::simple_partitioner());
     });
@@ -408,6 +418,7 @@ class AskTellSearch final : public Method {
   PoolScoringStrategy* pool_scoring_ = nullptr;  // the strategy's capabilities, when it has them
   WeightTransferStrategy* transfer_ = nullptr;
   std::unique_ptr<Evaluator> evaluator_, predictor_;
+  std::unique_ptr<Evaluator> remote_evaluator_, remote_predictor_;  // under mpirun: the other processes evaluate
   std::string evaluator_name_;
   std::unordered_map<std::string, std::optional<double>> seen_;  // arch -> fitness, within this run
   std::unordered_map<std::string, std::int64_t> seq_of_;          // arch -> the seq it was queried at

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -18,8 +19,10 @@
 #include <set>
 #include <thread>
 
+#include "core/cluster.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
+#include "evaluators/cluster_evaluator.hpp"
 #include "results/store.hpp"
 #include "runner/search.hpp"
 #include "runner/final_training.hpp"
@@ -378,6 +381,12 @@ SearchSummary run_search(const SearchOptions& options) {
   StoreContext context;
   context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
   context.device_override = options.device.value_or("");
+  if (context.device_override.rfind("cuda:", 0) == 0 && context.device_override.find(',') != std::string::npos) {
+    // A list names the GPUs mpirun's evaluating processes spread over; process 0's own checks use the first.
+    if (cluster::size() <= 1)
+      throw Error("--device " + context.device_override + ": a list of devices is for mpirun's processes; one process uses one (cuda or cuda:N)");
+    context.device_override.resize(context.device_override.find(','));
+  }
   context.config_dir = options.config_dir;
   context.quiet = options.quiet;
   context.config = &config;
@@ -388,14 +397,29 @@ SearchSummary run_search(const SearchOptions& options) {
   context.objective = context.objectives.front();
   context.constraints = read_constraints(config);
   if (!options.train_only) read_parallel(config, *method, context);
+  if (cluster::size() > 1 && !options.train_only) {
+    // Process 0 keeps one job in flight per other process; `parallel.batch`, not the process count,
+    // decides what the strategy sees, so give it to compare with a single-process run.
+    if (method->evaluates_in_parallel()) {
+      context.workers = cluster::size() - 1;
+      if (!config.child("parallel").has("batch")) context.batch = static_cast<std::size_t>(context.workers);
+    } else if (!options.quiet) {
+      std::fprintf(stderr, "nascent: %s trains one supernet in process 0; the other %d processes wait (data-parallel supernet training is not implemented)\n",
+                   name.c_str(), cluster::size() - 1);
+    }
+  }
   if (options.resume && !method->resumable())
     throw Error("--resume: " + name + " runs cannot be resumed yet; start a new run");
-  if (options.resume) {
-    // Checked before the store opens the file for writing, which would initialise a blank one.
+  // A requeued job always passes --resume: with no run to resume yet, it starts one.
+  bool resume = options.resume;
+  if (resume) {
     std::error_code ec;
-    if (!std::filesystem::exists(options.db_path, ec)) throw Error("--resume: " + options.db_path + " does not exist");
-    if (std::filesystem::file_size(options.db_path, ec) == 0 && !ec)
-      throw Error("--resume: " + options.db_path + " is empty: no run to resume");
+    const bool blank = !std::filesystem::exists(options.db_path, ec) || (std::filesystem::file_size(options.db_path, ec) == 0 && !ec) ||
+                       !ResultStore(options.db_path, ResultStore::Mode::ReadOnly).latest_run();
+    if (blank) {
+      resume = false;
+      if (!options.quiet) std::fprintf(stderr, "nascent: --resume: %s holds no run yet; starting one\n", options.db_path.c_str());
+    }
   }
   auto space = make_run_space(config, options.config_dir);
   context.space = space.get();
@@ -405,7 +429,7 @@ SearchSummary run_search(const SearchOptions& options) {
   at::set_num_threads(context.threads);
 
   context.open(options.db_path);
-  if (options.resume) {
+  if (resume) {
     reopen(context, options, config, *method);
   } else {
     RunInfo info;
@@ -432,6 +456,7 @@ SearchSummary run_search(const SearchOptions& options) {
     if (context.wrote()) context.store().finish_run(context.run_id(), "failed");
     throw;
   }
+  cluster::release_workers();  // a final training runs in this process alone
   SearchSummary summary;
   // The search's budget is the search's: its best is trained however the search ended, unless
   // the user stopped the run.
@@ -469,6 +494,40 @@ SearchSummary run_search(const SearchOptions& options) {
   summary.best_metrics = result.best_metrics;
   summary.elapsed = context.elapsed();
   return summary;
+}
+
+bool serve_as_cluster_worker(const SearchOptions& options) {
+  cluster::start();
+  if (cluster::size() <= 1 || cluster::rank() == 0) return false;
+  // Ctrl-C reaches every process of the job: a worker finishes its evaluation and waits for
+  // process 0, which stores what is in flight and then releases it.
+  std::signal(SIGINT, SIG_IGN);
+  const Config& config = options.config;
+  for (const auto& plugin : config.get<std::vector<std::string>>("plugins", {})) load_plugin(resolve_path(plugin, options.config_dir));
+  for (const auto& plugin : options.plugins) load_plugin(plugin);
+  const auto space = make_run_space(config, options.config_dir);
+  ServeSettings settings;
+  settings.config = &config;
+  settings.config_dir = options.config_dir;
+  settings.threads = config.child("parallel").get<int>("threads_per_worker", 1);
+  settings.space = space.get();
+  if (options.device) {
+    // --device cuda spreads the processes over the visible GPUs; --device cuda:0,2 lists them.
+    std::vector<std::string> devices;
+    std::string list = *options.device;
+    if (list == "cuda") {
+      for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) devices.push_back("cuda:" + std::to_string(i));
+    } else if (list.rfind("cuda:", 0) == 0 && list.find(',') != std::string::npos) {
+      for (std::size_t begin = 5; begin <= list.size();) {
+        const std::size_t end = std::min(list.find(',', begin), list.size());
+        devices.push_back("cuda:" + list.substr(begin, end - begin));
+        begin = end + 1;
+      }
+    }
+    settings.device = devices.empty() ? *options.device : devices[static_cast<std::size_t>(cluster::rank() - 1) % devices.size()];
+  }
+  serve_evaluations(settings);
+  return true;
 }
 
 Objective read_objective(const Config& config, const std::string& default_metric) {

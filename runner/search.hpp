@@ -40,7 +40,14 @@ struct SearchSummary {
 };
 
 // Runs (or resumes) one search as the config describes, storing every evaluation as it finishes.
+// Under mpirun, process 0 runs it and the other processes evaluate its candidates (see
+// serve_as_cluster_worker).
 SearchSummary run_search(const SearchOptions& options);
+
+// Under mpirun with several processes: starts MPI, and on every process but 0 serves evaluations
+// for the search `options` describes until process 0 is done, then returns true (the caller prints
+// nothing). False on process 0 and without mpirun: the caller runs the search.
+bool serve_as_cluster_worker(const SearchOptions& options);
 
 // The run's search space as its config's `space` section describes it (paths relative to config_dir).
 std::unique_ptr<class SearchSpace> make_run_space(const Config& config, const std::string& config_dir);

@@ -12,6 +12,7 @@ packages=(
   python3-torch  # the export tests load the TorchScript files in Python (/usr/bin/python3)
   libgraphviz-dev libcpp-httplib-dev  # the report's drawings (Graphviz) and `nascent serve`
   chromium  # the report's browser tests (headless)
+  openmpi-bin libopenmpi-dev  # mpirun -n N nascent search (core/cluster.*)
 )
 missing=()
 for package in "${packages[@]}"; do

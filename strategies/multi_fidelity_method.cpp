@@ -22,6 +22,7 @@
 #include "core/checkpoint.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
+#include "evaluators/cluster_evaluator.hpp"
 #include "evaluators/reported_metrics.hpp"
 #include "strategies/asha.hpp"
 #include "strategies/hyperband.hpp"
@@ -104,6 +105,8 @@ class MultiFidelitySearch final : public Method {
     }
     const auto* described = dynamic_cast<const EvaluatesTask*>(evaluator_.get());
     task_ = described ? described->evaluation_task() : Task{context.space->default_input_shape(), 10, 0};
+    // Under mpirun the other processes train; the states travel with the jobs.
+    if ((remote_ = distributed("evaluator", *evaluator_))) staged_ = remote_.get();
   }
 
   MethodResult run(RunContext& context) override {
@@ -379,6 +382,7 @@ class MultiFidelitySearch final : public Method {
   double reduction_;
   std::size_t candidates_;
   std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<ClusterEvaluator> remote_;
   TrainsInStages* staged_ = nullptr;
   std::string evaluator_name_;
   Task task_;

@@ -395,9 +395,10 @@ TEST_F(DifferentiableRunTest, BadConfigsAreOneLineErrorsAndRecordNoRun) {
   EXPECT_ERROR(run_search(options("space: {name: darts, steps: 3}\nstrategy: {name: rarts, dataset: " + std::string(kData) +
                                   ", supernet: {channels: 4, layers: 3}}\n")),
                "does not match the space");
-  SearchOptions resume = options(base + "}\n");
+  // --resume on a database with no run starts one, but a bad config still writes nothing.
+  SearchOptions resume = options(base + ", train_portion: 1.5}\n");
   resume.resume = true;
-  EXPECT_ERROR(run_search(resume), "--resume: " + path("run.db") + " does not exist");
+  EXPECT_ERROR(run_search(resume), "strategy.train_portion: must be in (0, 1)");
   EXPECT_FALSE(std::filesystem::exists(path("run.db")));
 }
 

@@ -204,6 +204,22 @@ TEST_F(EvaluatorTest, TrainingOptionsAreChecked) {
   EXPECT_ERROR(TrainEvaluator(make_synthetic(no_val), quick_training()), "the validation split is empty");
 }
 
+// Run by scripts/device-check.sh on a machine with a GPU (skipped elsewhere): training on CUDA
+// reaches the accuracy training on the CPU does, within what kernel differences allow.
+TEST_F(EvaluatorTest, CudaTrainingMatchesCpuTraining) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  TrainEvaluator::Options options = quick_training();
+  options.latency = true;
+  const Nb201Space nb201(4, 1);
+  const Evaluation cpu = TrainEvaluator(small_synthetic(), options).evaluate(nb201, kCell, 1);
+  options.device = "cuda";
+  const Evaluation cuda = TrainEvaluator(small_synthetic(), options).evaluate(nb201, kCell, 1);
+  ASSERT_TRUE(cpu.ok && cuda.ok) << cpu.error << cuda.error;
+  EXPECT_EQ(cuda.device, "cuda");
+  EXPECT_NEAR(cuda.metrics.at("val_acc"), cpu.metrics.at("val_acc"), 10.0);
+  EXPECT_GT(cuda.metrics.at("latency_ms"), 0);
+}
+
 TEST_F(EvaluatorTest, UnavailableDevicesAreConfigErrors) {
   EXPECT_ERROR(checked_device("tpu"), "device 'tpu': expected cpu, cuda or cuda:N");
   EXPECT_ERROR(checked_device("cuda:x"), "expected cpu, cuda or cuda:N");

@@ -80,7 +80,7 @@ budget: {evaluations: 40}
 parallel: {workers: 1}
 )";
 
-TEST_F(HardeningTest, ADamagedOrEmptyDatabaseIsRefusedWithoutAWrite) {
+TEST_F(HardeningTest, ADamagedDatabaseIsRefusedWithoutAWriteAndAnEmptyOneStartsARun) {
   const std::string config = write("c.yaml", kQuickSearch);
   const std::string db = path("run.db");
   ASSERT_EQ(run_cli("search " + config + " --quiet --db " + db).status, 0);
@@ -92,11 +92,14 @@ TEST_F(HardeningTest, ADamagedOrEmptyDatabaseIsRefusedWithoutAWrite) {
   expect_one_line(run_cli("search " + config + " --quiet --db " + db), 1, "is damaged; nothing written");
   EXPECT_EQ(file_bytes(db), damaged);
 
+  // A requeued job passes --resume before any run exists: an empty or missing database starts one.
   const std::string empty = write("empty.db", "");
-  expect_one_line(run_cli("search " + config + " --quiet --resume --db " + empty), 1, "is empty: no run to resume");
-  EXPECT_EQ(fs::file_size(empty), 0u);
-  expect_one_line(run_cli("search " + config + " --quiet --resume --db " + path("missing.db")), 1, "does not exist");
-  EXPECT_FALSE(fs::exists(path("missing.db")));
+  for (const std::string& db_path : {empty, path("missing.db")}) {
+    const CliOutput started = run_cli("search " + config + " --resume --db " + db_path);
+    EXPECT_EQ(started.status, 0) << started.out;
+    EXPECT_NE(started.out.find("--resume: " + db_path + " holds no run yet; starting one"), std::string::npos) << started.out;
+    EXPECT_NE(started.out.find("run 1 finished"), std::string::npos) << started.out;
+  }
 }
 
 // An objective the evaluator never reports is refused before the run is recorded.

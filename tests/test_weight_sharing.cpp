@@ -147,9 +147,9 @@ TEST_F(WeightSharingRunTest, BadConfigsAndCheckpointsAreOneLineErrors) {
   EXPECT_ERROR(run_search(options("space: {name: vit_resnas, preset: tiny, width_divisor: 8}\nstrategy: {name: vit_resnas, checkpoint: v.pt, "
                                   "dataset: {name: synthetic, shape: [1, 56, 56]}, constraint: {macs: 10}}\n")),
                "leaves no network in the window");
-  SearchOptions resume = options(good);
+  SearchOptions resume = options(good + "  typo: 1\n");
   resume.resume = true;
-  EXPECT_ERROR(run_search(resume), "does not exist");
+  EXPECT_ERROR(run_search(resume), "unknown key 'strategy.typo'");
   EXPECT_FALSE(std::filesystem::exists(path("run.db")));
   write("ofa.pt", "not a checkpoint");
   EXPECT_ERROR(run_search(options(good)), "not a nascent supernet checkpoint");

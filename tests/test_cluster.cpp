@@ -1,0 +1,174 @@
+// One search over several processes: mpirun -n 3 nascent search gives the stored results of a
+// single-process run with the same parallel.batch, a worker's failure is a failed evaluation, and a
+// killed worker leaves a database that --resume completes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/cluster.hpp"
+#include "search_spaces/nb201/nb201.hpp"
+#include "tests/test_support.hpp"
+
+namespace nascent {
+namespace {
+
+const std::string kMpirun = "mpirun --oversubscribe --allow-run-as-root -n ";
+
+class ClusterSearch : public ScratchDirTest {
+ protected:
+  void SetUp() override {
+    ScratchDirTest::SetUp();
+    if (!cluster::available()) GTEST_SKIP() << "built without MPI (NASCENT_MPI=OFF)";
+    if (shell("command -v mpirun").status != 0) GTEST_SKIP() << "mpirun not installed";
+  }
+  // A table of every NB201 cell but one in `skip`, with a score from the cell's position.
+  std::string table(int skip = 0) {
+    std::ofstream csv(dir_ / "table.csv");
+    csv << "arch,score\n";
+    int i = 0;
+    for (const auto& arch : Nb201Space().enumerate())
+      if (skip == 0 || ++i % skip != 0) csv << arch << "," << (static_cast<double>((i * 7919) % 10000) / 100.0) << "\n";
+    return path("table.csv");
+  }
+  CliOutput search(const std::string& config, const std::string& db, int processes, const std::string& extra = "") {
+    const std::string launcher = processes > 1 ? kMpirun + std::to_string(processes) + " " : "";
+    return shell(launcher + NASCENT_BINARY + " search " + config + " --db " + path(db) + " --quiet " + extra);
+  }
+  static nlohmann::json stored(const std::string& db) {
+    auto all = nlohmann::json::parse(run_cli("results export --stage all --format json --db " + db).out);
+    for (auto& e : all) {
+      for (const char* key : {"seconds", "cost", "created_at"}) e.erase(key);
+      e["metrics"].erase("train_seconds");
+      e["metrics"].erase("latency_ms");
+    }
+    return all;
+  }
+};
+
+TEST_F(ClusterSearch, TableSearchOnThreeProcessesEqualsOneProcess) {
+  // Every seventh cell is missing from the table: its evaluation fails on whichever process has it.
+  const std::string config = write("config.yaml", "seed: 2\nspace: {name: nb201}\nstrategy: {name: evolution, population: 8, sample: 3}\n"
+                                                   "evaluator: {name: table, key: arch, metric: score, path: " + table(7) + "}\n"
+                                                   "budget: {evaluations: 60}\nparallel: {workers: 2, batch: 4}\n");
+  const CliOutput one = search(config, "one.db", 1);
+  ASSERT_EQ(one.status, 0) << one.out;
+  const CliOutput three = search(config, "three.db", 3);
+  ASSERT_EQ(three.status, 0) << three.out;
+  const nlohmann::json reference = stored(path("one.db"));
+  ASSERT_EQ(reference.size(), 60u);
+  EXPECT_EQ(stored(path("three.db")), reference);
+  int failed = 0;
+  for (const auto& e : reference) failed += e["ok"] ? 0 : 1;
+  EXPECT_GT(failed, 0) << "no candidate missing from the table was drawn: the test checks nothing about failures";
+  EXPECT_EQ(nlohmann::json::parse(run_cli("results runs --format json --db " + path("three.db")).out).at(0)["status"], "finished");
+}
+
+const char* kTrainConfig = R"(
+seed: 4
+space: {name: nb201, channels: 4, cells_per_stage: 1}
+strategy: {name: evolution, population: 4, sample: 2}
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 8, 8], classes: 3, train: 128, val: 64, test: 32}
+  batch_size: 32
+  lr: 0.05
+  loader_threads: 0
+budget: {evaluations: 10}
+parallel: {workers: 2, batch: 2}
+)";
+
+TEST_F(ClusterSearch, TrainingSearchAndAshaOnThreeProcessesEqualOneProcess) {
+  const std::string config = write("train.yaml", kTrainConfig);
+  ASSERT_EQ(search(config, "one.db", 1).status, 0);
+  const CliOutput three = search(config, "three.db", 3);
+  ASSERT_EQ(three.status, 0) << three.out;
+  EXPECT_EQ(stored(path("three.db")), stored(path("one.db")));
+
+  // ASHA's promotions continue training states that travel between the processes.
+  std::string text = kTrainConfig;
+  text.replace(text.find("strategy: {name: evolution, population: 4, sample: 2}"), std::string("strategy: {name: evolution, population: 4, sample: 2}").size(),
+               "strategy: {name: asha, max_epochs: 4, reduction: 2}");
+  text.replace(text.find("budget: {evaluations: 10}"), std::string("budget: {evaluations: 10}").size(), "budget: {epochs: 24}");
+  const std::string asha_config = write("asha.yaml", text);
+  ASSERT_EQ(search(asha_config, "asha-one.db", 1).status, 0);
+  const CliOutput asha_three = search(asha_config, "asha-three.db", 3);
+  ASSERT_EQ(asha_three.status, 0) << asha_three.out;
+  const nlohmann::json reference = stored(path("asha-one.db"));
+  EXPECT_EQ(stored(path("asha-three.db")), reference);
+  int promoted = 0;
+  for (const auto& e : reference) promoted += e["metrics"]["rung"].get<double>() > 0 ? 1 : 0;
+  EXPECT_GT(promoted, 0);
+}
+
+// Whether `pid` runs (a zombie, which nobody may reap in a container, does not).
+bool alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto state = line.find(") ");
+  return state != std::string::npos && line[state + 2] != 'Z';
+}
+
+// The pid of the process of rank `rank` whose command line mentions `marker`.
+int pid_of_rank(const std::string& marker, int rank) {
+  const CliOutput pids = shell("pgrep -f -- '" + marker + "' || true");
+  std::stringstream list(pids.out);
+  for (int pid; list >> pid;) {
+    std::ifstream environ("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string variables((std::istreambuf_iterator<char>(environ)), std::istreambuf_iterator<char>());
+    if (variables.find(std::string("OMPI_COMM_WORLD_RANK=") + std::to_string(rank) + '\0') != std::string::npos &&
+        shell("cat /proc/" + std::to_string(pid) + "/comm").out.rfind("nascent", 0) == 0)
+      return pid;
+  }
+  return 0;
+}
+
+TEST_F(ClusterSearch, AKilledWorkerLeavesADatabaseThatResumeCompletes) {
+  const std::string config = write("train.yaml", kTrainConfig);
+  const std::string budget = " --set budget.evaluations=12 --set evaluator.steps=300";
+  ASSERT_EQ(search(config, "reference.db", 1, budget).status, 0);
+
+  const std::string command = kMpirun + "3 " + NASCENT_BINARY + " search " + config + " --db " + path("run.db") + " --quiet" + budget;
+  FILE* pipe = popen((command + " > " + path("out.txt") + " 2>&1 & echo $!").c_str(), "r");
+  int launcher = 0;
+  ASSERT_EQ(fscanf(pipe, "%d", &launcher), 1);
+  pclose(pipe);
+  for (int i = 0; i < 2000 && stored_evaluations(path("run.db")) < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int worker = pid_of_rank(path("run.db"), 1);
+  ASSERT_GT(worker, 0) << "no process of rank 1 found";
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  // mpirun ends the whole job when a process dies.
+  for (int i = 0; i < 3000 && alive(launcher); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(alive(launcher)) << "mpirun outlived its killed process by 30 s";
+  for (int i = 0; i < 3000 && pid_of_rank(path("run.db"), 0) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const nlohmann::json before = stored(path("run.db"));
+  ASSERT_GE(before.size(), 3u);
+  ASSERT_LT(before.size(), 12u) << "the run finished before a worker could be killed";
+  const nlohmann::json reference = stored(path("reference.db"));
+  // Nothing stored is lost or wrong: the stored evaluations are the uninterrupted run's first ones.
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i], reference[i]) << i;
+
+  // --resume continues it with another number of processes.
+  const CliOutput resumed = search(config, "run.db", 2, budget + " --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_EQ(stored(path("run.db")), reference);
+}
+
+TEST(ResumeWithoutRun, StartsTheRunAndSaysSo) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("nascent-resume-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/c.yaml") << "space: {name: nb201, channels: 4, cells_per_stage: 1}\nstrategy: {name: random}\n"
+                                    "evaluator: {name: train, steps: 2, dataset: {name: synthetic, train: 32, val: 16, test: 16}}\n"
+                                    "budget: {evaluations: 3}\n";
+  const CliOutput r = run_cli("search " + dir + "/c.yaml --db " + dir + "/new.db --resume");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("--resume: " + dir + "/new.db holds no run yet; starting one"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("run 1 finished: 3 evaluations"), std::string::npos) << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nascent
