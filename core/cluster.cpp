@@ -74,7 +74,7 @@ void send(int to, int tag, const std::string& bytes) {
 
 std::string receive(int from, int tag) {
 #ifdef NASCENT_WITH_MPI
-  for (auto pause = std::chrono::microseconds(50);; pause = std::min(pause * 2, std::chrono::microseconds(5000))) {
+  for (auto pause = std::chrono::microseconds(50);; pause = std::min(pause * 2, std::chrono::microseconds(1000))) {
     {
       std::lock_guard<std::mutex> guard(lock());
       if (!started) throw Error("MPI: not started");

@@ -318,7 +318,7 @@ TEST_F(DriverTest, UnacceptedSectionsAndBudgetKeysAreOneLineErrors) {
   EXPECT_ERROR(run_search(options(base + "budget: {evaluations: 3}\n")), "strategy darts: unknown key 'budget.evaluations' (valid: seconds, epochs)");
   EXPECT_ERROR(run_search(options("space: {name: nb201}\nstrategy: {name: evolution}\nevaluator: {name: table, path: x.csv, metric: a}\n")),
                "budget needs at least one of evaluations, seconds or cost");
-  EXPECT_ERROR(run_search(options("space: {name: nb201}\nstrategy: {name: nope}\n")), "unknown strategy 'nope' (methods: darts, ofa, rarts, vit_resnas; ask/tell strategies: ");
+  EXPECT_ERROR(run_search(options("space: {name: nb201}\nstrategy: {name: nope}\n")), "unknown strategy 'nope' (methods: asha, darts, hyperband, ofa, rarts, successive_halving, vit_resnas; ask/tell strategies: ");
   EXPECT_FALSE(std::filesystem::exists(path("run.db")));
 }
 

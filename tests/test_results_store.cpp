@@ -509,7 +509,7 @@ TEST_F(ResultStoreTest, RunInfoRoundTripsAndTheOldBeginRunMaximisesQueries) {
 }
 
 TEST_F(ResultStoreTest, StagesRoundTripThroughTheirNames) {
-  ASSERT_EQ(all_stages().size(), 7u);
+  ASSERT_EQ(all_stages().size(), 8u);
   for (Stage stage : all_stages()) EXPECT_EQ(parse_stage(to_string(stage)), stage);
   EXPECT_EQ(to_string(Stage::Final), "final");
   EXPECT_ERROR(parse_stage("epochs"), "unknown stage 'epochs' (valid: query, score, epoch, report, measure, search, final, rung)");
