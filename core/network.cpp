@@ -24,6 +24,14 @@ torch::Tensor Network::token_features(torch::Tensor) {
   throw Error("this network does not read token sequences, so it has no per-token features");
 }
 
+torch::Tensor Network::embedded(torch::Tensor) {
+  throw Error("this network does not read token sequences, so it embeds none");
+}
+
+torch::Tensor Network::features_of_embedded(torch::Tensor, torch::Tensor) {
+  throw Error("this network does not read token sequences, so it has no per-token features");
+}
+
 void Network::reset_parameters(at::Generator& generator) {
   torch::NoGradGuard no_grad;
   for (auto& module : modules(/*include_self=*/true)) {

@@ -16,6 +16,12 @@ class Network : public torch::nn::Module {
   // masked-language-model pre-training. The default throws Error.
   virtual torch::Tensor token_features(torch::Tensor tokens);
 
+  // Networks that read token ids: their embedding of `tokens` (batch x length x width), and the
+  // per-token features computed from an embedding in its place, so that Zen-NAS can perturb a
+  // continuous input. The defaults throw Error.
+  virtual torch::Tensor embedded(torch::Tensor tokens);
+  virtual torch::Tensor features_of_embedded(torch::Tensor embedded, torch::Tensor tokens);
+
   // PyTorch's default initialisation, drawn from `generator` instead of the global one so that
   // candidates built on parallel workers are reproducible. Spaces with custom parameters override.
   virtual void reset_parameters(at::Generator& generator);

@@ -31,6 +31,19 @@ torch::Tensor probe_linear(torch::nn::Linear& linear, const torch::Tensor& x) {
   return t_listener ? t_listener->weighted_output(linear->weight, y) : y;
 }
 
+torch::Tensor probe_gelu(const torch::Tensor& x) {
+  if (t_listener) t_listener->nonlinearity_input(x);
+  return torch::gelu(x);
+}
+
+void probe_activation(const torch::Tensor& x) {
+  if (t_listener) t_listener->nonlinearity_input(x);
+}
+
+torch::Tensor probe_weighted(const torch::Tensor& weight, const torch::Tensor& y) {
+  return t_listener ? t_listener->weighted_output(weight, y) : y;
+}
+
 void probe_hidden(const std::string& name, const torch::Tensor& h, std::int64_t unit_dim) {
   if (t_listener) t_listener->hidden_state(name, h, unit_dim);
 }

@@ -45,6 +45,13 @@ torch::Tensor probe_relu(const torch::Tensor& x);
 torch::Tensor probe_leaky_relu(const torch::Tensor& x, double slope);
 torch::Tensor probe_conv(torch::nn::Conv2d& conv, const torch::Tensor& x);
 torch::Tensor probe_linear(torch::nn::Linear& linear, const torch::Tensor& x);
+// Nonlinearities other than the ReLU family (GELU, h-swish): listeners see their input as they see
+// a ReLU's (NASWOT reads the sign pattern, which is where these bend).
+torch::Tensor probe_gelu(const torch::Tensor& x);
+void probe_activation(const torch::Tensor& x);
+// The output `y` of a weighted layer computed functionally, from `weight` (sliced or shared weights
+// of a supernet): what probe_conv and probe_linear report.
+torch::Tensor probe_weighted(const torch::Tensor& weight, const torch::Tensor& y);
 // BatchNorm, LayerNorm, ...: pass the module's forward; skipped when normalisation is bypassed.
 template <typename Norm>
 torch::Tensor probe_norm(Norm& norm, const torch::Tensor& x) {

@@ -174,10 +174,16 @@ double zen(const ScoreInput& input) {
   }
   net.train();
   const auto options = torch::TensorOptions().dtype(input.inputs.dtype());
-  torch::Tensor x = at::normal(0, 1, input.inputs.sizes(), generator, options).to(input.inputs.device());
-  torch::Tensor noise = at::normal(0, 1, input.inputs.sizes(), generator, options).to(input.inputs.device());
-  torch::Tensor a = net.features(x);
-  torch::Tensor b = net.features(x + 0.01 * noise);
+  // Token ids cannot be perturbed: a token network is scored from a Gaussian input in place of
+  // its embedding.
+  const bool tokens = !at::isFloatingType(input.inputs.scalar_type());
+  const std::vector<std::int64_t> shape = tokens ? net.embedded(input.inputs).sizes().vec() : input.inputs.sizes().vec();
+  const auto real = tokens ? torch::TensorOptions().dtype(torch::kFloat) : options;
+  torch::Tensor x = at::normal(0, 1, shape, generator, real).to(input.inputs.device());
+  torch::Tensor noise = at::normal(0, 1, shape, generator, real).to(input.inputs.device());
+  const auto features = [&](const torch::Tensor& in) { return tokens ? net.features_of_embedded(in, input.inputs) : net.features(in); };
+  torch::Tensor a = features(x);
+  torch::Tensor b = features(x + 0.01 * noise);
   const double delta = (a - b).abs().flatten(1).sum(1).mean().item<double>();
   double log_bn = 0;
   for (auto& module : net.modules(/*include_self=*/true)) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/probe.hpp"
 #include "supernets/weight_slicing.hpp"
 
 namespace nascent {
@@ -188,29 +189,40 @@ torch::Tensor OfaMbv3::conv(const torch::Tensor& x, const torch::Tensor& weight,
   const std::int64_t k = weight.size(2);
   torch::Tensor out = torch::conv2d(x, weight, bias, stride, k / 2, 1, groups);
   if (mac_counter_) *mac_counter_ += static_cast<double>(out.size(2) * out.size(3)) * static_cast<double>(weight.numel());
-  return out;
+  return probe_weighted(weight, out);
 }
 
-torch::Tensor OfaMbv3::forward(torch::Tensor x) {
+torch::Tensor OfaMbv3::forward(torch::Tensor x) { return classify(features(std::move(x))); }
+
+torch::Tensor OfaMbv3::features(torch::Tensor x) {
   x = run_stem(x);
+  probe_hidden("stem", x);
   for (std::size_t s = 0; s < blocks.size(); ++s)
-    for (int j = 0; j < active_depth[s]; ++j) x = run_block(*blocks[s][static_cast<std::size_t>(j)], x, j == 0);
-  return run_head(x);
+    for (int j = 0; j < active_depth[s]; ++j) {
+      x = run_block(*blocks[s][static_cast<std::size_t>(j)], x, j == 0);
+      probe_hidden("stage" + std::to_string(s) + ".block" + std::to_string(j), x);
+    }
+  return final_features(x);
 }
 
 torch::Tensor OfaMbv3::run_stem(torch::Tensor x) {
   if (x.size(2) != resolution_ || x.size(3) != resolution_)
     x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{resolution_, resolution_}).mode(torch::kBilinear).align_corners(false));
-  x = h_swish(norm(conv(x, stem->weight, {}, 2, 1), stem_bn));
+  x = norm(conv(x, stem->weight, {}, 2, 1), stem_bn);
+  probe_activation(x);
+  x = h_swish(x);
   // block0: depthwise 3x3, ReLU, point-linear; identity shortcut when the widths agree.
-  torch::Tensor y = torch::relu(norm(conv(x, first_depth->weight, {}, 1, shape_.stem), first_depth_bn));
+  torch::Tensor y = probe_relu(norm(conv(x, first_depth->weight, {}, 1, shape_.stem), first_depth_bn));
   y = norm(conv(y, first_point->weight, {}, 1, 1), first_point_bn);
   return shape_.stem == shape_.first_block ? x + y : y;
 }
 
 torch::Tensor OfaMbv3::run_block(OfaBlock& b, const torch::Tensor& x, bool first_in_stage) {
   const std::int64_t mid = b.active_mid;
-  const auto act = [&](const torch::Tensor& t) { return b.shape.hswish ? h_swish(t) : torch::relu(t); };
+  const auto act = [&](const torch::Tensor& t) {
+    probe_activation(t);
+    return b.shape.hswish ? h_swish(t) : torch::relu(t);
+  };
   torch::Tensor h = act(norm(conv(x, b.expand->weight.slice(0, 0, mid).slice(1, 0, x.size(1)), {}, 1, 1), b.expand_bn));
   h = act(norm(conv(h, b.active_filter(b.active_kernel, mid), {}, b.shape.stride, mid), b.depth_bn));
   if (b.shape.se) {
@@ -224,15 +236,24 @@ torch::Tensor OfaMbv3::run_block(OfaBlock& b, const torch::Tensor& x, bool first
   return first_in_stage ? h : x + h;
 }
 
-torch::Tensor OfaMbv3::run_head(torch::Tensor x) {
-  x = h_swish(norm(conv(x, final_expand->weight, {}, 1, 1), final_expand_bn));
-  x = h_swish(conv(x.mean(std::vector<std::int64_t>{2, 3}, true), feature_mix->weight, {}, 1, 1)).flatten(1);
+torch::Tensor OfaMbv3::run_head(torch::Tensor x) { return classify(final_features(std::move(x))); }
+
+torch::Tensor OfaMbv3::final_features(torch::Tensor x) {
+  x = norm(conv(x, final_expand->weight, {}, 1, 1), final_expand_bn);
+  probe_activation(x);
+  return h_swish(x);
+}
+
+torch::Tensor OfaMbv3::classify(torch::Tensor x) {
+  x = conv(x.mean(std::vector<std::int64_t>{2, 3}, true), feature_mix->weight, {}, 1, 1);
+  probe_activation(x);
+  x = h_swish(x).flatten(1);
   if (is_training() && dropout_ > 0 && dropout_generator) {
     // Drawn on the CPU generator, so that a run is reproducible whatever the device.
     const torch::Tensor keep = (torch::rand(x.sizes(), *dropout_generator) >= dropout_).to(x.options());
     x = x * keep / (1 - dropout_);
   }
-  torch::Tensor logits = classifier->forward(x);
+  torch::Tensor logits = probe_linear(classifier, x);
   if (mac_counter_) *mac_counter_ += static_cast<double>(classifier->weight.numel());
   return logits;
 }

@@ -50,6 +50,8 @@ class OfaMbv3 : public Network {
   OfaMbv3(const OfaNetShape& shape, const Task& task, double dropout = 0.1);
   // Inputs of another size are resized (bilinear) to the active resolution first.
   torch::Tensor forward(torch::Tensor input) override;
+  // The final expansion's output, before global pooling (Zen-NAS scores it).
+  torch::Tensor features(torch::Tensor input) override;
   void reset_parameters(at::Generator& generator) override;
 
   // Supernet: choose the active sub-network (kernels, widths, depths, resolution).
@@ -68,6 +70,9 @@ class OfaMbv3 : public Network {
   torch::Tensor run_stem(torch::Tensor input);
   torch::Tensor run_block(OfaBlock& block, const torch::Tensor& x, bool first_in_stage);
   torch::Tensor run_head(torch::Tensor x);
+  // run_head in two parts: the final expansion, then pooling, feature mix and classifier.
+  torch::Tensor final_features(torch::Tensor x);
+  torch::Tensor classify(torch::Tensor features);
 
   at::Generator* dropout_generator = nullptr;  // dropout before the classifier, when set and training
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/probe.hpp"
 #include "core/optimizer_state.hpp"
 #include "supernets/weight_slicing.hpp"
 
@@ -109,12 +110,23 @@ double VitResNet::measured_macs() {
 }
 
 torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, at::Generator* drop_path_generator) {
-  const auto count_conv = [&](const torch::Tensor& out, torch::nn::Conv2d& conv) {
-    if (mac_counter_) *mac_counter_ += static_cast<double>(out.size(2) * out.size(3)) * static_cast<double>(conv->weight.numel());
-  };
-  const auto count_linear = [&](const torch::Tensor& out, torch::nn::Linear& linear) {
-    if (mac_counter_) *mac_counter_ += static_cast<double>(out.numel() / out.size(-1)) * static_cast<double>(linear->weight.numel());
-  };
+  return classify(tokens_masked(std::move(x), masks, drop_path_generator), masks);
+}
+
+torch::Tensor VitResNet::features(torch::Tensor input) { return tokens_masked(std::move(input), nullptr, nullptr); }
+
+// Weighted layers count their MACs when counting and report their outputs to a probe listener.
+torch::Tensor VitResNet::counted(const torch::Tensor& out, torch::nn::Conv2d& conv) {
+  if (mac_counter_) *mac_counter_ += static_cast<double>(out.size(2) * out.size(3)) * static_cast<double>(conv->weight.numel());
+  return probe_weighted(conv->weight, out);
+}
+
+torch::Tensor VitResNet::counted(const torch::Tensor& out, torch::nn::Linear& linear) {
+  if (mac_counter_) *mac_counter_ += static_cast<double>(out.numel() / out.size(-1)) * static_cast<double>(linear->weight.numel());
+  return probe_weighted(linear->weight, out);
+}
+
+torch::Tensor VitResNet::tokens_masked(torch::Tensor x, const VitMasks* masks, at::Generator* drop_path_generator) {
   const auto drop_path = [&](const torch::Tensor& branch) {
     if (!is_training() || drop_path_ <= 0 || !drop_path_generator) return branch;
     const double keep = 1 - drop_path_;
@@ -124,14 +136,13 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
   };
   const bool masked = masks != nullptr;
   const auto stem_layer = [&](const torch::Tensor& in, int i) {
-    torch::Tensor out = stem_convs[i]->forward(in);
-    count_conv(out, stem_convs[i]);
-    return torch::relu(stem_norms[i]->forward(out));
+    torch::Tensor out = counted(stem_convs[i]->forward(in), stem_convs[i]);
+    return probe_relu(stem_norms[i]->forward(out));
   };
   torch::Tensor y = stem_layer(x, 0);
   y = y + stem_layer(stem_layer(y, 1), 2);
-  y = patch_proj->forward(y);
-  count_conv(y, patch_proj);
+  y = counted(patch_proj->forward(y), patch_proj);
+  probe_hidden("stem", y);
   // Shapes follow the input's batch through tensor operations rather than C++ integers, so that a
   // recorded (TorchScript) forward accepts any batch size.
   const torch::Tensor patch_tokens = y.flatten(2).transpose(1, 2);
@@ -146,12 +157,10 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
       const torch::Tensor normed = layer_norm(tokens, r.norm, previous_mask);
       const std::int64_t cin = tokens.size(2);
       const torch::Tensor grid = normed.slice(1, 1).transpose(1, 2).reshape({-1, cin, side, side});
-      torch::Tensor patches = r.conv->forward(grid);
-      count_conv(patches, r.conv);
+      torch::Tensor patches = counted(r.conv->forward(grid), r.conv);
       const std::int64_t cout = patches.size(1);
       patches = patches.flatten(2).transpose(1, 2) + r.pos_embed;
-      torch::Tensor cls = r.cls->forward(normed.slice(1, 0, 1));
-      count_linear(cls, r.cls);
+      torch::Tensor cls = counted(r.cls->forward(normed.slice(1, 0, 1)), r.cls);
       // The residual path: un-normalised patch tokens average-pooled 2x2, the cls token as is,
       // both zero-padded from C_in to C_out channels.
       const torch::Tensor raw_grid = tokens.slice(1, 1).transpose(1, 2).reshape({-1, cin, side, side});
@@ -167,31 +176,30 @@ torch::Tensor VitResNet::forward_masked(torch::Tensor x, const VitMasks* masks, 
       const torch::Tensor layer = masked ? mask_at(masks->layer, s, position) : torch::Tensor();
       const torch::Tensor out_mask = layer.defined() ? embed_mask * layer : embed_mask;
       const std::int64_t n = tokens.size(1);
-      torch::Tensor qkv = block.qkv->forward(layer_norm(tokens, block.norm1, embed_mask));
-      count_linear(qkv, block.qkv);
+      torch::Tensor qkv = counted(block.qkv->forward(layer_norm(tokens, block.norm1, embed_mask)), block.qkv);
       qkv = qkv.reshape({-1, n, 3, block.heads, block.head_dim}).permute({2, 0, 3, 1, 4});
       const torch::Tensor scores = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(block.head_dim)));
       torch::Tensor attended = torch::matmul(torch::softmax(scores, -1), qkv[2]);
       if (mac_counter_) *mac_counter_ += 2.0 * static_cast<double>(scores.numel()) * static_cast<double>(block.head_dim);
       attended = attended.transpose(1, 2).reshape({-1, n, block.heads * block.head_dim});
       if (masked) attended = times(attended, mask_at(masks->heads, s, position));
-      torch::Tensor branch = block.proj->forward(attended);
-      count_linear(branch, block.proj);
+      torch::Tensor branch = counted(block.proj->forward(attended), block.proj);
       tokens = tokens + drop_path(times(branch, out_mask));
-      torch::Tensor hidden = block.fc1->forward(layer_norm(tokens, block.norm2, embed_mask));
-      count_linear(hidden, block.fc1);
-      hidden = torch::gelu(hidden);
+      torch::Tensor hidden = counted(block.fc1->forward(layer_norm(tokens, block.norm2, embed_mask)), block.fc1);
+      hidden = probe_gelu(hidden);
       if (masked) hidden = times(hidden, mask_at(masks->mlp, s, position));
-      branch = block.fc2->forward(hidden);
-      count_linear(branch, block.fc2);
+      branch = counted(block.fc2->forward(hidden), block.fc2);
       tokens = tokens + drop_path(times(branch, out_mask));
+      probe_hidden("stage" + std::to_string(s) + ".block" + std::to_string(b), tokens, 2);
     }
   }
-  const torch::Tensor last_mask = masked ? masks->embed.back() : torch::Tensor();
+  return tokens;
+}
+
+torch::Tensor VitResNet::classify(const torch::Tensor& tokens, const VitMasks* masks) {
+  const torch::Tensor last_mask = masks ? masks->embed.back() : torch::Tensor();
   torch::Tensor cls = layer_norm(tokens.select(1, 0), head_norm, last_mask.defined() ? last_mask.squeeze(1) : last_mask);
-  torch::Tensor logits = head->forward(cls);
-  count_linear(logits, head);
-  return logits;
+  return counted(head->forward(cls), head);
 }
 
 std::shared_ptr<VitResNet> slice_vit(VitResNet& supernet, const VitArch& arch, const Task& task) {

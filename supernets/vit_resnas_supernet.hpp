@@ -36,6 +36,8 @@ class VitResNet : public Network {
   VitResNet(const VitArch& arch, const Task& task, double drop_path = 0);
   torch::Tensor forward(torch::Tensor input) override;
   torch::Tensor forward_masked(torch::Tensor input, const VitMasks* masks, at::Generator* drop_path_generator);
+  // The last stage's tokens (batch x tokens x width) before the head (Zen-NAS scores them).
+  torch::Tensor features(torch::Tensor input) override;
   void reset_parameters(at::Generator& generator) override;
 
   const VitArch& arch() const { return arch_; }
@@ -71,6 +73,11 @@ class VitResNet : public Network {
 
  private:
   void init_token_embeddings(at::Generator& generator);
+  // forward_masked in two parts: stem and stages to the last tokens, then the head.
+  torch::Tensor tokens_masked(torch::Tensor input, const VitMasks* masks, at::Generator* drop_path_generator);
+  torch::Tensor classify(const torch::Tensor& tokens, const VitMasks* masks);
+  torch::Tensor counted(const torch::Tensor& out, torch::nn::Conv2d& conv);
+  torch::Tensor counted(const torch::Tensor& out, torch::nn::Linear& linear);
   VitArch arch_;
   std::int64_t side_ = 0;
   double drop_path_ = 0;

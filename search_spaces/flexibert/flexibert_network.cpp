@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/network.hpp"
+#include "core/probe.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"
 
 namespace nascent {
@@ -84,11 +85,11 @@ class FlexiLayerModule : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
     const bool training = is_training();
     torch::Tensor context = spec_.op == "c" ? convolution_attention(x, mask) : attention(x, mask);
-    torch::Tensor attended = attention_norm_(dropout_->apply(attention_output_(context), training) + x);
+    torch::Tensor attended = attention_norm_(dropout_->apply(probe_linear(attention_output_, context), training) + x);
     torch::Tensor hidden = attended;
-    for (auto& layer : feed_forward_) hidden = torch::gelu(layer(hidden));
-    torch::Tensor out = output_norm_(dropout_->apply(ff_output_(hidden), training) + attended);
-    return projection_ ? projection_(out) : out;
+    for (auto& layer : feed_forward_) hidden = probe_gelu(probe_linear(layer, hidden));
+    torch::Tensor out = output_norm_(dropout_->apply(probe_linear(ff_output_, hidden), training) + attended);
+    return projection_ ? probe_linear(projection_, out) : out;
   }
 
  private:
@@ -108,9 +109,9 @@ class FlexiLayerModule : public torch::nn::Module {
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& mask) {
     const std::int64_t length = x.size(1);
     if (length > kMaxPositions) throw Error("flexibert: sequences longer than 514 tokens are not supported");
-    torch::Tensor q = split_heads(query_(x), attention_heads_);
-    torch::Tensor k = split_heads(key_(x), attention_heads_);
-    torch::Tensor v = split_heads(value_(x), attention_heads_);
+    torch::Tensor q = split_heads(probe_linear(query_, x), attention_heads_);
+    torch::Tensor k = split_heads(probe_linear(key_, x), attention_heads_);
+    torch::Tensor v = split_heads(probe_linear(value_, x), attention_heads_);
     torch::Tensor positions = torch::arange(length, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     torch::Tensor distance = distance_(positions.unsqueeze(1) - positions.unsqueeze(0) + (kMaxPositions - 1));
     torch::Tensor scores = torch::einsum("bhld,lrd->bhlr", {q, distance});
@@ -141,13 +142,13 @@ class FlexiLayerModule : public torch::nn::Module {
     // Padding is zeroed before the convolutions, so that a position next to the padding sees the
     // same zeros as one next to the sequence's end.
     torch::Tensor real = mask.unsqueeze(-1).to(x.scalar_type());
-    torch::Tensor mixed_query = query_(x);
+    torch::Tensor mixed_query = probe_linear(query_, x);
     torch::Tensor q = split_heads(mixed_query, attention_heads_);
-    torch::Tensor k = split_heads(key_(x), attention_heads_);
-    torch::Tensor v = split_heads(value_(x), attention_heads_);
+    torch::Tensor k = split_heads(probe_linear(key_, x), attention_heads_);
+    torch::Tensor v = split_heads(probe_linear(value_, x), attention_heads_);
     torch::Tensor key_conv = (key_pointwise_(key_depthwise_((x * real).transpose(1, 2))) + key_conv_bias_).transpose(1, 2);
     torch::Tensor kernel = conv_kernel_(key_conv * mixed_query).reshape({-1, kernel_, 1}).softmax(1);
-    torch::Tensor spans = (conv_out_(x) * real).transpose(1, 2).unsqueeze(-1);
+    torch::Tensor spans = (probe_linear(conv_out_, x) * real).transpose(1, 2).unsqueeze(-1);
     spans = torch::nn::functional::unfold(
         spans, torch::nn::functional::UnfoldFuncOptions({kernel_, 1}).padding({(kernel_ - 1) / 2, 0}));
     spans = spans.transpose(1, 2).reshape({-1, head_size_, kernel_});
@@ -192,16 +193,25 @@ class FlexibertNetwork : public Network {
     torch::Tensor mask = tokens.ne(0).unsqueeze(-1).to(hidden.scalar_type());
     // Glosses have no [CLS] token: the pooler reads the mean over real tokens instead.
     torch::Tensor pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0);
-    pooled = dropout_->apply(torch::tanh(pooler_(pooled)), is_training());
-    return classifier_(pooled);
+    pooled = dropout_->apply(torch::tanh(probe_linear(pooler_, pooled)), is_training());
+    return probe_linear(classifier_, pooled);
   }
 
-  torch::Tensor token_features(torch::Tensor tokens) override {
+  torch::Tensor token_features(torch::Tensor tokens) override { return features_of_embedded(embedded(tokens), tokens); }
+
+  torch::Tensor embedded(torch::Tensor tokens) override {
     if (tokens.dim() != 2 || tokens.scalar_type() != torch::kLong)
       throw Error("flexibert: expected token ids (int64, batch x length), got a tensor of " + std::to_string(tokens.dim()) + " dimensions");
+    return word_(tokens);
+  }
+
+  torch::Tensor features_of_embedded(torch::Tensor embedded, torch::Tensor tokens) override {
     torch::Tensor mask = tokens.ne(0);
-    torch::Tensor hidden = dropout_->apply(embedding_norm_(word_(tokens)), is_training());
-    for (auto& layer : layers_) hidden = layer->forward(hidden, mask);
+    torch::Tensor hidden = dropout_->apply(embedding_norm_(embedded), is_training());
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      hidden = layers_[i]->forward(hidden, mask);
+      probe_hidden("layer" + std::to_string(i), hidden, 2);
+    }
     return hidden;
   }
 
