@@ -312,13 +312,8 @@ class AskTellSearch final : public Method {
     return metrics;
   }
 
-  // Every constraint whose metric `metrics` holds is met (a missing metric is checked when it exists).
   static bool feasible(const RunContext& context, const std::map<std::string, double>& metrics) {
-    for (const Constraint& constraint : context.constraints) {
-      const auto found = metrics.find(constraint.metric);
-      if (found != metrics.end() && !(std::isfinite(found->second) && constraint.satisfied_by(found->second))) return false;
-    }
-    return true;
+    return meets_constraints(context.constraints, metrics);
   }
 
   // The objectives' values, larger is better (minimised ones negated); nullopt when any is missing.

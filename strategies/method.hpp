@@ -3,6 +3,7 @@
 // search over any registered Strategy is one method; DARTS, RARTS, Once-for-All and ViT-ResNAS are
 // others. The driver owns everything a run shares (seed, device, threads, budget, objective,
 // progress, Ctrl-C and the store) and hands it to the method as a RunContext.
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -31,6 +32,16 @@ struct Constraint {
   std::optional<double> min, max;
   bool satisfied_by(double value) const { return (!min || value >= *min) && (!max || value <= *max); }
 };
+
+// Every constraint whose metric `metrics` holds is met (a missing metric is checked once it
+// exists); a non-finite value meets none.
+inline bool meets_constraints(const std::vector<Constraint>& constraints, const std::map<std::string, double>& metrics) {
+  for (const Constraint& constraint : constraints) {
+    const auto found = metrics.find(constraint.metric);
+    if (found != metrics.end() && !(std::isfinite(found->second) && constraint.satisfied_by(found->second))) return false;
+  }
+  return true;
+}
 
 // Thrown by RunContext::check_stop inside a method: the run stops where it is, with what it stored.
 struct RunStopped {

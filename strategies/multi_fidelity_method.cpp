@@ -111,7 +111,6 @@ class MultiFidelitySearch final : public Method {
 
   MethodResult run(RunContext& context) override {
     Rng rng(context.seed);
-    space_ = context.space;
     stages_dir_ = context.checkpoint_path + ".stages";
     CandidateSampler sampler = [this, &context](Rng& draw) { return sample(context, draw); };
     std::unique_ptr<FidelitySchedule> schedule;
@@ -178,16 +177,14 @@ class MultiFidelitySearch final : public Method {
           }
           planned_epochs_ += new_epochs;
           slots.emplace_back();
+          ++scheduled_;
           Slot& slot = slots.back();
           slot.job = *job;
           if (replay(context, slot)) continue;
           start(slot);
         }
-        if (running == 0 && (!halted.empty() || applied == slots.size())) break;
-        if (running == 0) {  // every job is done: tell the next one
-          apply_next();
-          continue;
-        }
+        // With nothing training, the loop above only stops once something halted the schedule.
+        if (running == 0) break;
         const std::size_t before = done_count(slots);
         finished_one.wait(lock, [&] { return done_count(slots) != before || running == 0 || (halted.empty() && context.interrupted()); });
       }
@@ -262,7 +259,6 @@ class MultiFidelitySearch final : public Method {
 
   // On resume, the evaluation stored for this job stands in for training it again.
   bool replay(RunContext& context, Slot& slot) {
-    ++scheduled_;
     auto it = context.replay.find(slot.job.id);
     if (it == context.replay.end()) return false;
     const Stage stage = stage_of(slot.job);
@@ -316,11 +312,7 @@ class MultiFidelitySearch final : public Method {
   // Tells a finished job's result to the schedule, in job order, and reports it.
   void apply(RunContext& context, FidelitySchedule& schedule, const Slot& slot) {
     const Evaluation& result = slot.result;
-    bool feasible = result.ok;
-    for (const Constraint& constraint : context.constraints) {
-      const auto found = result.metrics.find(constraint.metric);
-      if (found != result.metrics.end() && !(std::isfinite(found->second) && constraint.satisfied_by(found->second))) feasible = false;
-    }
+    const bool feasible = result.ok && meets_constraints(context.constraints, result.metrics);
     const std::optional<double> fitness = feasible ? fitness_of(result, context.objective) : std::nullopt;
     schedule.tell(slot.job.id, fitness);
     if (!slot.replayed) {
@@ -386,7 +378,6 @@ class MultiFidelitySearch final : public Method {
   TrainsInStages* staged_ = nullptr;
   std::string evaluator_name_;
   Task task_;
-  const SearchSpace* space_ = nullptr;
   std::string stages_dir_;
   std::unordered_set<std::string> drawn_;
   std::size_t infeasible_ = 0, scheduled_ = 0;
