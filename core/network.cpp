@@ -28,6 +28,10 @@ torch::Tensor Network::embedded(torch::Tensor) {
   throw Error("this network does not read token sequences, so it embeds none");
 }
 
+TransformerWeights Network::transformer_weights() {
+  throw Error("this network is not a transformer encoder (its space does not report attention, head and feed-forward weights)");
+}
+
 torch::Tensor Network::features_of_embedded(torch::Tensor, torch::Tensor) {
   throw Error("this network does not read token sequences, so it has no per-token features");
 }

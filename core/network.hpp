@@ -1,7 +1,18 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace nascent {
+
+// The weights of a transformer encoder by role, for the transformer metrics of Serianni & Kalita
+// (after ELECTRA's module layout): `operation` every linear layer of each layer's token-mixing
+// block (attention or its replacement, output projection included), `heads` those inside the
+// mixing itself (query, key, value, a convolution head's kernel and input), `feed_forward` the
+// feed-forward stack and its output layer.
+struct TransformerWeights {
+  std::vector<torch::Tensor> operation, heads, feed_forward;
+};
 
 // The module every space builds. forward() maps a batch of inputs to logits.
 class Network : public torch::nn::Module {
@@ -21,6 +32,9 @@ class Network : public torch::nn::Module {
   // continuous input. The defaults throw Error.
   virtual torch::Tensor embedded(torch::Tensor tokens);
   virtual torch::Tensor features_of_embedded(torch::Tensor embedded, torch::Tensor tokens);
+
+  // Transformer encoders: their weights by role (see TransformerWeights). The default throws Error.
+  virtual TransformerWeights transformer_weights();
 
   // PyTorch's default initialisation, drawn from `generator` instead of the global one so that
   // candidates built on parallel workers are reproducible. Spaces with custom parameters override.

@@ -48,4 +48,14 @@ void probe_hidden(const std::string& name, const torch::Tensor& h, std::int64_t 
   if (t_listener) t_listener->hidden_state(name, h, unit_dim);
 }
 
+torch::Tensor probe_head(torch::nn::Linear& linear, const torch::Tensor& x) {
+  torch::Tensor y = probe_linear(linear, x);
+  if (t_listener) t_listener->head_projection(y);
+  return y;
+}
+
+void probe_attention(const torch::Tensor& probabilities) {
+  if (t_listener) t_listener->attention_probabilities(probabilities);
+}
+
 }  // namespace nascent

@@ -22,6 +22,11 @@ class ProbeListener {
   // A hidden state of the network, in forward order. `unit_dim` indexes its units: channels of
   // an N x C x H x W map (1), features of an N x T x H token sequence (2).
   virtual void hidden_state(const std::string& name, const torch::Tensor& h, std::int64_t unit_dim) {}
+  // Transformers: `y` is the output of an attention head projection (query, key, value or a
+  // convolution head's input), batch x length x width; `p` are attention probabilities,
+  // batch x heads x length x length. The transformer metrics (head confidence) read them.
+  virtual void head_projection(const torch::Tensor& y) {}
+  virtual void attention_probabilities(const torch::Tensor& p) {}
   // When true, probe_norm is the identity (synflow scores the network without normalisation).
   bool bypass_normalisation = false;
 };
@@ -60,6 +65,9 @@ torch::Tensor probe_norm(Norm& norm, const torch::Tensor& x) {
   return norm->forward(x);
 }
 void probe_hidden(const std::string& name, const torch::Tensor& h, std::int64_t unit_dim = 1);
+// A head projection's output (reported as probe_linear's output too) and attention probabilities.
+torch::Tensor probe_head(torch::nn::Linear& linear, const torch::Tensor& x);
+void probe_attention(const torch::Tensor& probabilities);
 
 // The module forms, for networks assembled from torch::nn::Sequential.
 class ProbedReLUImpl : public torch::nn::Module {

@@ -102,7 +102,7 @@ Registries& registries();
 //   NASCENT_PLUGIN(registries) { registries.spaces.add(...); registries.strategies.add(...); }
 // It is refused with one line when it was built for another plugin ABI (rebuild it against this
 // nascent's headers). The ABI version changes whenever an interface a plugin implements changes.
-constexpr int kPluginAbiVersion = 4;
+constexpr int kPluginAbiVersion = 5;
 constexpr const char* kPluginEntryPoint = "nascent_register_plugin";
 constexpr const char* kPluginAbiSymbol = "nascent_plugin_abi_version";
 using PluginEntryPoint = void (*)(Registries&);

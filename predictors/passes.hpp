@@ -22,8 +22,23 @@ struct LossPass {
   std::vector<HiddenState> hidden;
 };
 
+// One forward of a transformer encoder on token ids and a backward of its summed last hidden
+// state (the transformer metrics' pass, BERT_metrics.ipynb), reduced to what each metric sums:
+// a total and the number of layers or hooks it summed over (the normalised variants divide).
+struct TransformerPass {
+  struct Sum {
+    double total = 0;
+    int count = 0;
+    void add(double value) { total += value, ++count; }
+  };
+  Sum head_confidence, softmax_confidence, activation_distance, synaptic_diversity, synaptic_saliency,
+      head_importance;
+  torch::Tensor position_gradient;  // length x width: the gradient of a position embedding
+};
+
 struct PassCache {
   std::optional<LossPass> loss_pass;
+  std::optional<TransformerPass> transformer_pass;
   torch::Tensor input_jacobian;  // N x (input features): d sum(outputs) / d inputs
 };
 

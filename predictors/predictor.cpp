@@ -12,6 +12,8 @@ namespace nascent {
 std::unique_ptr<Predictor> make_zero_cost_predictor(const std::string& name);
 std::unique_ptr<Predictor> make_hidden_covariance(const std::string& name, const std::string& layer);
 std::unique_ptr<Predictor> make_lga(int warmup_steps, double warmup_lr, bool batch_statistics);
+std::unique_ptr<Predictor> make_transformer_metric(const std::string& name);
+std::vector<std::pair<std::string, std::string>> transformer_metric_names();
 
 torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   return torch::nn::functional::cross_entropy(logits, labels);
@@ -19,6 +21,12 @@ torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tenso
 
 ScoreInput::ScoreInput(Network& network_, torch::Tensor inputs_, torch::Tensor labels_, Rng& rng_, LossFunction loss_)
     : network(network_), inputs(std::move(inputs_)), labels(std::move(labels_)), rng(rng_), loss(std::move(loss_)) {}
+
+std::vector<std::string> transformer_predictor_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : transformer_metric_names()) names.push_back(entry.first);
+  return names;
+}
 
 std::vector<std::string> predictor_names() {
   return {"grad_norm", "snip",    "grasp",   "fisher", "jacob_cov", "synflow", "nwot",      "zen",
@@ -37,6 +45,9 @@ void register_builtin_predictors(Registries& registries) {
     registries.predictors.add(name, "zero-cost proxy " + name, OptionTable().optional("weight", OptionType::Number, kWeightDoc),
                               [name](const Options&) { return make_zero_cost_predictor(name); });
   }
+  for (const auto& [name, summary] : transformer_metric_names())
+    registries.predictors.add(name, summary, OptionTable().optional("weight", OptionType::Number, kWeightDoc),
+                              [name = name](const Options&) { return make_transformer_metric(name); });
   registries.predictors.add(
       "hidden_cov", "hidden covariance: correlations of a layer's hidden states over a batch (name@layer picks the layer too)",
       OptionTable().text("layer", "-1", "the layer whose hidden states are scored (negative: from the end)").optional("weight", OptionType::Number, kWeightDoc),

@@ -53,6 +53,12 @@ class Predictor {
 // (default 0), `warmup_lr` (0.01) and `batch_statistics` (false: per-sample forward passes). The short form "hidden_cov@LAYER" sets the layer.
 std::unique_ptr<Predictor> make_predictor(const std::string& name, const Config& options = Config());
 std::vector<std::string> predictor_names();
+// The transformer metrics of Serianni & Kalita (predictors/transformer_metrics.cpp), for networks
+// whose space reports attention heads and weights by role (FlexiBERT): head_confidence,
+// head_softmax_confidence, activation_distance, synaptic_diversity, synaptic_saliency,
+// head_importance (each also as NAME_normalised: divided by the layers summed), jacobian_score
+// and jacobian_cosine.
+std::vector<std::string> transformer_predictor_names();
 
 struct PredictorScores {
   std::map<std::string, double> scores;  // by predictor name; NaN when it failed

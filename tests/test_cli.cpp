@@ -109,6 +109,29 @@ TEST(Cli, ScorePrintsEachRequestedPredictor) {
   EXPECT_NE(bad_arch.out.find("cannot parse"), std::string::npos) << bad_arch.out;
 }
 
+// A transformer metric on a benchmark entry, scored on WordNet glosses (the default text batch).
+TEST(Cli, ScoresTransformerMetricsOnAGlossBatch) {
+  const std::string entry =
+      R"('{"hparams": {"model_hparam_overrides": {"hidden_size": 128, "nas_config": {"encoder_layers": [)"
+      R"({"operation_type": "SA", "operation_parameter": "SDP", "num_operation_heads": 2, "feed_forward_dimension": 512, "num_feed_forward": 1},)"
+      R"({"operation_type": "LT", "operation_parameter": "DFT", "num_operation_heads": 4, "feed_forward_dimension": 1024, "num_feed_forward": 3}]}}}}')";
+  const std::string command = "score flexibert " + entry + " --metric head_confidence,jacobian_score --input 16 --batch 8";
+  const Result r = run(command);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto rows = lines(r.out);
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_EQ(rows[1].rfind("head_confidence ", 0), 0u) << r.out;
+  std::stringstream fields(rows[1]);
+  std::string name;
+  double value = 0;
+  fields >> name >> value;
+  EXPECT_GT(value, 0) << r.out;
+  const Result images = run(command + " --dataset fashion-mnist");
+  EXPECT_EQ(images.status, 1);
+  EXPECT_EQ(lines(images.out).size(), 1u) << images.out;
+  EXPECT_NE(images.out.find("--input"), std::string::npos) << images.out;
+}
+
 TEST(Cli, BadInputIsOneLineError) {
   for (const std::string& args :
        {std::string("describe nb201 '|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|'"),

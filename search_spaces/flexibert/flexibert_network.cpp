@@ -92,6 +92,19 @@ class FlexiLayerModule : public torch::nn::Module {
     return projection_ ? probe_linear(projection_, out) : out;
   }
 
+  void add_weights(TransformerWeights& weights) const {
+    std::vector<torch::Tensor> heads = {query_->weight, key_->weight, value_->weight};
+    if (conv_kernel_) {
+      heads.push_back(conv_kernel_->weight);
+      heads.push_back(conv_out_->weight);
+    }
+    weights.heads.insert(weights.heads.end(), heads.begin(), heads.end());
+    weights.operation.insert(weights.operation.end(), heads.begin(), heads.end());
+    weights.operation.push_back(attention_output_->weight);
+    for (const auto& layer : feed_forward_) weights.feed_forward.push_back(layer->weight);
+    weights.feed_forward.push_back(ff_output_->weight);
+  }
+
  private:
   torch::Tensor split_heads(const torch::Tensor& x, std::int64_t heads) const {
     // -1 for the batch: a recorded (TorchScript) forward then takes any batch size.
@@ -109,9 +122,9 @@ class FlexiLayerModule : public torch::nn::Module {
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& mask) {
     const std::int64_t length = x.size(1);
     if (length > kMaxPositions) throw Error("flexibert: sequences longer than 514 tokens are not supported");
-    torch::Tensor q = split_heads(probe_linear(query_, x), attention_heads_);
-    torch::Tensor k = split_heads(probe_linear(key_, x), attention_heads_);
-    torch::Tensor v = split_heads(probe_linear(value_, x), attention_heads_);
+    torch::Tensor q = split_heads(probe_head(query_, x), attention_heads_);
+    torch::Tensor k = split_heads(probe_head(key_, x), attention_heads_);
+    torch::Tensor v = split_heads(probe_head(value_, x), attention_heads_);
     torch::Tensor positions = torch::arange(length, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     torch::Tensor distance = distance_(positions.unsqueeze(1) - positions.unsqueeze(0) + (kMaxPositions - 1));
     torch::Tensor scores = torch::einsum("bhld,lrd->bhlr", {q, distance});
@@ -120,7 +133,9 @@ class FlexiLayerModule : public torch::nn::Module {
       scores = scores + torch::matmul(content_query, k.transpose(-1, -2));
     }
     scores = scores / std::sqrt(static_cast<double>(head_size_)) + additive_mask(mask, scores);
-    torch::Tensor probabilities = dropout_->apply(torch::softmax(scores, -1), is_training());
+    torch::Tensor probabilities = torch::softmax(scores, -1);
+    probe_attention(probabilities);
+    probabilities = dropout_->apply(probabilities, is_training());
     torch::Tensor context = merge_heads(torch::matmul(probabilities, v));
     if (spec_.op == "l") {
       // Padding is zeroed first so that it cannot leak into real positions through the transform.
@@ -142,10 +157,10 @@ class FlexiLayerModule : public torch::nn::Module {
     // Padding is zeroed before the convolutions, so that a position next to the padding sees the
     // same zeros as one next to the sequence's end.
     torch::Tensor real = mask.unsqueeze(-1).to(x.scalar_type());
-    torch::Tensor mixed_query = probe_linear(query_, x);
+    torch::Tensor mixed_query = probe_head(query_, x);
     torch::Tensor q = split_heads(mixed_query, attention_heads_);
-    torch::Tensor k = split_heads(probe_linear(key_, x), attention_heads_);
-    torch::Tensor v = split_heads(probe_linear(value_, x), attention_heads_);
+    torch::Tensor k = split_heads(probe_head(key_, x), attention_heads_);
+    torch::Tensor v = split_heads(probe_head(value_, x), attention_heads_);
     torch::Tensor key_conv = (key_pointwise_(key_depthwise_((x * real).transpose(1, 2))) + key_conv_bias_).transpose(1, 2);
     torch::Tensor kernel = conv_kernel_(key_conv * mixed_query).reshape({-1, kernel_, 1}).softmax(1);
     torch::Tensor spans = (probe_linear(conv_out_, x) * real).transpose(1, 2).unsqueeze(-1);
@@ -156,7 +171,9 @@ class FlexiLayerModule : public torch::nn::Module {
 
     torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_size_));
     scores = scores + additive_mask(mask, scores);
-    torch::Tensor probabilities = dropout_->apply(torch::softmax(scores, -1), is_training());
+    torch::Tensor probabilities = torch::softmax(scores, -1);
+    probe_attention(probabilities);
+    probabilities = dropout_->apply(probabilities, is_training());
     torch::Tensor context = merge_heads(torch::matmul(probabilities, v));
     return torch::cat({context, convolved}, -1);
   }
@@ -213,6 +230,12 @@ class FlexibertNetwork : public Network {
       probe_hidden("layer" + std::to_string(i), hidden, 2);
     }
     return hidden;
+  }
+
+  TransformerWeights transformer_weights() override {
+    TransformerWeights weights;
+    for (const auto& layer : layers_) layer->add_weights(weights);
+    return weights;
   }
 
   // BERT's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorms; wma's W ~ U(-0.1, 0.1).
