@@ -28,10 +28,11 @@ class LabelGradientAlignment : public Predictor {
     for (const auto& item : net.named_parameters())
       if (item.key().find("weight") != std::string::npos && item.value().requires_grad()) weights.push_back(item.value());
     // Per-sample gradients: one backward pass per sample, never one per parameter tensor. By
-    // default each sample also gets its own forward pass (batch of one), so BatchNorm normalises
-    // it over its own positions; with batch_statistics the whole batch goes forward once and
-    // each sample's summed logits are differentiated through it (TE-NAS's form: BatchNorm keeps
-    // the batch's statistics, each backward pass costs a full batch's).
+    // default (batch_statistics) the whole batch goes forward once and each sample's summed
+    // logits are differentiated through it (TE-NAS's form: BatchNorm keeps the batch's
+    // statistics, each backward pass costs a full batch's); otherwise each sample gets its own
+    // forward pass (batch of one) and BatchNorm normalises it over its own positions, about ten
+    // times cheaper but it ranks NAS-Bench-201 far worse (docs/benchmarks.md, LGA warm-up).
     const std::int64_t n = input.inputs.size(0);
     torch::Tensor batch_logits = batch_statistics_ ? net.forward(input.inputs) : torch::Tensor();
     std::int64_t total = 0;

@@ -56,7 +56,7 @@ void register_builtin_predictors(Registries& registries) {
                             OptionTable()
                                 .integer("warmup_steps", 0, "SGD steps before scoring").at_least(0)
                                 .number("warmup_lr", 0.01, "warm-up learning rate").at_least(0)
-                                .flag("batch_statistics", false, "BatchNorm in training mode while scoring")
+                                .flag("batch_statistics", true, "one forward pass of the batch (BatchNorm on its statistics, TE-NAS's form); false: a pass per sample")
                                 .optional("weight", OptionType::Number, kWeightDoc),
                             [](const Options& options) {
                               return make_lga(options.get<int>("warmup_steps"), options.get<double>("warmup_lr"),
