@@ -1,10 +1,17 @@
 // BOSHNAS against random search and regularised evolution over the 500 trained FlexiBERT models of
-// BERT_benchmark.json (issue 5, figure 3): for each seed, how many distinct models a strategy
-// queries before it finds one in the top 1% by GLUE score (the 5 best of the 500 entries).
-//   bench_boshnas [bench=../shared/data/bert-benchmark/BERT_benchmark.json] [seeds=20] [budget=200]
-//                 [patience=0] [population=20] [sample=5] [npn_lr=5e-5]
+// BERT_benchmark.json.
+//   mode=target (issue 5, figure 3): for each seed, how many distinct models a strategy queries
+//     before it finds one in the top 1% by GLUE score (the 5 best of the 500 entries).
+//   mode=curve (issue 22): the mean over seeds of the best GLUE among the first q distinct
+//     queries, q = 1..budget, printed at 1, 5, 10, 20, ..., budget, and the mean at `at` queries.
+//   mode=fit: the surrogate's Spearman with GLUE on unseen models after 10, 25, 50, 100 random ones.
+//   bench_boshnas [mode=target] [bench=../shared/data/bert-benchmark/BERT_benchmark.json] [seeds=20]
+//                 [first_seed=0] [budget=200] [at=50] [strategies=boshnas,random,evolution]
+//                 [threads=2] [patience=0] [population=20] [sample=5] [npn_lr=<default>]
+//                 [targets=standardised|relative] [acquisition_search=library|gobi] [aleatoric=1]
 // patience=0 keeps BOSHNAS querying until the budget (its default stops after 10 optimisation steps
-// without a better score; with patience=10 a seed that stops first counts as not found).
+// without a better score; with patience=10 a seed that stops first counts as not found, and in
+// the curve its best stays where it stopped).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -16,11 +23,13 @@
 #include <mutex>
 #include <set>
 
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <torch/torch.h>
 
 #include "bench/bench_args.hpp"
 #include "core/error.hpp"
+#include "core/stats.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"
 #include "strategies/boshnas.hpp"
 #include "strategies/random_search.hpp"
@@ -53,6 +62,87 @@ std::size_t queries_to_target(Strategy& strategy, const std::map<std::string, do
   return 0;
 }
 
+// The best fitness after each of the first `budget` distinct queries (carried forward when the
+// strategy stops early).
+std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, double>& score, std::size_t budget, Rng& rng) {
+  std::set<std::string> seen;
+  std::vector<double> curve;
+  double best = -INFINITY;
+  std::size_t idle = 0;
+  while (seen.size() < budget && idle < 10000) {
+    const std::vector<std::string> asked = strategy.ask(1, rng);
+    if (asked.empty()) break;
+    for (const auto& arch : asked) {
+      const auto found = score.find(arch);
+      const std::optional<double> fitness = found == score.end() ? std::nullopt : std::optional<double>(found->second);
+      if (seen.insert(arch).second) {
+        idle = 0;
+        if (fitness) best = std::max(best, *fitness);
+        curve.push_back(best);
+      } else {
+        ++idle;
+      }
+      strategy.tell(arch, fitness);
+    }
+  }
+  while (curve.size() < budget) curve.push_back(curve.empty() ? NAN : curve.back());
+  curve.resize(budget);
+  return curve;
+}
+
+// mode=fit: Spearman between the surrogate's predicted loss (negated) and GLUE over the models
+// it was not trained on, after `n` random training models, for the NPN mean and the teacher; and,
+// as a yardstick for the embedding itself, an inverse-distance-weighted nearest-neighbour guess.
+void fit_report(const FlexibertSpace& space, const std::map<std::string, double>& glue, const std::vector<std::size_t>& sizes,
+                std::size_t seeds, bool standardise, double npn_lr) {
+  std::vector<std::string> library = space.enumerate();
+  std::vector<std::vector<double>> inputs;
+  std::vector<double> truth;
+  for (const auto& arch : library) inputs.push_back(space.encode(arch)), truth.push_back(glue.at(space.canonical(arch)));
+  standardize_columns(inputs);
+  for (std::size_t n : sizes) {
+    double npn_sum = 0, teacher_sum = 0, knn_sum = 0;
+    for (std::size_t seed = 0; seed < seeds; ++seed) {
+      Rng rng(seed);
+      const std::vector<std::int64_t> order = shuffled_indices(static_cast<std::int64_t>(library.size()), rng);
+      std::vector<std::vector<double>> x;
+      std::vector<double> fitness, y;
+      for (std::size_t k = 0; k < n; ++k) x.push_back(inputs[order[k]]), fitness.push_back(truth[order[k]]);
+      double mean = 0, sd = 0, norm = 0;
+      for (double f : fitness) mean += f / n, norm = std::max(norm, 1 - f / 100);
+      for (double f : fitness) sd += (f - mean) * (f - mean);
+      sd = std::sqrt(sd / (n - 1));
+      for (double f : fitness) y.push_back(standardise ? std::clamp(0.5 - 0.2 * (f - mean) / sd, 0.02, 0.98) : (1 - f / 100) / norm);
+      BoshnasSurrogate::Options with_npn, with_teacher;
+      with_npn.npn_lr = npn_lr;
+      with_teacher.aleatoric = false;
+      BoshnasSurrogate npn(static_cast<int>(x[0].size()), rng(), with_npn), teacher(static_cast<int>(x[0].size()), rng(), with_teacher);
+      npn.train(x, y, rng);
+      teacher.train(x, y, rng);
+      std::vector<std::vector<double>> rest;
+      std::vector<double> rest_truth, knn;
+      for (std::size_t k = n; k < order.size(); ++k) {
+        rest.push_back(inputs[order[k]]);
+        rest_truth.push_back(truth[order[k]]);
+        double weighted = 0, weights = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+          double d = 0;
+          for (std::size_t c = 0; c < x[j].size(); ++c) d += (x[j][c] - rest.back()[c]) * (x[j][c] - rest.back()[c]);
+          const double w = 1 / (d + 1e-6);
+          weighted += w * fitness[j], weights += w;
+        }
+        knn.push_back(weighted / weights);
+      }
+      std::vector<double> a, b;
+      for (const auto& p : npn.predict(rest)) a.push_back(-p.mean);
+      for (const auto& p : teacher.predict(rest)) b.push_back(-p.mean);
+      npn_sum += spearman(a, rest_truth), teacher_sum += spearman(b, rest_truth), knn_sum += spearman(knn, rest_truth);
+    }
+    std::printf("n=%zu  Spearman with GLUE on the unseen models, mean of %zu seeds: NPN %.3f  teacher %.3f  distance-weighted neighbours %.3f\n",
+                n, seeds, npn_sum / seeds, teacher_sum / seeds, knn_sum / seeds);
+  }
+}
+
 void summarise(const char* name, const std::vector<std::size_t>& counts, double seconds) {
   std::vector<double> found;
   for (std::size_t c : counts)
@@ -72,13 +162,21 @@ void summarise(const char* name, const std::vector<std::size_t>& counts, double 
 
 int main(int argc, char** argv) {
   const auto args = parse_bench_args(argc, argv, "bench_boshnas",
-                                     {{"bench", "../shared/data/bert-benchmark/BERT_benchmark.json"},
+                                     {{"mode", "target"},
+                                      {"bench", "../shared/data/bert-benchmark/BERT_benchmark.json"},
                                       {"seeds", "20"},
+                                      {"first_seed", "0"},
                                       {"budget", "200"},
+                                      {"at", "50"},
+                                      {"strategies", "boshnas,random,evolution"},
+                                      {"threads", "2"},
+                                      {"targets", "standardised"},
+                                      {"acquisition_search", "library"},
+                                      {"aleatoric", "1"},
                                       {"patience", "0"},
                                       {"population", "20"},
                                       {"sample", "5"},
-                                      {"npn_lr", "5e-5"}});
+                                      {"npn_lr", std::to_string(Boshnas::Options().surrogate.npn_lr)}});
   if (!args) return 2;
   try {
     const std::string path = args->at("bench");
@@ -111,14 +209,33 @@ int main(int argc, char** argv) {
     std::printf("budget %zu distinct queries, %zu seeds; BOSHNAS patience %s; evolution population %s, tournament %s\n", budget,
                 seeds, args->at("patience").c_str(), args->at("population").c_str(), args->at("sample").c_str());
 
-    // Seeds run in parallel (one LibTorch thread each); every strategy draws only from its own Rng.
-    const std::vector<std::string> names{"boshnas", "random", "evolution"};
+    // Seeds run in parallel (one LibTorch thread each, at most `threads` at once); every strategy
+    // draws only from its own Rng.
+    const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::stoul(args->at("threads")));
+    if (args->at("mode") == "fit") {
+      fit_report(space, glue, {10, 25, 50, 100}, seeds, args->at("targets") == "standardised", std::stod(args->at("npn_lr")));
+      return 0;
+    }
+    const bool curve_mode = args->at("mode") == "curve";
+    if (!curve_mode && args->at("mode") != "target") throw Error("mode must be target or curve");
+    const std::size_t first_seed = std::stoul(args->at("first_seed"));
+    std::vector<std::string> names;
+    {
+      std::string list = args->at("strategies") + ",";
+      for (std::size_t at = list.find(','); at != std::string::npos; list = list.substr(at + 1), at = list.find(','))
+        if (at > 0) names.push_back(list.substr(0, at));
+    }
+    for (const auto& name : names)
+      if (name != "boshnas" && name != "random" && name != "evolution") throw Error("unknown strategy '" + name + "'");
     std::map<std::string, std::vector<std::size_t>> counts;
+    std::map<std::string, std::vector<std::vector<double>>> curves;
     std::map<std::string, std::vector<double>> times;
-    for (const auto& name : names) counts[name].assign(seeds, 0), times[name].assign(seeds, 0);
+    for (const auto& name : names) counts[name].assign(seeds, 0), curves[name].assign(seeds, {}), times[name].assign(seeds, 0);
     std::mutex print_mutex;
-    tbb::parallel_for(std::size_t(0), seeds, [&](std::size_t seed) {
+    tbb::parallel_for(std::size_t(0), seeds, [&](std::size_t k) {
       at::set_num_threads(1);
+      const std::size_t seed = first_seed + k;
+      std::string line = "seed " + std::to_string(seed) + ":";
       for (const auto& name : names) {
         const auto start = std::chrono::steady_clock::now();
         Rng rng(seed);
@@ -127,6 +244,10 @@ int main(int argc, char** argv) {
           Boshnas::Options options;
           options.patience = std::stoul(args->at("patience"));
           options.surrogate.npn_lr = std::stod(args->at("npn_lr"));
+          options.targets = args->at("targets") == "relative" ? Boshnas::Options::Targets::kRelative : Boshnas::Options::Targets::kStandardised;
+          options.acquisition_search = args->at("acquisition_search") == "gobi" ? Boshnas::Options::AcquisitionSearch::kGobi
+                                                                                : Boshnas::Options::AcquisitionSearch::kLibrary;
+          options.surrogate.aleatoric = args->at("aleatoric") != "0";
           strategy = std::make_unique<Boshnas>(space, options);
         } else if (name == "random") {
           strategy = std::make_unique<RandomSearch>(space);
@@ -136,18 +257,57 @@ int main(int argc, char** argv) {
           options.sample = std::stoul(args->at("sample"));
           strategy = std::make_unique<RegularizedEvolution>(space, options);
         }
-        counts.at(name)[seed] = queries_to_target(*strategy, glue, threshold, budget, rng);
-        times.at(name)[seed] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        char buffer[64];
+        if (curve_mode) {
+          curves.at(name)[k] = best_curve(*strategy, glue, budget, rng);
+          const std::size_t at = std::min<std::size_t>(std::stoul(args->at("at")), budget);
+          std::snprintf(buffer, sizeof buffer, " %s %.3f", name.c_str(), curves.at(name)[k][at - 1]);
+        } else {
+          counts.at(name)[k] = queries_to_target(*strategy, glue, threshold, budget, rng);
+          std::snprintf(buffer, sizeof buffer, " %s %zu", name.c_str(), counts.at(name)[k]);
+        }
+        line += buffer;
+        times.at(name)[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
       std::lock_guard<std::mutex> lock(print_mutex);
-      std::fprintf(stderr, "seed %zu: boshnas %zu, random %zu, evolution %zu\n", seed, counts.at("boshnas")[seed],
-                   counts.at("random")[seed], counts.at("evolution")[seed]);
+      std::fprintf(stderr, "%s\n", line.c_str());
     });
     std::map<std::string, double> seconds;
     for (const auto& name : names)
       for (double t : times[name]) seconds[name] += t;
-    std::printf("queries until a top-1%% model (0 = not found within the budget):\n");
-    for (const auto& name : names) summarise(name.c_str(), counts[name], seconds[name]);
+    if (curve_mode) {
+      const auto mean_at = [&](const std::string& name, std::size_t q, double* sd) {
+        double sum = 0, square = 0;
+        for (const auto& curve : curves.at(name)) sum += curve[q - 1], square += curve[q - 1] * curve[q - 1];
+        const double mean = sum / seeds;
+        if (sd) *sd = seeds > 1 ? std::sqrt(std::max(0.0, (square - seeds * mean * mean) / (seeds - 1))) : 0;
+        return mean;
+      };
+      std::vector<std::size_t> marks{1, 5};
+      for (std::size_t q = 10; q <= budget; q += 10) marks.push_back(q);
+      if (marks.back() != budget && budget > 5) marks.push_back(budget);
+      std::printf("mean best GLUE over seeds %zu..%zu after q distinct queries:\n| queries |", first_seed, first_seed + seeds - 1);
+      for (const auto& name : names) std::printf(" %s |", name.c_str());
+      std::printf("\n|---|");
+      for (std::size_t i = 0; i < names.size(); ++i) std::printf("---|");
+      std::printf("\n");
+      for (std::size_t q : marks) {
+        if (q > budget) continue;
+        std::printf("| %zu |", q);
+        for (const auto& name : names) std::printf(" %.3f |", mean_at(name, q, nullptr));
+        std::printf("\n");
+      }
+      const std::size_t at = std::min<std::size_t>(std::stoul(args->at("at")), budget);
+      for (const auto& name : names) {
+        double sd = 0;
+        const double mean = mean_at(name, at, &sd);
+        std::printf("%-10s best GLUE at %zu queries: mean %.3f (sd %.3f)  %.1f s per seed\n", name.c_str(), at, mean, sd,
+                    seconds[name] / seeds);
+      }
+    } else {
+      std::printf("queries until a top-1%% model (0 = not found within the budget):\n");
+      for (const auto& name : names) summarise(name.c_str(), counts[name], seconds[name]);
+    }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "bench_boshnas: %s\n", error.what());
     return 1;

@@ -239,6 +239,12 @@ std::vector<BoshnasSurrogate::Prediction> BoshnasSurrogate::predict(const std::v
   return predictions;
 }
 
+std::vector<double> BoshnasSurrogate::acquisition(const std::vector<std::vector<double>>& inputs, bool add_aleatoric) const {
+  torch::NoGradGuard no_grad;
+  const Tensor z = impl_->acquisition(impl_->to_tensor(inputs), add_aleatoric).contiguous();
+  return std::vector<double>(z.data_ptr<double>(), z.data_ptr<double>() + z.numel());
+}
+
 BoshnasSurrogate::Prediction BoshnasSurrogate::predict(const std::vector<double>& input) const { return predict(std::vector<std::vector<double>>{input}).front(); }
 
 // The restarts run as rows of one batch: the acquisition is a sum of per-row terms, so its

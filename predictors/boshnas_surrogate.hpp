@@ -17,7 +17,7 @@ class BoshnasSurrogate {
   struct Options {
     double teacher_lr = 2e-3;   // AdamW
     double student_lr = 2e-3;   // SGD
-    double npn_lr = 5e-5;       // AdamW
+    double npn_lr = 1e-3;       // AdamW (the authors' 5e-5 leaves the NPN at its initialisation)
     int max_epochs = 200;       // per train() call
     double train_fraction = 0.8;
     int mc_samples = 10;        // teacher passes with dropout per student target
@@ -56,6 +56,8 @@ class BoshnasSurrogate {
   // One result per restart, from starting points drawn (with replacement) from `library`; inputs are
   // clamped per dimension to the library's range.
   std::vector<GobiResult> gobi(const std::vector<std::vector<double>>& library, const GobiOptions& options, Rng& rng) const;
+  // The acquisition GOBI minimises, at each input.
+  std::vector<double> acquisition(const std::vector<std::vector<double>>& inputs, bool add_aleatoric) const;
 
  private:
   struct Impl;

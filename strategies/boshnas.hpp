@@ -14,8 +14,9 @@ namespace nascent {
 // vectors, standardised per dimension over the library. After `initial` random models, each
 // iteration retrains the surrogate and either optimises the acquisition by GOBI (probability
 // 1 - uncertainty - diversity), or takes the untrained model with the largest epistemic
-// uncertainty, or a random untrained one. Targets are y = (1 - fitness / fitness_scale) divided
-// by the largest y among the initial models (the authors' (1 - perf) / max initial y).
+// uncertainty, or a random untrained one. Where nascent departs from the authors' code (target
+// scaling, the NPN's learning rate, minimising the acquisition over the library) is in
+// docs/strategies.md#boshnas with the figures that led to it.
 class Boshnas : public Strategy, public WeightTransferStrategy {
  public:
   struct Options {
@@ -30,6 +31,15 @@ class Boshnas : public Strategy, public WeightTransferStrategy {
     // ... and after this many the search stops (0: never; the budget ends it).
     std::size_t patience = 10;
     double overlap_threshold = 0.8;  // weight transfer from a trained model this close
+    // Targets: kStandardised maps fitness z-scores (over the trained models) to 0.5 - 0.2 z in
+    // (0, 1); kRelative is the authors' (1 - fitness / fitness_scale) / the largest initial one.
+    enum class Targets { kStandardised, kRelative };
+    Targets targets = Targets::kStandardised;
+    // Minimising the acquisition: kLibrary evaluates it at every untrained library member (the
+    // exact minimum of what GOBI approximates, since GOBI's answer is mapped to a library member
+    // anyway); kGobi runs the authors' gradient descent on the input from random library points.
+    enum class AcquisitionSearch { kLibrary, kGobi };
+    AcquisitionSearch acquisition_search = AcquisitionSearch::kLibrary;
     BoshnasSurrogate::Options surrogate;
     BoshnasSurrogate::GobiOptions gobi;
   };

@@ -110,12 +110,16 @@ void register_builtin_strategies(Registries& registries) {
           .integer("library_size", static_cast<long long>(boshnas.library_size), "sampled library for spaces that cannot list themselves").at_least(0)
           .number("uncertainty_probability", boshnas.uncertainty_probability, "chance of querying the most uncertain").at_least(0).at_most(1)
           .number("diversity_probability", boshnas.diversity_probability, "chance of querying a random architecture").at_least(0).at_most(1)
-          .number("fitness_scale", boshnas.fitness_scale, "fitness divided by this before the surrogate")
+          .text("targets", "standardised", "surrogate targets: standardised (fitness z-scores) or relative (the authors' (1 - fitness / fitness_scale) / largest initial)")
+          .one_of({"standardised", "relative"})
+          .number("fitness_scale", boshnas.fitness_scale, "fitness divided by this before the surrogate (targets: relative)")
           .integer("active_learning_patience", static_cast<long long>(boshnas.active_learning_patience),
                    "steps without a better fitness before uncertainty enters the acquisition").at_least(0)
           .integer("patience", static_cast<long long>(boshnas.patience), "steps without a better fitness before stopping (0: never)").at_least(0)
           .number("overlap_threshold", boshnas.overlap_threshold, "weight transfer from a trained model at least this close").at_least(0).at_most(1)
-          .integer("restarts", boshnas.gobi.restarts, "GOBI restarts").at_least(0)
+          .text("acquisition_search", "library", "minimise the acquisition over every untrained library member (library) or by the authors' gradient descent (gobi)")
+          .one_of({"library", "gobi"})
+          .integer("restarts", boshnas.gobi.restarts, "GOBI restarts (queries per optimisation step)").at_least(0)
           .integer("gobi_iterations", boshnas.gobi.iterations, "GOBI iterations per restart").at_least(0)
           .optional("gobi_lr", OptionType::Number, "GOBI learning rate (default 0.5 with second_order, else 10)")
           .flag("second_order", true, "GOBI with AdaHessian (else Adam)")
@@ -128,6 +132,11 @@ void register_builtin_strategies(Registries& registries) {
         o.library_size = count_of(options, "library_size");
         o.uncertainty_probability = options.get<double>("uncertainty_probability");
         o.diversity_probability = options.get<double>("diversity_probability");
+        o.targets = options.get<std::string>("targets") == "relative" ? Boshnas::Options::Targets::kRelative
+                                                                      : Boshnas::Options::Targets::kStandardised;
+        o.acquisition_search = options.get<std::string>("acquisition_search") == "gobi"
+                                   ? Boshnas::Options::AcquisitionSearch::kGobi
+                                   : Boshnas::Options::AcquisitionSearch::kLibrary;
         o.fitness_scale = options.get<double>("fitness_scale");
         o.active_learning_patience = count_of(options, "active_learning_patience");
         o.patience = count_of(options, "patience");
