@@ -54,7 +54,7 @@ void register_builtin_predictors(Registries& registries) {
       [](const Options& options) { return make_hidden_covariance("hidden_cov", options.get<std::string>("layer")); });
   registries.predictors.add("lga", "label-gradient alignment after optional warm-up steps",
                             OptionTable()
-                                .integer("warmup_steps", 0, "SGD steps before scoring").at_least(0)
+                                .integer("warmup_steps", 30, "SGD steps on the batch before scoring (docs/benchmarks.md: LGA warm-up)").at_least(0)
                                 .number("warmup_lr", 0.01, "warm-up learning rate").at_least(0)
                                 .flag("batch_statistics", true, "one forward pass of the batch (BatchNorm on its statistics, TE-NAS's form); false: a pass per sample")
                                 .optional("weight", OptionType::Number, kWeightDoc),

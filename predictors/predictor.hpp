@@ -50,7 +50,7 @@ class Predictor {
 // The predictors by name: grad_norm, snip, grasp, fisher, jacob_cov (alias jacov), synflow, nwot,
 // zen, epe_nas, l2_norm, plain, params, flops, hidden_cov and lga. Options: hidden_cov `layer`
 // (a hidden state's name or index, negative from the end; default -1); lga `warmup_steps`
-// (default 0), `warmup_lr` (0.01) and `batch_statistics` (true: one forward pass of the batch, BatchNorm on its statistics). The short form "hidden_cov@LAYER" sets the layer.
+// (default 30), `warmup_lr` (0.01) and `batch_statistics` (true: one forward pass of the batch, BatchNorm on its statistics). The short form "hidden_cov@LAYER" sets the layer.
 std::unique_ptr<Predictor> make_predictor(const std::string& name, const Config& options = Config());
 std::vector<std::string> predictor_names();
 // The transformer metrics of Serianni & Kalita (predictors/transformer_metrics.cpp), for networks

@@ -264,7 +264,7 @@ TEST(PredictorFactory, UnknownNamesAndOptionsAreOneLineErrors) {
 TEST_F(PredictorTest, LgaWarmUpTrainsBeforeMeasuring) {
   auto net = build();
   std::vector<std::unique_ptr<Predictor>> owned;
-  owned.push_back(make_predictor("lga"));
+  owned.push_back(make_predictor("lga", Config::parse("warmup_steps: 0")));
   owned.push_back(make_predictor("lga", Config::parse("warmup_steps: 3\nwarmup_lr: 0.1")));
   Rng rng(0);
   ScoreInput input(*net, data_.train.images, data_.train.labels, rng);
