@@ -22,12 +22,14 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <torch/torch.h>
 
 #include "bench/bench_args.hpp"
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"
@@ -94,7 +96,7 @@ std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, d
 // it was not trained on, after `n` random training models, for the NPN mean and the teacher; and,
 // as a yardstick for the embedding itself, an inverse-distance-weighted nearest-neighbour guess.
 void fit_report(const FlexibertSpace& space, const std::map<std::string, double>& glue, const std::vector<std::size_t>& sizes,
-                std::size_t seeds, bool standardise, double npn_lr) {
+                std::size_t seeds, Boshnas::Options::Targets targets, double npn_lr) {
   std::vector<std::string> library = space.enumerate();
   std::vector<std::vector<double>> inputs;
   std::vector<double> truth;
@@ -106,13 +108,11 @@ void fit_report(const FlexibertSpace& space, const std::map<std::string, double>
       Rng rng(seed);
       const std::vector<std::int64_t> order = shuffled_indices(static_cast<std::int64_t>(library.size()), rng);
       std::vector<std::vector<double>> x;
-      std::vector<double> fitness, y;
+      std::vector<double> fitness;
       for (std::size_t k = 0; k < n; ++k) x.push_back(inputs[order[k]]), fitness.push_back(truth[order[k]]);
-      double mean = 0, sd = 0, norm = 0;
-      for (double f : fitness) mean += f / n, norm = std::max(norm, 1 - f / 100);
-      for (double f : fitness) sd += (f - mean) * (f - mean);
-      sd = std::sqrt(sd / (n - 1));
-      for (double f : fitness) y.push_back(standardise ? std::clamp(0.5 - 0.2 * (f - mean) / sd, 0.02, 0.98) : (1 - f / 100) / norm);
+      double norm = 0;
+      for (double f : fitness) norm = std::max(norm, 1 - f / 100);
+      const std::vector<double> y = boshnas_targets(fitness, targets, 100, norm);
       BoshnasSurrogate::Options with_npn, with_teacher;
       with_npn.npn_lr = npn_lr;
       with_teacher.aleatoric = false;
@@ -213,18 +213,17 @@ int main(int argc, char** argv) {
     // draws only from its own Rng.
     const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::stoul(args->at("threads")));
     if (args->at("mode") == "fit") {
-      fit_report(space, glue, {10, 25, 50, 100}, seeds, args->at("targets") == "standardised", std::stod(args->at("npn_lr")));
+      const auto targets = args->at("targets") == "relative" ? Boshnas::Options::Targets::kRelative : Boshnas::Options::Targets::kStandardised;
+      fit_report(space, glue, {10, 25, 50, 100}, seeds, targets, std::stod(args->at("npn_lr")));
       return 0;
     }
     const bool curve_mode = args->at("mode") == "curve";
     if (!curve_mode && args->at("mode") != "target") throw Error("mode must be target or curve");
     const std::size_t first_seed = std::stoul(args->at("first_seed"));
     std::vector<std::string> names;
-    {
-      std::string list = args->at("strategies") + ",";
-      for (std::size_t at = list.find(','); at != std::string::npos; list = list.substr(at + 1), at = list.find(','))
-        if (at > 0) names.push_back(list.substr(0, at));
-    }
+    std::stringstream list(args->at("strategies"));
+    for (std::string name; std::getline(list, name, ',');)
+      if (!name.empty()) names.push_back(name);
     for (const auto& name : names)
       if (name != "boshnas" && name != "random" && name != "evolution") throw Error("unknown strategy '" + name + "'");
     std::map<std::string, std::vector<std::size_t>> counts;
@@ -241,14 +240,12 @@ int main(int argc, char** argv) {
         Rng rng(seed);
         std::unique_ptr<Strategy> strategy;
         if (name == "boshnas") {
-          Boshnas::Options options;
-          options.patience = std::stoul(args->at("patience"));
-          options.surrogate.npn_lr = std::stod(args->at("npn_lr"));
-          options.targets = args->at("targets") == "relative" ? Boshnas::Options::Targets::kRelative : Boshnas::Options::Targets::kStandardised;
-          options.acquisition_search = args->at("acquisition_search") == "gobi" ? Boshnas::Options::AcquisitionSearch::kGobi
-                                                                                : Boshnas::Options::AcquisitionSearch::kLibrary;
-          options.surrogate.aleatoric = args->at("aleatoric") != "0";
-          strategy = std::make_unique<Boshnas>(space, options);
+          // Through the registry, so that the settings are read and checked as a config's are.
+          strategy = make_strategy(Config::parse("name: boshnas\npatience: " + args->at("patience") + "\nnpn_lr: " + args->at("npn_lr") +
+                                                 "\ntargets: " + args->at("targets") + "\nacquisition_search: " +
+                                                 args->at("acquisition_search") + "\naleatoric: " +
+                                                 (args->at("aleatoric") != "0" ? "true" : "false")),
+                                   space);
         } else if (name == "random") {
           strategy = std::make_unique<RandomSearch>(space);
         } else {

@@ -69,7 +69,6 @@ std::size_t Boshnas::nearest_untrained(std::size_t index) const {
 void Boshnas::retrain(Rng& rng) {
   if (!dirty_) return;
   std::vector<std::vector<double>> x;
-  std::vector<double> y;
   if (target_norm_ <= 0) {
     std::size_t counted = 0;
     for (std::size_t i : trained_order_) {
@@ -80,22 +79,12 @@ void Boshnas::retrain(Rng& rng) {
       throw Error("boshnas: strategy.fitness_scale (" + std::to_string(options_.fitness_scale) +
                   ") must exceed the fitness values (targets are 1 - fitness / fitness_scale)");
   }
-  // The authors' targets crowd a benchmark's GLUE scores (54 to 75) into 0.75..1 of the sigmoid's
-  // range, the best models within 0.1 of each other, and a model worse than every initial one
-  // lands above 1, out of the sigmoid's reach; z-scores spread them over the middle of (0, 1).
-  double mean = 0, sd = 0;
-  for (std::size_t i : trained_order_) mean += fitness_.at(i) / trained_order_.size();
-  for (std::size_t i : trained_order_) sd += (fitness_.at(i) - mean) * (fitness_.at(i) - mean);
-  sd = trained_order_.size() > 1 ? std::sqrt(sd / (trained_order_.size() - 1)) : 0;
-  const bool standardised = options_.targets == Options::Targets::kStandardised && sd > 0;
+  std::vector<double> fitness;
   for (std::size_t i : trained_order_) {
     x.push_back(inputs_[i]);
-    if (standardised)
-      y.push_back(std::clamp(0.5 - 0.2 * (fitness_.at(i) - mean) / sd, 0.02, 0.98));
-    else
-      y.push_back((1 - fitness_.at(i) / options_.fitness_scale) / target_norm_);
+    fitness.push_back(fitness_.at(i));
   }
-  surrogate_->train(x, y, rng);
+  surrogate_->train(x, boshnas_targets(fitness, options_.targets, options_.fitness_scale, target_norm_), rng);
   dirty_ = false;
 }
 
@@ -122,20 +111,20 @@ std::vector<std::string> Boshnas::ask(std::size_t count, Rng& rng) {
       step_kind_ = Step::kOptimisation;
       BoshnasSurrogate::GobiOptions gobi = options_.gobi;
       gobi.add_aleatoric = active_learning_;
+      const bool over_library = options_.acquisition_search == Options::AcquisitionSearch::kLibrary;
       std::vector<BoshnasSurrogate::GobiResult> results;
-      if (options_.acquisition_search == Options::AcquisitionSearch::kLibrary) {
+      if (over_library) {
         std::vector<std::vector<double>> candidates;
         for (std::size_t i : free) candidates.push_back(inputs_[i]);
         const std::vector<double> values = surrogate_->acquisition(candidates, gobi.add_aleatoric);
         for (std::size_t k = 0; k < free.size(); ++k) results.push_back({free[k], values[k]});
-        // As many queries as GOBI's restarts would give, so that weight transfer chooses among
-        // the same number of candidates.
-        std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.acquisition < b.acquisition; });
-        results.resize(std::min<std::size_t>(results.size(), static_cast<std::size_t>(gobi.restarts)));
       } else {
         results = surrogate_->gobi(inputs_, gobi, rng);
       }
       std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.acquisition < b.acquisition; });
+      // As many queries as GOBI's restarts would give, so that weight transfer chooses among the
+      // same number of candidates.
+      if (over_library) results.resize(std::min<std::size_t>(results.size(), static_cast<std::size_t>(gobi.restarts)));
       const std::unordered_set<std::size_t> free_set(free.begin(), free.end());
       std::vector<std::size_t> queries;
       for (const auto& result : results)
@@ -216,6 +205,23 @@ std::string Boshnas::transfer_source(const std::string& arch) const {
   if (found == index_of_.end()) return "";
   const auto source = transfer_.find(found->second);
   return source == transfer_.end() ? "" : library_[source->second];
+}
+
+std::vector<double> boshnas_targets(const std::vector<double>& fitness, Boshnas::Options::Targets targets, double fitness_scale,
+                                    double relative_norm) {
+  const double n = static_cast<double>(fitness.size());
+  double mean = 0, sd = 0;
+  for (double f : fitness) mean += f / n;
+  for (double f : fitness) sd += (f - mean) * (f - mean);
+  sd = fitness.size() > 1 ? std::sqrt(sd / (n - 1)) : 0;
+  // The authors' targets crowd a benchmark's GLUE scores (54 to 75) into 0.75..1 of the sigmoid's
+  // range, the best models within 0.1 of each other, and a model worse than every initial one
+  // lands above 1, out of the sigmoid's reach; z-scores spread them over the middle of (0, 1).
+  const bool standardised = targets == Boshnas::Options::Targets::kStandardised && sd > 0;
+  std::vector<double> y;
+  for (double f : fitness)
+    y.push_back(standardised ? std::clamp(0.5 - 0.2 * (f - mean) / sd, 0.02, 0.98) : (1 - f / fitness_scale) / relative_norm);
+  return y;
 }
 
 }  // namespace nascent

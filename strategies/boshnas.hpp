@@ -84,4 +84,11 @@ class Boshnas : public Strategy, public WeightTransferStrategy {
   std::size_t awaiting_ = 0;
 };
 
+// The surrogate's targets (losses in (0, 1), smaller for fitter models) for `fitness`, as
+// Options::targets says; `relative_norm` is the authors' divisor, the largest 1 - fitness /
+// fitness_scale among the initial models, and also serves standardised targets when every
+// fitness is equal.
+std::vector<double> boshnas_targets(const std::vector<double>& fitness, Boshnas::Options::Targets targets, double fitness_scale,
+                                    double relative_norm);
+
 }  // namespace nascent
