@@ -5,6 +5,7 @@
 #include "search_spaces/einspace/einspace.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"
 #include "search_spaces/grammar/grammar_space.hpp"
+#include "search_spaces/nasbench_nlp/nasbench_nlp.hpp"
 #include "search_spaces/nb201/nb201.hpp"
 #include "search_spaces/ofa/ofa.hpp"
 #include "search_spaces/vit_resnas/vit_resnas.hpp"
@@ -62,6 +63,14 @@ void register_builtin_spaces(Registries& registries) {
                  .integer("width_divisor", 1, "divide every width (CPU-sized supernets)").at_least(1)
                  .integer("classes", 1000, "classes the MACs formula counts the head for").at_least(1),
              &VitResNasSpace::from_options);
+  spaces.add("nasbench_nlp", "NAS-Bench-NLP recurrent cells (linear, blend, elementwise, activations over x and up to 3 hidden states) in a 3-layer language model",
+             OptionTable()
+                 .integer("embedding", 400, "embedding size, and the last layer's units (tied decoder)").at_least(1)
+                 .integer("hidden", 600, "units of the other layers").at_least(1)
+                 .integer("layers", 3, "stacked cells").at_least(1)
+                 .integer("hidden_states", 3, "most hidden states a sampled cell has (1 to 3)").at_least(1)
+                 .integers("nodes", {7, 14, 21}, "intermediate node counts sample() draws from").at_least(1),
+             &NasBenchNlpSpace::from_options);
   spaces.add("grammar", "any grammar file in einspace's format",
              grammar_limits(OptionTable().text("file", "", "the grammar file (YAML)").required()), &GrammarSpace::from_options);
 }

@@ -1,4 +1,4 @@
-// Every predictor on every built-in space: Once-for-All, ViT-ResNAS and FlexiBERT expose the
+// Every predictor on every built-in space: Once-for-All, ViT-ResNAS, FlexiBERT and NAS-Bench-NLP expose the
 // probes that fisher (weighted-layer outputs), nwot (nonlinearity inputs), hidden_cov (hidden
 // states) and zen (features before pooling, or from an embedding in place of token ids) need.
 #include <gtest/gtest.h>
@@ -16,7 +16,19 @@ struct SpaceCase {
   const char* space;
   const char* options;
   Task task;
+  const char* arch = "";  // a sample when empty
 };
+
+// NAS-Bench-NLP's LSTM. A sampled recurrent cell may have no squashing on its recurrence: zen's
+// N(0, 1) weights then overflow it (infinite, ranked last), as its training would diverge.
+const char* kRecipeLstm =
+    "{'i': {'op': 'linear', 'input': ['x', 'h_prev_0']}, 'i_act': {'op': 'activation_sigm', 'input': ['i']},"
+    " 'f': {'op': 'linear', 'input': ['x', 'h_prev_0']}, 'f_act': {'op': 'activation_sigm', 'input': ['f']},"
+    " 'o': {'op': 'linear', 'input': ['x', 'h_prev_0']}, 'o_act': {'op': 'activation_sigm', 'input': ['o']},"
+    " 'g': {'op': 'linear', 'input': ['x', 'h_prev_0']}, 'g_act': {'op': 'activation_tanh', 'input': ['g']},"
+    " 'keep': {'op': 'elementwise_prod', 'input': ['f_act', 'h_prev_1']}, 'write': {'op': 'elementwise_prod', 'input': ['i_act', 'g_act']},"
+    " 'h_new_1': {'op': 'elementwise_sum', 'input': ['keep', 'write']}, 'c_act': {'op': 'activation_tanh', 'input': ['h_new_1']},"
+    " 'h_new_0': {'op': 'elementwise_prod', 'input': ['o_act', 'c_act']}}";
 
 class EveryPredictorOnEverySpace : public ::testing::TestWithParam<SpaceCase> {};
 
@@ -25,7 +37,7 @@ TEST_P(EveryPredictorOnEverySpace, GivesFiniteScores) {
   const SpaceCase& c = GetParam();
   auto space = registries().spaces.create(c.space, Config::parse(c.options));
   Rng rng(3);
-  const std::string arch = space->sample(rng);
+  const std::string arch = *c.arch ? space->canonical(c.arch) : space->sample(rng);
   auto net = space->build(arch, c.task);
   auto generator = at::make_generator<at::CPUGeneratorImpl>(1);
   net->reset_parameters(generator);
@@ -57,7 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
     Spaces, EveryPredictorOnEverySpace,
     ::testing::Values(SpaceCase{"ofa_mbv3", "width_mult: 0.25\nresolutions: [16]", Task{{3, 16, 16}, 4, 0}},
                       SpaceCase{"vit_resnas", "preset: tiny\nwidth_divisor: 8\nclasses: 4", Task{{3, 56, 56}, 4, 0}},
-                      SpaceCase{"flexibert", "", Task{{12}, 4, 60}}),
+                      SpaceCase{"flexibert", "", Task{{12}, 4, 60}},
+                      SpaceCase{"nasbench_nlp", "embedding: 12\nhidden: 16", Task{{10}, 4, 60}, kRecipeLstm}),
     [](const ::testing::TestParamInfo<SpaceCase>& info) { return std::string(info.param.space); });
 
 }  // namespace

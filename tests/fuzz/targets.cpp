@@ -113,6 +113,7 @@ const std::vector<FuzzTarget>& fuzz_targets() {
       {"flexibert", [](const std::string& input) { parse_architecture("flexibert", input); }},
       {"ofa", [](const std::string& input) { parse_architecture("ofa_mbv3", input); }},
       {"vit_resnas", [](const std::string& input) { parse_architecture("vit_resnas", input); }},
+      {"nasbench_nlp", [](const std::string& input) { parse_architecture("nasbench_nlp", input); }},
       {"config", read_config},
       {"csv_table", [](const std::string& input) { read_table("csv_table", ".csv", input, nullptr); }},
       {"json_table", [](const std::string& input) { read_table("json_table", ".json", input, &space("flexibert")); }},
