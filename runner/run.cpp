@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cerrno>
 #include <csignal>
@@ -349,6 +350,44 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
   return previous->id;
 }
 
+// Marks the run `interrupted` as soon as a stop is requested, from its own thread, instead of
+// when the method has wound down: a signal may be followed by SIGKILL before that (mpirun ends a
+// job whose process died with SIGTERM and, a second later, SIGKILL; Slurm and docker do the same
+// with a longer grace), which would leave the run marked `running`. The method's own ending
+// writes the final status over it.
+class StopWatcher {
+ public:
+  StopWatcher(ResultStore& store, std::int64_t run)
+      : thread_([this, &store, run] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          while (!done_) {
+            if (g_stop_requested) {
+              try {
+                store.finish_run(run, "interrupted");
+              } catch (const std::exception&) {
+                // The method's ending tries again.
+              }
+              return;
+            }
+            wake_.wait_for(lock, std::chrono::milliseconds(20));
+          }
+        }) {}
+  ~StopWatcher() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 void request_stop() { g_stop_requested = true; }
@@ -447,12 +486,14 @@ SearchSummary run_search(const SearchOptions& options) {
     context.start(run, 0, 0);
   }
   MethodResult result;
+  auto watcher = std::make_unique<StopWatcher>(context.store(), context.run_id());
   try {
     result = method->run(context);
   } catch (const RunStopped& stopped) {
     result.status = stopped.status;
     result.counted = context.stored();
   } catch (...) {
+    watcher.reset();
     if (context.wrote()) context.store().finish_run(context.run_id(), "failed");
     throw;
   }
@@ -468,6 +509,7 @@ SearchSummary run_search(const SearchOptions& options) {
       outcome = run_final_steps(final_steps, result.best_arch, context, run_file + ".final",
                                 [&](std::size_t step) { return weights_path_for(options.db_path, context.run_id(), step); });
     } catch (...) {
+      watcher.reset();
       if (context.wrote()) context.store().finish_run(context.run_id(), "failed");
       throw;
     }
@@ -482,6 +524,7 @@ SearchSummary run_search(const SearchOptions& options) {
       }
     }
   }
+  watcher.reset();
   if (g_stop_requested) result.status = "interrupted";
   if (context.wrote()) context.store().finish_run(context.run_id(), result.status);
 

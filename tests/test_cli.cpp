@@ -303,6 +303,23 @@ TEST_F(CliSearch, InterruptFinishesInFlightWorkAndMarksTheRun) {
   EXPECT_GE(runs[0]["evaluations"].get<int>(), 2);
 }
 
+// A stop that is followed by SIGKILL before the work in flight finishes (mpirun ending a job, a
+// Slurm or docker stop) still leaves the run marked interrupted, not running.
+TEST_F(CliSearch, TerminateThenKillLeavesTheRunInterrupted) {
+  const std::string config = write_config(std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + kPluginConfig);
+  const int pid = start_search_after_evaluations(
+      config + " --db " + db() + " --quiet --set budget.evaluations=100 --set evaluator.steps=3000 --set parallel.workers=1", 1);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(kill(pid, SIGKILL), 0) << "the run ended within 0.3 s of SIGTERM: the test needs a longer evaluation";
+  waitpid(pid, nullptr, 0);
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto runs = nlohmann::json::parse(run("results runs --db " + db() + " --format json").out);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "interrupted");
+}
+
 // The data examples as shipped: CIFAR-10's runs end to end on a small folder in the published
 // binary layout (search, final training, export); the image-folder example names its missing folder.
 TEST_F(CliSearch, DataExamplesRunOnTheirFormats) {

@@ -150,6 +150,8 @@ TEST_F(ClusterSearch, AKilledWorkerLeavesADatabaseThatResumeCompletes) {
   const nlohmann::json before = stored(path("run.db"));
   ASSERT_GE(before.size(), 3u);
   ASSERT_LT(before.size(), 12u) << "the run finished before a worker could be killed";
+  // mpirun's SIGTERM reached process 0 before its SIGKILL: the run says it was interrupted.
+  EXPECT_EQ(nlohmann::json::parse(run_cli("results runs --db " + path("run.db") + " --format json").out).at(0)["status"], "interrupted");
   const nlohmann::json reference = stored(path("reference.db"));
   // Nothing stored is wrong: each stored evaluation is the uninterrupted run's at the same seq.
   for (const auto& e : before) EXPECT_EQ(e, reference.at(e["seq"].get<std::size_t>())) << e["seq"];
