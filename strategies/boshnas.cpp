@@ -69,7 +69,7 @@ std::size_t Boshnas::nearest_untrained(std::size_t index) const {
 void Boshnas::retrain(Rng& rng) {
   if (!dirty_) return;
   std::vector<std::vector<double>> x;
-  if (target_norm_ <= 0) {
+  if (options_.targets == Options::Targets::kRelative && target_norm_ <= 0) {
     std::size_t counted = 0;
     for (std::size_t i : trained_order_) {
       if (counted++ == options_.initial) break;
@@ -217,10 +217,11 @@ std::vector<double> boshnas_targets(const std::vector<double>& fitness, Boshnas:
   // The authors' targets crowd a benchmark's GLUE scores (54 to 75) into 0.75..1 of the sigmoid's
   // range, the best models within 0.1 of each other, and a model worse than every initial one
   // lands above 1, out of the sigmoid's reach; z-scores spread them over the middle of (0, 1).
-  const bool standardised = targets == Boshnas::Options::Targets::kStandardised && sd > 0;
+  const bool standardised = targets == Boshnas::Options::Targets::kStandardised;
   std::vector<double> y;
   for (double f : fitness)
-    y.push_back(standardised ? std::clamp(0.5 - 0.2 * (f - mean) / sd, 0.02, 0.98) : (1 - f / fitness_scale) / relative_norm);
+    y.push_back(standardised ? (sd > 0 ? std::clamp(0.5 - 0.2 * (f - mean) / sd, 0.02, 0.98) : 0.5)
+                             : (1 - f / fitness_scale) / relative_norm);
   return y;
 }
 

@@ -86,8 +86,8 @@ class Boshnas : public Strategy, public WeightTransferStrategy {
 
 // The surrogate's targets (losses in (0, 1), smaller for fitter models) for `fitness`, as
 // Options::targets says; `relative_norm` is the authors' divisor, the largest 1 - fitness /
-// fitness_scale among the initial models, and also serves standardised targets when every
-// fitness is equal.
+// fitness_scale among the initial models (unused by standardised targets, which are 0.5 when
+// every fitness is equal, and need no fitness_scale).
 std::vector<double> boshnas_targets(const std::vector<double>& fitness, Boshnas::Options::Targets targets, double fitness_scale,
                                     double relative_norm);
 

@@ -299,6 +299,34 @@ TEST(Boshnas, ConfigErrors) {
   EXPECT_ERROR(make("name: boshnas\nacquisition_search: grid"), "acquisition_search");
 }
 
+// Standardised targets are z-scores: fitness on any scale (here far above fitness_scale) steers the
+// same search, query for query; the authors' relative targets need fitness below fitness_scale.
+TEST(Boshnas, StandardisedTargetsTakeFitnessOnAnyScale) {
+  const auto run = [](double scale, Boshnas::Options::Targets targets) {
+    Boshnas::Options options;
+    options.library_size = 80;
+    options.initial = 5;
+    options.targets = targets;
+    Boshnas strategy(test_space(), options);
+    Rng rng(2);
+    std::vector<std::string> queried;
+    while (queried.size() < 12) {
+      const auto asked = strategy.ask(1, rng);
+      if (asked.empty()) break;
+      for (const auto& arch : asked) {
+        const std::vector<double> x = test_space().encode(arch);
+        queried.push_back(arch);
+        strategy.tell(arch, scale * (70 + x[0] - 0.5 * x[1]));
+      }
+    }
+    return queried;
+  };
+  const auto percent = run(1, Boshnas::Options::Targets::kStandardised);
+  EXPECT_EQ(percent.size(), 12u);
+  EXPECT_EQ(run(1024, Boshnas::Options::Targets::kStandardised), percent);  // a power of two: exact z-scores
+  EXPECT_ERROR(run(1024, Boshnas::Options::Targets::kRelative), "must exceed the fitness values");
+}
+
 class JsonTable : public ScratchDirTest {};
 
 TEST_F(JsonTable, RecordsAreReadThroughTheSpaceAndErrorsNameTheRecord) {
