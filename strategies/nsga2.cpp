@@ -80,7 +80,9 @@ std::vector<std::string> Nsga2::ask(std::size_t count, Rng& rng) {
     generation_size_ = options_.population;
     asked_in_generation_ = 0;
     // Children repeat neither an evaluated architecture nor one another while a new one can be
-    // found (a repeat would cost nothing but crowd the population with copies).
+    // found (a repeat would cost nothing but crowd the population with copies). Repeats are by
+    // fingerprint: an isomorphic cell (NB201 has 6,466 distinct networks among 15,625 strings)
+    // is the same network under another name.
     std::set<std::string> queued;
     for (std::size_t i = 0; i < options_.population; ++i) {
       std::string child, parent;
@@ -97,10 +99,10 @@ std::vector<std::string> Nsga2::ask(std::size_t count, Rng& rng) {
             child = space_.mutate(parent, rng);
           }
         }
-        const std::string canonical = space_.canonical(child);
-        if (!evaluated_.count(canonical) && !queued.count(canonical)) break;
+        const std::string identity = space_.fingerprint(child);
+        if (!evaluated_.count(identity) && !queued.count(identity)) break;
       }
-      queued.insert(space_.canonical(child));
+      queued.insert(space_.fingerprint(child));
       queue_.push_back(child);
       if (!parent.empty()) parents_[child] = parent;
     }
@@ -119,7 +121,7 @@ void Nsga2::tell(const std::string& arch, std::optional<double> fitness) {
 }
 
 void Nsga2::tell_objectives(const std::string& arch, const std::optional<std::vector<double>>& values) {
-  evaluated_.insert(arch);
+  evaluated_.insert(space_.fingerprint(arch));
   incoming_.push_back(Member{arch, values});
   if (incoming_.size() == generation_size_) select();
 }

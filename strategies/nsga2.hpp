@@ -6,8 +6,9 @@
 // config's `objectives` (all of them); a failed or infeasible candidate is dominated by every
 // feasible one (Deb's constrained domination). Where the space defines a crossover (NB201's uniform
 // crossover), a child is with probability `crossover` (0 by default) the crossover of two
-// tournament winners, then mutated; otherwise a mutation of one. A child that repeats an evaluated architecture is
-// drawn again (up to 100 times), as pymoo's duplicate elimination does.
+// tournament winners, then mutated; otherwise a mutation of one. A child that repeats an evaluated architecture
+// (the same fingerprint: isomorphic cells are one network) is drawn again (up to 100 times), as pymoo's duplicate
+// elimination does.
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -61,7 +62,7 @@ class Nsga2 : public Strategy, public MultiObjectiveStrategy, public ProposesChi
   std::vector<std::string> queue_;  // asked for next
   std::size_t generation_size_ = 0, asked_in_generation_ = 0;
   std::map<std::string, std::string> parents_;  // the last generation's children -> their parents
-  std::set<std::string> evaluated_;              // every architecture told back
+  std::set<std::string> evaluated_;              // fingerprints of every architecture told back
   static constexpr int kMaxAttempts = 100;
 };
 

@@ -2,10 +2,12 @@
 // through the search loop, constraints checked before anything is trained, and bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "core/config.hpp"
 #include "core/graph.hpp"
@@ -163,6 +165,31 @@ TEST_F(MultiObjectiveTest, Nsga2WithoutCrossoverMutatesOneEdgeOfItsParent) {
     mixed += differ > 1;
   }
   EXPECT_GT(mixed, 10);
+}
+
+// NB201 names 15,625 cells but has 6,466 distinct networks: NSGA-II never spends an evaluation on a
+// cell isomorphic to one it has evaluated or queued, while single-edge mutation alone keeps
+// producing such cells.
+TEST(Nsga2Duplicates, NoChildIsANetworkAlreadyEvaluated) {
+  const Nb201Space space;
+  Nsga2 nsga2(space, Nsga2::Options{20, 0.0});
+  Rng rng(9);
+  std::set<std::string> fingerprints;
+  for (int generation = 0; generation < 10; ++generation) {
+    const std::vector<std::string> asked = nsga2.ask(20, rng);
+    ASSERT_EQ(asked.size(), 20u);
+    for (const auto& arch : asked) {
+      EXPECT_TRUE(fingerprints.insert(space.fingerprint(arch)).second) << arch;
+      const auto cell = Nb201Space::parse(arch);
+      const double conv = std::count(cell.begin(), cell.end(), 3);
+      nsga2.tell_objectives(arch, std::vector<double>{conv + 0.1 * std::count(cell.begin(), cell.end(), 1), -conv});
+    }
+  }
+  std::set<std::string> walked;
+  std::string arch = space.sample(rng);
+  int repeats = 0;
+  for (int step = 0; step < 200; ++step, arch = space.mutate(arch, rng)) repeats += !walked.insert(space.fingerprint(arch)).second;
+  EXPECT_GT(repeats, 20);
 }
 
 TEST_F(MultiObjectiveTest, StaticConstraintsAreCheckedBeforeEvaluating) {
