@@ -103,7 +103,8 @@ class NasBenchNlpNetwork : public Network {
     torch::Tensor hidden = token_features(tokens);
     // Right-padded sequences: each is read at its last real token.
     torch::Tensor last = tokens.ne(0).sum(1).clamp_min(1) - 1;
-    torch::Tensor at_last = hidden.gather(1, last.view({-1, 1, 1}).expand({hidden.size(0), 1, hidden.size(2)})).squeeze(1);
+    // Sizes as -1 where they follow the batch, so that an exported module takes any batch size.
+    torch::Tensor at_last = hidden.gather(1, last.view({-1, 1, 1}).expand({-1, -1, hidden.size(2)})).squeeze(1);
     if (!tied_) return probe_linear(head_, at_last);
     return probe_weighted(encoder_->weight, torch::nn::functional::linear(at_last, encoder_->weight, decoder_bias_));
   }
@@ -124,7 +125,9 @@ class NasBenchNlpNetwork : public Network {
     std::vector<torch::Tensor> inputs = embedded.unbind(1);
     for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
       RecurrentCell& cell = cells_[layer];
-      std::vector<torch::Tensor> states(cell->states(), torch::zeros({embedded.size(0), cell->hidden_size()}, embedded.options()));
+      // Zero states shaped from the input (not from its recorded size), for exported modules.
+      const torch::Tensor zero = torch::zeros_like(inputs.front().narrow(1, 0, 1)).expand({-1, cell->hidden_size()});
+      std::vector<torch::Tensor> states(cell->states(), zero);
       std::vector<torch::Tensor> incoming, outputs;
       for (const auto& x : inputs) {
         incoming.push_back(states[0]);
