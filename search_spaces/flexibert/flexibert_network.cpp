@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/error.hpp"
+#include "core/input_shape.hpp"
 #include "core/network.hpp"
 #include "core/probe.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"
@@ -326,12 +327,8 @@ std::int64_t flexibert_parameter_count(const FlexiModel& model, std::int64_t voc
 
 namespace {
 
-std::int64_t task_vocabulary(const Task& task) {
-  if (task.input_shape.size() != 1)
-    throw Error("flexibert: expects token sequences (input shape L), got " + std::to_string(task.input_shape.size()) +
-                " dimensions; use a text dataset such as wordnet");
-  return task.vocabulary_size > 0 ? task.vocabulary_size : 30522;  // BERT's WordPiece vocabulary when unsaid
-}
+// BERT's WordPiece vocabulary when the task names none.
+std::int64_t task_vocabulary(const Task& task) { return token_vocabulary(task, "flexibert", 30522); }
 
 }  // namespace
 

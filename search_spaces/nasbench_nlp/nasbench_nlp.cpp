@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/input_shape.hpp"
 
 namespace nascent {
 
@@ -405,19 +406,11 @@ ArchGraph NasBenchNlpSpace::graph(const std::string& arch) const {
   return g;
 }
 
-namespace {
-
-std::int64_t nlp_vocabulary(const Task& task) {
-  if (task.input_shape.size() != 1)
-    throw Error("nasbench_nlp: expects token sequences (input shape L), got " + std::to_string(task.input_shape.size()) +
-                " dimensions; use a text dataset such as wordnet");
-  return task.vocabulary_size > 0 ? task.vocabulary_size : 10000;  // Penn Treebank's, the benchmark's corpus
-}
-
-}  // namespace
+// Penn Treebank's, the benchmark's corpus, when the task names none.
+std::int64_t nasbench_nlp_vocabulary(const Task& task) { return token_vocabulary(task, "nasbench_nlp", 10000); }
 
 std::int64_t nasbench_nlp_parameter_count(const NlpRecipe& recipe, const NlpModelSize& size, const Task& task) {
-  const std::int64_t vocabulary = nlp_vocabulary(task);
+  const std::int64_t vocabulary = nasbench_nlp_vocabulary(task);
   std::int64_t count = vocabulary * size.embedding;
   for (std::int64_t layer = 0; layer < size.layers; ++layer) {
     const std::int64_t h = size.layer_hidden(layer);
@@ -461,7 +454,6 @@ Description NasBenchNlpSpace::describe(const std::string& arch, const Task& task
 }
 
 std::shared_ptr<Network> NasBenchNlpSpace::build(const std::string& arch, const Task& task) const {
-  nlp_vocabulary(task);
   return make_nasbench_nlp_network(parse_nasbench_nlp(arch), size_, task);
 }
 

@@ -83,6 +83,8 @@ class NasBenchNlpSpace : public SearchSpace {
 // the tied decoder when task.num_classes == task.vocabulary_size (next-token prediction), else
 // through a linear head.
 std::shared_ptr<Network> make_nasbench_nlp_network(const NlpRecipe& recipe, const NlpModelSize& size, const Task& task);
+// The task's vocabulary, Penn Treebank's 10,000 words when it names none; an Error for image tasks.
+std::int64_t nasbench_nlp_vocabulary(const Task& task);
 std::int64_t nasbench_nlp_parameter_count(const NlpRecipe& recipe, const NlpModelSize& size, const Task& task);
 
 }  // namespace nascent

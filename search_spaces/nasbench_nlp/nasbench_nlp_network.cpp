@@ -169,8 +169,7 @@ class NasBenchNlpNetwork : public Network {
 }  // namespace
 
 std::shared_ptr<Network> make_nasbench_nlp_network(const NlpRecipe& recipe, const NlpModelSize& size, const Task& task) {
-  const std::int64_t vocabulary = task.vocabulary_size > 0 ? task.vocabulary_size : 10000;
-  return std::make_shared<NasBenchNlpNetwork>(recipe, size, vocabulary, task.num_classes);
+  return std::make_shared<NasBenchNlpNetwork>(recipe, size, nasbench_nlp_vocabulary(task), task.num_classes);
 }
 
 }  // namespace nascent
