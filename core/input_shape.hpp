@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/search_space.hpp"
 
 namespace nascent {
 
@@ -32,16 +31,6 @@ inline std::string format_shape(const std::vector<std::int64_t>& shape) {
   std::string text;
   for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
   return text;
-}
-
-// The vocabulary of a task for a space that reads token sequences (input shape {L}): the task's,
-// or `fallback` (the space's reference corpus) when the task names none. Image shapes are a
-// one-line Error naming the space.
-inline std::int64_t token_vocabulary(const Task& task, const std::string& space, std::int64_t fallback) {
-  if (task.input_shape.size() != 1)
-    throw Error(space + ": expects token sequences (input shape L), got " + std::to_string(task.input_shape.size()) +
-                " dimensions; use a text dataset such as wordnet");
-  return task.vocabulary_size > 0 ? task.vocabulary_size : fallback;
 }
 
 }  // namespace nascent

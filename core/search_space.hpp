@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/graph.hpp"
 #include "core/rng.hpp"
 
@@ -19,6 +20,16 @@ struct Task {
   std::int64_t num_classes = 10;
   std::int64_t vocabulary_size = 0;  // token inputs: ids are < vocabulary_size (0 for images)
 };
+
+// The vocabulary of a task for a space that reads token sequences (input shape {L}): the task's,
+// or `fallback` (the space's reference corpus) when the task names none. Image shapes are a
+// one-line Error naming the space.
+inline std::int64_t token_vocabulary(const Task& task, const std::string& space, std::int64_t fallback) {
+  if (task.input_shape.size() != 1)
+    throw Error(space + ": expects token sequences (input shape L), got " + std::to_string(task.input_shape.size()) +
+                " dimensions; use a text dataset such as wordnet");
+  return task.vocabulary_size > 0 ? task.vocabulary_size : fallback;
+}
 
 struct Description {
   double params = 0;  // trainable parameters

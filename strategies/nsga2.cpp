@@ -85,7 +85,7 @@ std::vector<std::string> Nsga2::ask(std::size_t count, Rng& rng) {
     // is the same network under another name.
     std::set<std::string> queued;
     for (std::size_t i = 0; i < options_.population; ++i) {
-      std::string child, parent;
+      std::string child, parent, identity;
       for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
         if (population_.empty()) {
           child = space_.sample(rng);
@@ -99,10 +99,10 @@ std::vector<std::string> Nsga2::ask(std::size_t count, Rng& rng) {
             child = space_.mutate(parent, rng);
           }
         }
-        const std::string identity = space_.fingerprint(child);
+        identity = space_.fingerprint(child);
         if (!evaluated_.count(identity) && !queued.count(identity)) break;
       }
-      queued.insert(space_.fingerprint(child));
+      queued.insert(identity);
       queue_.push_back(child);
       if (!parent.empty()) parents_[child] = parent;
     }

@@ -8,7 +8,6 @@
 #include <map>
 
 #include "core/error.hpp"
-#include "core/input_shape.hpp"
 #include "core/network.hpp"
 #include "core/probe.hpp"
 #include "search_spaces/flexibert/flexibert.hpp"

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "core/error.hpp"
-#include "core/input_shape.hpp"
 
 namespace nascent {
 
@@ -247,9 +246,7 @@ std::unique_ptr<SearchSpace> NasBenchNlpSpace::from_options(const Options& optio
   size.embedding = options.get<int>("embedding");
   size.hidden = options.get<int>("hidden");
   size.layers = options.get<int>("layers");
-  std::vector<int> counts;
-  counts = options.get<std::vector<int>>("nodes");
-  return std::make_unique<NasBenchNlpSpace>(size, options.get<int>("hidden_states"), counts);
+  return std::make_unique<NasBenchNlpSpace>(size, options.get<int>("hidden_states"), options.get<std::vector<int>>("nodes"));
 }
 
 // A random cell in the manner of the benchmark's generator: `nodes` intermediate nodes, each an
@@ -388,8 +385,9 @@ std::vector<double> NasBenchNlpSpace::encode(const std::string& arch) const {
 // Vertices: the cell inputs, one per node labelled with its op, and one "output" reading the
 // h_new_i in slot i. Linear and elementwise nodes are commutative (a linear node holds one weight
 // per input, so swapping inputs swaps weights); blend's gate is its first input.
-ArchGraph NasBenchNlpSpace::graph(const std::string& arch) const {
-  const NlpRecipe recipe = parse_nasbench_nlp(arch);
+ArchGraph NasBenchNlpSpace::graph(const std::string& arch) const { return recipe_graph(parse_nasbench_nlp(arch)); }
+
+ArchGraph NasBenchNlpSpace::recipe_graph(const NlpRecipe& recipe) {
   ArchGraph g;
   std::map<std::string, GraphVertex> vertex;
   vertex["x"] = add_op(g, "x");
@@ -447,7 +445,7 @@ Description NasBenchNlpSpace::describe(const std::string& arch, const Task& task
     }
   }
   description.flops = length * per_token + 2.0 * static_cast<double>(size_.embedding * task.num_classes);
-  description.graph = graph(arch);
+  description.graph = recipe_graph(recipe);
   description.extra["hidden_states"] = nasbench_nlp_hidden_states(recipe);
   description.extra["nodes"] = static_cast<double>(recipe.size());
   return description;

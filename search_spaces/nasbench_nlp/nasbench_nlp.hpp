@@ -73,6 +73,8 @@ class NasBenchNlpSpace : public SearchSpace {
   const NlpModelSize& size() const { return size_; }
 
  private:
+  static ArchGraph recipe_graph(const NlpRecipe& recipe);
+
   NlpModelSize size_;
   int max_hidden_states_;
   std::vector<int> node_counts_;
