@@ -1,4 +1,6 @@
 #pragma once
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <string>
 
@@ -29,5 +31,17 @@ class ParseError : public Error {
   }
   std::size_t position_;
 };
+
+// Whether an error message reports exhausted memory rather than a fault of the architecture:
+// LibTorch's "CUDA out of memory", the CPU allocator's "not enough memory" or "can't allocate
+// memory", std::bad_alloc. The
+// store's schema-5 upgrade classifies older failures with the same fragments (kOutOfMemoryFragments).
+inline constexpr const char* kOutOfMemoryFragments[] = {"out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory",
+                                                     "bad_alloc"};
+inline bool reads_as_out_of_memory(std::string message) {
+  std::transform(message.begin(), message.end(), message.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::any_of(std::begin(kOutOfMemoryFragments), std::end(kOutOfMemoryFragments),
+                     [&](const char* fragment) { return message.find(fragment) != std::string::npos; });
+}
 
 }  // namespace nascent

@@ -61,13 +61,14 @@ std::string bytes_of(const Json& value) {
 Json to_json(const Evaluation& e, const std::string& state) {
   Json metrics = Json::object();
   for (const auto& [name, value] : e.metrics) metrics[name] = value;
-  return Json{{"ok", e.ok}, {"error", e.error}, {"metrics", metrics}, {"cost", e.cost}, {"seconds", e.seconds}, {"device", e.device},
+  return Json{{"ok", e.ok}, {"oom", e.out_of_memory}, {"error", e.error}, {"metrics", metrics}, {"cost", e.cost}, {"seconds", e.seconds}, {"device", e.device},
               {"state", binary(state)}};
 }
 
 Evaluation from_json(const Json& j, std::string* state) {
   Evaluation e;
   e.ok = j.at("ok").get<bool>();
+  e.out_of_memory = j.at("oom").get<bool>();
   e.error = j.at("error").get<std::string>();
   for (const auto& [name, value] : j.at("metrics").items()) e.metrics[name] = value.get<double>();
   e.cost = j.at("cost").get<double>();
@@ -143,9 +144,7 @@ void serve_evaluations(const ServeSettings& settings) {
         result = evaluator->evaluate(*settings.space, arch, seed);
       }
     } catch (const std::exception& error) {
-      result = Evaluation{};
-      result.ok = false;
-      result.error = error.what();
+      result = failed_evaluation(error);
     }
     const std::vector<std::uint8_t> packed = Json::to_msgpack(to_json(result, state));
     cluster::send(0, cluster::kResultTag, std::string(packed.begin(), packed.end()));

@@ -2,23 +2,40 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "core/config.hpp"
+#include "core/error.hpp"
 #include "core/search_space.hpp"
 
 namespace nascent {
 
 // The outcome of evaluating one candidate. A failed evaluation (e.g. a candidate that does not
 // fit the input) has ok=false and an error message; it is stored and ranked last, never fatal.
+// One that ran out of memory also has out_of_memory: it says nothing about the architecture's
+// quality, only that it did not fit the device at that batch size, so it is stored as `oom`.
 struct Evaluation {
   bool ok = true;
+  bool out_of_memory = false;  // only with ok == false
   std::string error;
   std::map<std::string, double> metrics;  // e.g. val_acc, test_acc, loss, params, flops, latency_ms
   double cost = 0;                        // what the budget charges: seconds trained, or a table's cost
   double seconds = 0;                     // wall-clock seconds spent here
   std::string device = "cpu";
 };
+
+// The stored status: ok, failed or oom.
+inline std::string evaluation_status(const Evaluation& e) { return e.ok ? "ok" : e.out_of_memory ? "oom" : "failed"; }
+
+// The stored outcome of an evaluation that threw instead of returning.
+inline Evaluation failed_evaluation(const std::exception& error) {
+  Evaluation e;
+  e.ok = false;
+  e.error = error.what();
+  e.out_of_memory = dynamic_cast<const std::bad_alloc*>(&error) != nullptr || reads_as_out_of_memory(e.error);
+  return e;
+}
 
 // Scores candidates. evaluate() is called concurrently from several worker threads; everything
 // random in it must come from `seed`, so that results do not depend on scheduling.

@@ -42,7 +42,10 @@ void register_builtin_evaluators(Registries& registries) {
           .integer("pretrain_steps", 0, "text tasks: masked-language-model steps before fine-tuning").at_least(0)
           .number("pretrain_lr", train.pretrain_lr, "masked-language-model learning rate").at_least(0)
           .number("mask_fraction", train.mask_fraction, "share of tokens masked in pre-training").at_least(0).at_most(1)
-          .integer("keep_weights", 0, "trained weights kept in memory for weight transfer (BOSHNAS)").at_least(0),
+          .integer("keep_weights", 0, "trained weights kept in memory for weight transfer (BOSHNAS)").at_least(0)
+          .integer("oom_retries", train.oom_retries,
+                   "a candidate that runs out of memory trains again with half the batch size, up to this many times; 0: stored as oom")
+          .at_least(0),
       [](const Options& options, const EvaluatorContext& context) -> std::unique_ptr<Evaluator> {
         TrainEvaluator::Options o;
         o.training = read_training_settings(options);
@@ -53,6 +56,7 @@ void register_builtin_evaluators(Registries& registries) {
         o.pretrain_lr = options.get<double>("pretrain_lr");
         o.mask_fraction = options.get<double>("mask_fraction");
         o.keep_weights = static_cast<std::size_t>(options.get<long long>("keep_weights"));
+        o.oom_retries = static_cast<int>(options.get<long long>("oom_retries"));
         o.device = device_of(options, context);
         return std::make_unique<TrainEvaluator>(load_dataset(options.section("dataset"), context.config_dir), o);
       });

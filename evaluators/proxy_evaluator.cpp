@@ -59,9 +59,10 @@ Evaluation ProxyEvaluator::evaluate(const SearchSpace& space, const std::string&
     evaluation.ok = false;
     const std::string message = error.what_without_backtrace();
     evaluation.error = message.substr(0, message.find('\n'));
+    evaluation.out_of_memory = reads_as_out_of_memory(evaluation.error);
   } catch (const std::exception& error) {
-    evaluation.ok = false;
-    evaluation.error = error.what();
+    evaluation = failed_evaluation(error);
+    evaluation.device = options_.device;
   }
   evaluation.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   evaluation.cost = evaluation.seconds;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <new>
 
 #include "core/error.hpp"
 #include "core/network.hpp"
@@ -65,6 +66,7 @@ TrainEvaluator::TrainEvaluator(DataSplits data, Options options) : data_(std::mo
   if (options_.pretrain_steps < 0 || !(options_.pretrain_lr > 0))
     throw Error("config: evaluator.pretrain_steps must not be negative and pretrain_lr must be positive");
   if (!(options_.mask_fraction > 0 && options_.mask_fraction < 1)) throw Error("config: evaluator.mask_fraction must be in (0, 1)");
+  if (options_.oom_retries < 0) throw Error("config: evaluator.oom_retries must not be negative");
   if (options_.training.loader_threads < 0) throw Error("config: evaluator.loader_threads must not be negative");
   if (data_.train.size() == 0) throw Error("dataset '" + data_.name + "': the training split is empty");
   // An empty validation split would score every candidate 0 and make the search meaningless.
@@ -88,7 +90,7 @@ std::string first_line(const std::string& message) {
 // text never contains), and predicted by a linear
 // head over the per-token features. AdamW (beta2 0.98, eps 1e-6, weight decay 0.01, spec B9) with a
 // linearly decaying rate. Returns the mean loss over the last quarter of the steps.
-double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device) {
+double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device, std::int64_t batch_size) {
   if (data_.train.images.scalar_type() != torch::kLong || data_.vocabulary_size < 3)
     throw Error("evaluator.pretrain_steps needs a text dataset (token ids), such as wordnet");
   net.train();
@@ -112,7 +114,7 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
   for (std::int64_t step = 0; step < options_.pretrain_steps; ++step) {
     const double lr = options_.pretrain_lr * (1.0 - static_cast<double>(step) / options_.pretrain_steps);
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-    torch::Tensor index = torch::randint(n, {options_.training.batch_size}, generator, torch::kInt64);
+    torch::Tensor index = torch::randint(n, {batch_size}, generator, torch::kInt64);
     torch::Tensor tokens = data_.train.images.index_select(0, index).to(device);
     torch::Tensor real = tokens.ne(0).logical_and(tokens.ne(data_.mask_id));
     torch::Tensor chosen = torch::rand(tokens.sizes(), generator).to(device).lt(options_.mask_fraction).logical_and(real);
@@ -137,6 +139,7 @@ std::vector<std::string> TrainEvaluator::reported_metrics() const {
   if (options_.latency) metrics.push_back("latency_ms");
   if (options_.pretrain_steps > 0) metrics.insert(metrics.end(), {"pretrain_loss", "pretrain_seconds"});
   if (options_.keep_weights > 0) metrics.push_back("transfer_overlap");
+  if (options_.oom_retries > 0) metrics.push_back("batch_size");
   return metrics;
 }
 
@@ -161,6 +164,24 @@ Evaluation TrainEvaluator::evaluate_for(const SearchSpace& space, const std::str
 
 Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source,
                                const Installment* installment) {
+  // A continued installment must keep the batch size its saved data order was drawn for.
+  const bool continuing = installment && !installment->resume_state->empty();
+  const int retries = continuing ? 0 : options_.oom_retries;
+  std::int64_t batch_size = options_.training.batch_size;
+  double seconds = 0;
+  for (int retry = 0;; ++retry) {
+    Evaluation evaluation = attempt(space, arch, seed, source, installment, batch_size);
+    seconds += evaluation.seconds;
+    if (!evaluation.out_of_memory || retry >= retries || batch_size == 1) {
+      evaluation.seconds = seconds;  // the failed attempts' time was spent on this candidate too
+      return evaluation;
+    }
+    batch_size = std::max<std::int64_t>(1, batch_size / 2);
+  }
+}
+
+Evaluation TrainEvaluator::attempt(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source,
+                                   const Installment* installment, std::int64_t batch_size) {
   const auto started = std::chrono::steady_clock::now();
   Evaluation evaluation;
   evaluation.device = options_.device;
@@ -199,12 +220,13 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
     // a continued one was pre-trained in its first installment.
     if (options_.pretrain_steps > 0 && !transferred && !continuing) {
       const auto pretrain_start = std::chrono::steady_clock::now();
-      evaluation.metrics["pretrain_loss"] = pretrain_masked_lm(*net, generator, device);
+      evaluation.metrics["pretrain_loss"] = pretrain_masked_lm(*net, generator, device, batch_size);
       evaluation.metrics["pretrain_seconds"] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - pretrain_start).count();
     }
     // The loop shuffles with the generator that initialised the network, continuing its draws.
     TrainingSettings settings = options_.training;
+    settings.batch_size = batch_size;
     if (installment) settings.epochs = static_cast<double>(installment->schedule_epochs);
     TrainingLoop loop(*net, data_, settings, generator, device);
     if (continuing) {
@@ -243,6 +265,7 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
     evaluation.metrics["params"] = static_cast<double>(params);
     evaluation.metrics["flops"] = space.describe(arch, task).flops;
     evaluation.metrics["train_seconds"] = train_seconds;
+    if (options_.oom_retries > 0) evaluation.metrics["batch_size"] = static_cast<double>(batch_size);
     if (options_.latency)
       evaluation.metrics["latency_ms"] = median_latency_ms(*net, data_.input_shape, data_.train.images.scalar_type(), device);
     evaluation.cost = train_seconds;
@@ -256,12 +279,18 @@ Evaluation TrainEvaluator::run(const SearchSpace& space, const std::string& arch
         kept_order_.pop_front();
       }
     }
+  } catch (const std::bad_alloc&) {
+    evaluation.ok = false;
+    evaluation.out_of_memory = true;
+    evaluation.error = "out of memory (std::bad_alloc) at batch size " + std::to_string(batch_size);
   } catch (const c10::Error& error) {
     evaluation.ok = false;
     evaluation.error = first_line(error.what_without_backtrace());
+    evaluation.out_of_memory = reads_as_out_of_memory(evaluation.error);
   } catch (const std::exception& error) {
     evaluation.ok = false;
     evaluation.error = first_line(error.what());
+    evaluation.out_of_memory = reads_as_out_of_memory(evaluation.error);
   }
   evaluation.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return evaluation;

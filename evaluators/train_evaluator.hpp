@@ -34,6 +34,9 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public 
     // Weight transfer: the trained weights of the last `keep_weights` candidates stay in memory so
     // that a later candidate can start from them (evaluate_from; BOSHNAS asks for it). 0: none kept.
     std::size_t keep_weights = 0;
+    // A candidate that runs out of memory is trained again from scratch with half the batch size,
+    // up to this many times (metric batch_size says which one trained it); 0: stored as `oom`.
+    int oom_retries = 0;
   };
   TrainEvaluator(DataSplits data, Options options);
 
@@ -52,7 +55,7 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public 
   Task evaluation_task() const override { return Task{data_.input_shape, data_.num_classes, data_.vocabulary_size}; }
 
  private:
-  double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device);
+  double pretrain_masked_lm(Network& net, at::Generator& generator, const torch::Device& device, std::int64_t batch_size);
   struct Installment {
     std::int64_t epochs = 0, schedule_epochs = 0;
     const std::string* resume_state = nullptr;
@@ -60,6 +63,8 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public 
   };
   Evaluation run(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source,
                  const Installment* installment = nullptr);
+  Evaluation attempt(const SearchSpace& space, const std::string& arch, std::uint64_t seed, const std::string& source,
+                     const Installment* installment, std::int64_t batch_size);
 
   DataSplits data_;
   Options options_;

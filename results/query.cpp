@@ -247,6 +247,7 @@ Json evaluation_json(const StoredEvaluation& e) {
               {"arch", e.arch},
               {"fingerprint", e.fingerprint},
               {"ok", e.result.ok},
+              {"status", evaluation_status(e.result)},
               {"error", e.result.error},
               {"fitness", e.fitness ? number(*e.fitness) : Json(nullptr)},
               {"cost", number(e.result.cost)},
@@ -276,7 +277,7 @@ Json run_json(const RunRecord& r) {
 }
 
 std::string fitness_text(const StoredEvaluation& e) {
-  if (!e.result.ok) return "failed";
+  if (!e.result.ok) return evaluation_status(e.result);
   return e.fitness ? short_number(*e.fitness) : "-";
 }
 
@@ -315,6 +316,7 @@ void append_evaluation_json(std::string& out, const StoredEvaluation& e, const s
   key("arch"), text(e.arch), out += ',';
   key("fingerprint"), text(e.fingerprint), out += ',';
   key("ok"), out += e.result.ok ? "true" : "false", out += ',';
+  key("status"), text(evaluation_status(e.result)), out += ',';
   key("error"), text(e.result.error), out += ',';
   key("fitness"), out += e.fitness ? number(*e.fitness).dump() : "null", out += ',';
   key("cost"), real(e.result.cost), out += ',';
@@ -362,7 +364,7 @@ std::string evaluation_to_json(const StoredEvaluation& evaluation) {
 
 std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations) {
   const auto names = metric_names(evaluations);
-  std::string out = "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage,parent_seq";
+  std::string out = "run,seq,space,arch,fingerprint,ok,status,error,fitness,cost,seconds,device,created_at,stage,parent_seq";
   for (const auto& name : names) out += "," + csv_field(name);
   out += "\n";
   // Appended field by field: exports of hundreds of thousands of rows are read at the speed of
@@ -382,6 +384,8 @@ std::string evaluations_to_csv(const std::vector<StoredEvaluation>& evaluations)
     out += ',';
     field(e.fingerprint);
     out += e.result.ok ? ",1," : ",0,";
+    out += evaluation_status(e.result);
+    out += ',';
     field(e.result.error);
     out += ',';
     if (e.fitness) out += exact_number(*e.fitness);
@@ -505,7 +509,7 @@ std::string evaluation_to_text(const StoredEvaluation& e) {
       {"fingerprint", e.fingerprint},
       {"stage", to_string(e.stage)},
       {"parent", e.parent ? std::to_string(e.run) + ":" + std::to_string(*e.parent) : "-"},
-      {"status", e.result.ok ? "ok" : "failed: " + e.result.error},
+      {"status", e.result.ok ? "ok" : evaluation_status(e.result) + ": " + e.result.error},
       {"fitness", e.fitness ? exact_number(*e.fitness) : "-"},
       {"cost", exact_number(e.result.cost)},
       {"seconds", exact_number(e.result.seconds)},

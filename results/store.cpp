@@ -164,6 +164,7 @@ CREATE TABLE evaluations (
   created_at TEXT NOT NULL,
   stage TEXT NOT NULL DEFAULT 'query',  -- query, score, epoch, report, measure, search, final, rung (results/stage.hpp)
   parent_seq INTEGER,        -- lineage: the seq this architecture was derived from (schema 4); NULL when none
+  status TEXT NOT NULL DEFAULT 'ok',  -- ok, failed, or oom: failed for lack of memory, not for the architecture (schema 5)
   UNIQUE (run_id, seq)
 );
 CREATE INDEX evaluations_candidate ON evaluations (candidate_id);
@@ -205,6 +206,18 @@ WHERE (e.stage IN ('supernet', 'predictor') AND m.name <> 'epoch') OR (e.stage =
 // Schema-2 rows that schema 3 keeps as evaluations, and their metrics.
 const char* kSchema2Evaluation = "e.stage NOT IN ('supernet', 'predictor')";
 const char* kSchema2Metric = "NOT (e.stage = 'epoch' AND substr(m.name, 1, 6) = 'alpha.')";
+
+// Before schema 5, a failure's kind is known only from its message: the status SQL derives from
+// `ok` and `error` with the fragments the evaluators classify LibTorch's messages by.
+std::string status_from_error_sql(const std::string& table = "") {
+  std::string oom;
+  for (const char* fragment : kOutOfMemoryFragments) {
+    std::string quoted;
+    for (const char c : std::string(fragment)) quoted += c == '\'' ? "''" : std::string(1, c);
+    oom += std::string(oom.empty() ? "" : " OR ") + "lower(" + table + "error) LIKE '%" + quoted + "%'";
+  }
+  return "CASE WHEN " + table + "ok THEN 'ok' WHEN " + oom + " THEN 'oom' ELSE 'failed' END";
+}
 
 struct StoredObjective {
   std::string metric = "val_acc";
@@ -357,7 +370,7 @@ struct ResultStore::Statements {
         find_candidate(db, "SELECT id FROM candidates WHERE space = ? AND arch = ?", path),
         evaluation(db,
                    "INSERT INTO evaluations (run_id, seq, candidate_id, ok, error, fitness, cost, seconds, elapsed, "
-                   "device, created_at, stage, parent_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "device, created_at, stage, parent_seq, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    path),
         metric(db, "INSERT INTO metrics (evaluation_id, name, value) VALUES (?, ?, ?)", path) {}
   Statement candidate, find_candidate, evaluation, metric;
@@ -424,7 +437,9 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
           exec("ALTER TABLE evaluations ADD COLUMN stage TEXT NOT NULL DEFAULT 'query'");
         }
         if (identity.user_version < 3) upgrade_to_3();
-        exec("ALTER TABLE evaluations ADD COLUMN parent_seq INTEGER");  // schema 4: lineage
+        if (identity.user_version < 4) exec("ALTER TABLE evaluations ADD COLUMN parent_seq INTEGER");  // schema 4: lineage
+        exec("ALTER TABLE evaluations ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'");  // schema 5
+        exec("UPDATE evaluations SET status = " + status_from_error_sql());
         exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
       }
       schema_version_ = kSchemaVersion;
@@ -552,6 +567,7 @@ void ResultStore::add_evaluations(const std::vector<StoredEvaluation>& evaluatio
       s.evaluation.bind(1, e.run).bind(2, e.seq).bind(3, candidate_id).bind(4, std::int64_t{e.result.ok ? 1 : 0});
       s.evaluation.bind(5, e.result.error).bind(6, e.fitness).bind(7, e.result.cost).bind(8, e.result.seconds);
       s.evaluation.bind(9, e.elapsed).bind(10, e.result.device).bind(11, now_utc()).bind(12, to_string(e.stage)).bind(13, e.parent);
+      s.evaluation.bind(14, evaluation_status(e.result));
       try {
         s.evaluation.step("write");
       } catch (const Error&) {
@@ -719,6 +735,7 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
                 "SELECT e.id, e.run_id, e.seq, c.space, c.arch, c.fingerprint, e.ok, e.error, e.fitness, e.cost, "
                 "e.seconds, e.elapsed, e.device, e.created_at, " + std::string(schema_version_ >= 2 ? "e.stage" : "'query'") +
                     (schema_version_ >= 4 ? ", e.parent_seq" : ", NULL") +
+                    (schema_version_ >= 5 ? ", e.status" : ", " + status_from_error_sql("e.")) +
                 " FROM evaluations e JOIN candidates c ON c.id = "
                 "e.candidate_id " + where + "ORDER BY e.run_id, e.seq",
                 path_);
@@ -757,6 +774,7 @@ std::vector<StoredEvaluation> ResultStore::select_evaluations(std::optional<std:
       }
       if (e.fitness && negated[e.run]) e.fitness = -*e.fitness;
       if (!s.is_null(15)) e.parent = s.integer(15);
+      e.result.out_of_memory = s.text(16) == "oom";
     }
     Statement m(db_,
                 "SELECT m.evaluation_id, m.name, m.value FROM metrics m JOIN evaluations e ON e.id = m.evaluation_id " +

@@ -81,7 +81,7 @@ class ResultStore {
   // unnegated, and the curves table for what earlier schemas stored as stand-in evaluations.
   // Older files are upgraded in place (one transaction) when opened for writing, and read as if
   // upgraded when opened read-only.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   std::int64_t begin_run(const RunInfo& info);
   // A run maximising val_acc whose final candidates are its queries.

@@ -222,9 +222,7 @@ class AskTellSearch final : public Method {
       p.result = source.empty() ? with.evaluate(*context.space, p.arch, seed)
                                 : dynamic_cast<WeightTransferEvaluator&>(with).evaluate_from(*context.space, p.arch, seed, source);
     } catch (const std::exception& error) {
-      p.result = Evaluation{};
-      p.result.ok = false;
-      p.result.error = error.what();
+      p.result = failed_evaluation(error);
     }
     // Metrics measured before training stay with the evaluation (the evaluator's own win).
     for (const auto& [name, value] : p.statics) p.result.metrics.emplace(name, value);
@@ -352,7 +350,7 @@ class AskTellSearch final : public Method {
     }
     const std::string left = left_seconds ? "  ~" + format_duration(*left_seconds) + " left" : "";
     const std::string total = budget.evaluations ? "/" + std::to_string(*budget.evaluations) : "";
-    std::string value = "failed: " + p.result.error;
+    std::string value = evaluation_status(p.result) + ": " + p.result.error;
     if (p.result.ok) {
       auto it = p.result.metrics.find(context.objective.metric);
       char buffer[64];

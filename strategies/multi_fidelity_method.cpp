@@ -291,9 +291,7 @@ class MultiFidelitySearch final : public Method {
       slot.result = staged_->evaluate_for(*context.space, job.arch, derive_seed(context.seed, static_cast<std::uint64_t>(job.origin)),
                                           job.epochs, rungs_.back(), resume, state);
     } catch (const std::exception& error) {
-      slot.result = Evaluation{};
-      slot.result.ok = false;
-      slot.result.error = error.what();
+      slot.result = failed_evaluation(error);
     }
     slot.result.metrics["rung"] = static_cast<double>(job.rung);
     if (!slot.result.metrics.count("epochs")) slot.result.metrics["epochs"] = static_cast<double>(job.epochs);

@@ -28,7 +28,12 @@ class TinyNet : public Network {
       : conv(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, width, 3).padding(1)))),
         bn(register_module("bn", torch::nn::BatchNorm2d(width))),
         fc(register_module("fc", torch::nn::Linear(head_inputs, classes))) {}
-  torch::Tensor forward(torch::Tensor x) override { return fc(torch::relu(bn(conv(x))).flatten(1)); }
+  torch::Tensor forward(torch::Tensor x) override {
+    // A petabyte: no machine's allocator grants it, so this fails as LibTorch's own out-of-memory.
+    if (training_batch_limit > 0 && is_training() && x.size(0) > training_batch_limit) torch::empty({std::int64_t{1} << 48}, torch::kFloat);
+    return fc(torch::relu(bn(conv(x))).flatten(1));
+  }
+  std::int64_t training_batch_limit = 0;  // > 0: training batches larger than this run out of memory
 
  private:
   torch::nn::Conv2d conv;
@@ -37,7 +42,8 @@ class TinyNet : public Network {
 };
 
 // Architectures are a width ("8"); "mismatch" builds a net whose head does not fit and
-// "unbuildable" throws from build(), standing in for candidates that cannot run.
+// "unbuildable" throws from build(), standing in for candidates that cannot run; "hungry" runs out
+// of memory on training batches larger than 8.
 class TinySpace : public SearchSpace {
  public:
   std::string name() const override { return "tiny"; }
@@ -60,11 +66,15 @@ class TinySpace : public SearchSpace {
   std::shared_ptr<Network> build(const std::string& arch, const Task& task) const override {
     if (arch == "unbuildable") throw Error("tiny: cannot build 'unbuildable'");
     const std::int64_t w = width(arch), pixels = task.input_shape[1] * task.input_shape[2];
-    return std::make_shared<TinyNet>(task.input_shape[0], w, w * pixels + (arch == "mismatch" ? 1 : 0), task.num_classes);
+    auto net = std::make_shared<TinyNet>(task.input_shape[0], w, w * pixels + (arch == "mismatch" ? 1 : 0), task.num_classes);
+    if (arch == "hungry") net->training_batch_limit = 8;
+    return net;
   }
 
  private:
-  static std::int64_t width(const std::string& arch) { return arch == "mismatch" || arch == "unbuildable" ? 4 : std::stoll(arch); }
+  static std::int64_t width(const std::string& arch) {
+    return arch == "mismatch" || arch == "unbuildable" || arch == "hungry" ? 4 : std::stoll(arch);
+  }
 };
 
 class EvaluatorTest : public ScratchDirTest {
@@ -100,6 +110,39 @@ std::map<std::string, double> without_timing(std::map<std::string, double> metri
   metrics.erase("train_seconds");
   metrics.erase("latency_ms");
   return metrics;
+}
+
+// Running out of memory is its own outcome, not a bad architecture; with oom_retries the candidate
+// trains again from scratch at half the batch size, exactly as if configured with that batch.
+TEST_F(EvaluatorTest, OutOfMemoryIsItsOwnStatusAndRetriesHalveTheBatch) {
+  TinySpace space;
+  TrainEvaluator::Options options = quick_training();  // batch 32
+  options.latency = false;
+  const Evaluation oom = TrainEvaluator(small_synthetic(), options).evaluate(space, "hungry", 3);
+  EXPECT_FALSE(oom.ok);
+  EXPECT_TRUE(oom.out_of_memory) << oom.error;
+  EXPECT_EQ(evaluation_status(oom), "oom");
+  EXPECT_NE(oom.error.find("DefaultCPUAllocator"), std::string::npos) << oom.error;
+  const Evaluation broken = TrainEvaluator(small_synthetic(), options).evaluate(space, "mismatch", 3);
+  EXPECT_FALSE(broken.ok);
+  EXPECT_FALSE(broken.out_of_memory) << broken.error;
+  EXPECT_EQ(evaluation_status(broken), "failed");
+
+  options.oom_retries = 1;  // 16 is still too large
+  EXPECT_TRUE(TrainEvaluator(small_synthetic(), options).evaluate(space, "hungry", 3).out_of_memory);
+  options.oom_retries = 5;  // 16, then 8 fits
+  const Evaluation retried = TrainEvaluator(small_synthetic(), options).evaluate(space, "hungry", 3);
+  ASSERT_TRUE(retried.ok) << retried.error;
+  EXPECT_EQ(retried.metrics.at("batch_size"), 8);
+  EXPECT_EQ(evaluation_status(retried), "ok");
+
+  options.training.batch_size = 8;
+  const Evaluation direct = TrainEvaluator(small_synthetic(), options).evaluate(space, "hungry", 3);
+  ASSERT_TRUE(direct.ok) << direct.error;
+  EXPECT_EQ(without_timing(retried.metrics), without_timing(direct.metrics));
+
+  options.oom_retries = -1;
+  EXPECT_ERROR(TrainEvaluator(small_synthetic(), options), "oom_retries must not be negative");
 }
 
 TEST_F(EvaluatorTest, TrainingLearnsAndMeasuresEverything) {

@@ -35,6 +35,7 @@ StoredEvaluation evaluation(std::int64_t seq, const std::string& arch, std::map<
   e.fingerprint = "fp" + std::to_string(seq);
   e.result.ok = ok;
   e.result.error = ok ? "" : "out of memory, \"CUDA\"";
+  e.result.out_of_memory = !ok;
   e.result.metrics = std::move(metrics);
   e.result.cost = 2.0 * static_cast<double>(seq);
   e.result.seconds = 1.0;
@@ -218,7 +219,7 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
   const std::string csv = evaluations_to_csv(all);
   const auto records = parse_csv(csv);
   ASSERT_EQ(records.size(), 4u) << csv;
-  const std::vector<std::string> header{"run",  "seq",    "space",   "arch",       "fingerprint", "ok",   "error",
+  const std::vector<std::string> header{"run",  "seq",    "space",   "arch",       "fingerprint", "ok",   "status", "error",
                                         "fitness", "cost", "seconds", "device",   "created_at",  "stage", "parent_seq", "acc",  "lat",
                                         "loss",    "params", "we,ird"};
   EXPECT_EQ(records[0], header);
@@ -237,11 +238,13 @@ TEST(ResultsQuery, CsvHasAColumnPerMetricAndReadsBackExactly) {
   EXPECT_EQ(cell(1, "params"), "");  // absent, unlike NaN
   EXPECT_EQ(cell(2, "arch"), "multi\nline \"arch\"");
   EXPECT_EQ(cell(2, "ok"), "0");
+  EXPECT_EQ(cell(2, "status"), "oom");
+  EXPECT_EQ(cell(1, "status"), "ok");
   EXPECT_EQ(cell(2, "error"), "out of memory, \"CUDA\"");
   EXPECT_EQ(cell(2, "fitness"), "");
   EXPECT_EQ(cell(2, "params"), "1000000");
   EXPECT_EQ(cell(3, "cost"), "4");
-  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,error,fitness,cost,seconds,device,created_at,stage,parent_seq\n");
+  EXPECT_EQ(evaluations_to_csv({}), "run,seq,space,arch,fingerprint,ok,status,error,fitness,cost,seconds,device,created_at,stage,parent_seq\n");
 }
 
 RunRecord sample_run();
@@ -252,7 +255,7 @@ TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
   const auto json = nlohmann::json::parse(evaluations_to_json(all));
   ASSERT_TRUE(json.is_array());
   ASSERT_EQ(json.size(), 2u);
-  for (const char* key : {"run", "seq", "space", "arch", "fingerprint", "ok", "error", "fitness", "cost", "seconds",
+  for (const char* key : {"run", "seq", "space", "arch", "fingerprint", "ok", "status", "error", "fitness", "cost", "seconds",
                           "device", "created_at", "stage", "metrics"})
     EXPECT_TRUE(json[0].contains(key)) << key;
   EXPECT_EQ(json[0]["run"], 1);
@@ -268,6 +271,8 @@ TEST(ResultsQuery, JsonCarriesEveryFieldWithNonFiniteAsNull) {
   EXPECT_TRUE(json[0]["metrics"]["lat"].is_null());
   EXPECT_EQ(json[1]["run"], 7);
   EXPECT_EQ(json[1]["ok"], false);
+  EXPECT_EQ(json[1]["status"], "oom");
+  EXPECT_EQ(json[0]["status"], "ok");
   EXPECT_TRUE(json[1]["fitness"].is_null());
   EXPECT_EQ(json[1]["error"], "out of memory, \"CUDA\"");
   EXPECT_TRUE(json[1]["metrics"].is_object());
@@ -336,20 +341,24 @@ TEST(ResultsQuery, RunListings) {
 }
 
 TEST(ResultsQuery, TablesAlignTheirColumns) {
-  const std::vector<StoredEvaluation> all{evaluation(0, "short", {{"acc", 91.23456789}, {"params", 1234567}}),
+  std::vector<StoredEvaluation> all{evaluation(0, "short", {{"acc", 91.23456789}, {"params", 1234567}}),
                                           evaluation(12, "a-much-longer-architecture", {{"acc", 5}}),
-                                          evaluation(3, "failed", {}, false)};
+                                          evaluation(3, "failed", {}, false), evaluation(4, "hungry", {}, false)};
+  all[2].result.out_of_memory = false;
   const std::string table = evaluations_to_table(all, {"acc", "params"});
   std::vector<std::string> lines;
   std::stringstream stream(table);
   for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  ASSERT_EQ(lines.size(), 4u) << table;
+  ASSERT_EQ(lines.size(), 5u) << table;
   // The last column, arch, starts at the same place in every line.
   const auto arch_column = lines[0].find("arch");
   ASSERT_NE(arch_column, std::string::npos);
   EXPECT_EQ(lines[1].find("short"), arch_column) << table;
   EXPECT_EQ(lines[2].find("a-much-longer-architecture"), arch_column) << table;
   EXPECT_EQ(lines[3].find("failed", lines[3].find("failed") + 1), arch_column) << table;
+  // A candidate that ran out of memory is not shown as a failed architecture.
+  EXPECT_LT(lines[4].find("oom"), arch_column) << table;
+  EXPECT_EQ(lines[4].find("failed"), std::string::npos) << table;
   EXPECT_NE(lines[1].find("91.2346"), std::string::npos) << table;
   EXPECT_NE(lines[1].find("1234567"), std::string::npos) << table;  // whole numbers in full
   EXPECT_NE(lines[2].find(" - "), std::string::npos) << table;        // missing params

@@ -454,7 +454,7 @@ TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
     store.add_evaluation(evaluation(run, 0, "a", {{"acc", 1.0}}));
   }
   sql(path("old.db"),
-      "ALTER TABLE evaluations DROP COLUMN parent_seq; ALTER TABLE evaluations DROP COLUMN stage; ALTER TABLE runs DROP COLUMN objective_metric; ALTER TABLE runs DROP "
+      "ALTER TABLE evaluations DROP COLUMN status; ALTER TABLE evaluations DROP COLUMN parent_seq; ALTER TABLE evaluations DROP COLUMN stage; ALTER TABLE runs DROP COLUMN objective_metric; ALTER TABLE runs DROP "
       "COLUMN objective_mode; ALTER TABLE runs DROP COLUMN final_stage; DROP TABLE curves; PRAGMA user_version = 1;");
   {
     ResultStore store(path("old.db"), ResultStore::Mode::ReadOnly);
@@ -474,7 +474,7 @@ TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
     EXPECT_EQ(evaluations[0].result.metrics.at("acc"), 1.0);
     EXPECT_EQ(evaluations[1].stage, Stage::Score);
   }
-  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), "4");
+  EXPECT_EQ(query_text(path("old.db"), "PRAGMA user_version"), std::to_string(ResultStore::kSchemaVersion));
 }
 
 }  // namespace
@@ -482,6 +482,46 @@ TEST_F(ResultStoreTest, SchemaOneDatabasesAreReadAndUpgraded) {
 
 namespace nascent {
 namespace {
+
+// Out of memory is its own stored status (schema 5), not a failure of the architecture; failures
+// stored by schema 4 are classified by their message when the database is upgraded.
+TEST_F(ResultStoreTest, OutOfMemoryIsItsOwnStatusAndOlderFailuresAreClassifiedOnUpgrade) {
+  {
+    ResultStore store(path("m.db"), ResultStore::Mode::ReadWrite);
+    const auto run = store.begin_run("seed: 1", 1, "nb201", "random", "train");
+    store.add_evaluation(evaluation(run, 0, "a", {{"acc", 1.0}}));
+    auto failed = evaluation(run, 1, "b", {}, false);
+    auto oom = evaluation(run, 2, "c", {}, false);
+    oom.result.out_of_memory = true;
+    oom.result.error = "tried to allocate 2 GiB at batch size 256";  // the flag decides, not the text
+    store.add_evaluation(failed);
+    store.add_evaluation(oom);
+    const auto back = store.evaluations(run);
+    ASSERT_EQ(back.size(), 3u);
+    EXPECT_FALSE(back[0].result.out_of_memory);
+    EXPECT_FALSE(back[1].result.out_of_memory);
+    EXPECT_TRUE(back[2].result.out_of_memory);
+    EXPECT_FALSE(back[2].result.ok);
+  }
+  EXPECT_EQ(query_text(path("m.db"), "SELECT group_concat(status) FROM (SELECT status FROM evaluations ORDER BY seq)"), "ok,failed,oom");
+
+  // The same file as schema 4 wrote it: no status column; one failure's message says CUDA ran out.
+  sql(path("m.db"),
+      "ALTER TABLE evaluations DROP COLUMN status; UPDATE evaluations SET error = 'CUDA out of memory. Tried to allocate 20.00 MiB' "
+      "WHERE seq = 2; PRAGMA user_version = 4;");
+  {
+    ResultStore reader(path("m.db"), ResultStore::Mode::ReadOnly);
+    const auto old = reader.evaluations();
+    ASSERT_EQ(old.size(), 3u);
+    EXPECT_FALSE(old[1].result.out_of_memory);
+    EXPECT_TRUE(old[2].result.out_of_memory);
+  }
+  EXPECT_EQ(query_text(path("m.db"), "PRAGMA user_version"), "4") << "reading must not upgrade";
+  ResultStore store(path("m.db"), ResultStore::Mode::ReadWrite);
+  EXPECT_EQ(query_text(path("m.db"), "PRAGMA user_version"), "5");
+  EXPECT_EQ(query_text(path("m.db"), "SELECT group_concat(status) FROM (SELECT status FROM evaluations ORDER BY seq)"), "ok,failed,oom");
+  EXPECT_EQ(store.evaluations()[0].result.metrics.at("acc"), 1.0);
+}
 
 TEST_F(ResultStoreTest, RunInfoRoundTripsAndTheOldBeginRunMaximisesQueries) {
   ResultStore store(path("r.db"), ResultStore::Mode::ReadWrite);
@@ -598,6 +638,7 @@ void expect_same(const StoredEvaluation& a, const StoredEvaluation& b) {
   EXPECT_EQ(a.stage, b.stage);
   EXPECT_EQ(a.fitness, b.fitness);
   EXPECT_EQ(a.result.ok, b.result.ok);
+  EXPECT_EQ(a.result.out_of_memory, b.result.out_of_memory);
   EXPECT_EQ(a.result.error, b.result.error);
   EXPECT_EQ(a.result.metrics, b.result.metrics);
   EXPECT_EQ(a.result.cost, b.result.cost);
@@ -623,8 +664,8 @@ TEST_F(SchemaTwoFixture, IsUpgradedInPlaceKeepingEveryResult) {
   }
 
   ResultStore store(file, ResultStore::Mode::ReadWrite);
-  EXPECT_EQ(store.schema_version(), 4);
-  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "4");
+  EXPECT_EQ(store.schema_version(), 5);
+  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "5");
 
   const auto runs = store.runs();
   ASSERT_EQ(runs.size(), 3u);
@@ -648,6 +689,8 @@ TEST_F(SchemaTwoFixture, IsUpgradedInPlaceKeepingEveryResult) {
   EXPECT_FALSE(ask[2].fitness);
   EXPECT_FALSE(ask[2].result.ok);
   EXPECT_EQ(ask[2].result.error, "out of memory");
+  EXPECT_TRUE(ask[2].result.out_of_memory) << "classified by its message, as the evaluators classify LibTorch's";
+  EXPECT_EQ(query_text(file, "SELECT group_concat(status) FROM (SELECT status FROM evaluations WHERE run_id = 1 ORDER BY seq)"), "ok,ok,oom,ok");
   EXPECT_EQ(ask[3].fitness, 0.6);
 
   // DARTS: the epochs keep their readable metrics; the architecture weights became curves.
