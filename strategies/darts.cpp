@@ -185,19 +185,29 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
 
   w_net_->train();
   if (y_net_) y_net_->train();
-  double loss_sum = 0, correct = 0, seen = 0;
-  for (std::int64_t step = 0; step < steps_per_epoch_; ++step) {
+  const auto seconds_here = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  // The epoch's running sums are members: a stop inside the epoch saves them with the state, and
+  // the resumed epoch continues at the next step (partial_.steps > 0).
+  while (partial_.steps < steps_per_epoch_) {
     const Batch train = next_batch(weight_split_, weight_order_, weight_cursor_);
     const Batch val = next_batch(alpha_split_, alpha_order_, alpha_cursor_);
-    const double loss = options_.method == "rarts" ? rarts_step(train, val, correct)
-                                                   : darts_step(train, val, record.lr, correct);
+    const double loss = options_.method == "rarts" ? rarts_step(train, val, partial_.correct)
+                                                   : darts_step(train, val, record.lr, partial_.correct);
     if (!std::isfinite(loss)) throw Error("differentiable search: the training loss diverged (" + std::to_string(loss) + ") in epoch " + std::to_string(record.epoch) + "; lower strategy.lr");
-    loss_sum += loss * static_cast<double>(train.y.size(0));
-    seen += static_cast<double>(train.y.size(0));
-    if (progress) progress(step + 1, steps_per_epoch_, loss_sum / seen);
+    partial_.loss_sum += loss * static_cast<double>(train.y.size(0));
+    partial_.seen += static_cast<double>(train.y.size(0));
+    ++partial_.steps;
+    if (progress) {
+      try {
+        progress(partial_.steps, steps_per_epoch_, partial_.loss_sum / partial_.seen);
+      } catch (...) {
+        partial_.seconds += seconds_here();
+        throw;
+      }
+    }
   }
-  record.train_loss = loss_sum / seen;
-  record.train_acc = 100.0 * correct / seen;
+  record.train_loss = partial_.loss_sum / partial_.seen;
+  record.train_acc = 100.0 * partial_.correct / partial_.seen;
 
   const SetScore val = score_on(*w_net_, alpha_split_, options_.eval_batch_size, device_);
   record.val_loss = val.loss;
@@ -206,13 +216,19 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   for (const auto& a : alphas_) record.alpha_softmax.push_back(torch::softmax(a.detach().to(torch::kCPU, torch::kFloat64), -1));
   record.genotype = w_net_->genotype(alphas_);
   ++epoch_;
-  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  record.seconds = partial_.seconds + seconds_here();
+  partial_ = PartialEpoch{};
   return record;
 }
 
 std::string DifferentiableSearch::save_state() {
   StateWriter state;
   state.integer("epoch", epoch_);
+  state.integer("partial.steps", partial_.steps);
+  state.number("partial.loss_sum", partial_.loss_sum);
+  state.number("partial.correct", partial_.correct);
+  state.number("partial.seen", partial_.seen);
+  state.number("partial.seconds", partial_.seconds);
   state.integer("weight_cursor", weight_cursor_);
   state.integer("alpha_cursor", alpha_cursor_);
   state.tensor("weight_order", weight_order_);
@@ -232,6 +248,14 @@ std::string DifferentiableSearch::save_state() {
 void DifferentiableSearch::load_state(const std::string& bytes) {
   StateReader state(bytes);
   epoch_ = static_cast<int>(state.integer("epoch"));
+  partial_ = PartialEpoch{};
+  if (state.has("partial.steps")) {  // checkpoints from before mid-epoch saving end at an epoch's end
+    partial_.steps = state.integer("partial.steps");
+    partial_.loss_sum = state.number("partial.loss_sum");
+    partial_.correct = state.number("partial.correct");
+    partial_.seen = state.number("partial.seen");
+    partial_.seconds = state.number("partial.seconds");
+  }
   weight_cursor_ = state.integer("weight_cursor");
   alpha_cursor_ = state.integer("alpha_cursor");
   weight_order_ = state.tensor("weight_order");

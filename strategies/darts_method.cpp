@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "core/checkpoint.hpp"
@@ -72,6 +73,11 @@ class DifferentiableMethod final : public Method {
       throw Error("checkpoint '" + context.checkpoint_path + "' does not fit this run's supernet (" +
                   std::string(error.what_without_backtrace()).substr(0, 120) + ")");
     }
+    const std::int64_t steps = search_->steps_per_epoch(), into_epoch = search_->steps_done() - search_->epochs_done() * steps;
+    if (into_epoch > 0)
+      context.progress("continuing epoch " + std::to_string(search_->epochs_done() + 1) + " at step " + std::to_string(into_epoch + 1) + "/" +
+                           std::to_string(steps),
+                       true);
   }
   std::string default_metric(const Config& config) const override {
     const auto finals = final_training_sections(config);
@@ -151,9 +157,12 @@ class DifferentiableMethod final : public Method {
     if (o.momentum == 0) o.nesterov = false;
   }
 
-  int epoch_limit(const RunContext& context) const {
-    if (!context.budget.epochs) return settings_.epochs;
-    return std::min(settings_.epochs, static_cast<int>(*context.budget.epochs));
+  // The training steps `budget.epochs` allows; a fractional budget ends inside an epoch, which a
+  // larger budget on --resume continues.
+  std::int64_t step_limit(const RunContext& context) const {
+    const std::int64_t steps = search_->steps_per_epoch(), all = static_cast<std::int64_t>(settings_.epochs) * steps;
+    if (!context.budget.epochs) return all;
+    return std::min(all, static_cast<std::int64_t>(std::ceil(*context.budget.epochs * static_cast<double>(steps) - 1e-9)));
   }
 
   // Trains epoch by epoch; returns how training ended.
@@ -162,13 +171,16 @@ class DifferentiableMethod final : public Method {
     const auto training_started = std::chrono::steady_clock::now();
     while (search_->epochs_done() < settings_.epochs) {
       if (context.interrupted()) return "interrupted";
-      if (context.out_of_time() || search_->epochs_done() >= epoch_limit(context)) return "budget";
+      const std::int64_t limit = step_limit(context);
+      if (context.out_of_time() || search_->steps_done() >= limit) return "budget";
       const int epoch = search_->epochs_done() + 1;
       EpochRecord record;
       try {
         record = search_->run_epoch([&](std::int64_t step, std::int64_t steps, double loss) {
-          // Ctrl-C and the time budget end the run within a step; the unfinished epoch is not stored.
-          if (context.interrupted() || context.out_of_time()) throw EpochInterrupted{};
+          // Ctrl-C, the time budget and a fractional epoch budget end the run after this step; an
+          // epoch whose last step reaches the epoch budget is finished and stored first.
+          if (context.interrupted() || context.out_of_time() || (search_->steps_done() >= limit && step < steps))
+            throw EpochInterrupted{};
           const double done = static_cast<double>(epoch - 1) * static_cast<double>(steps) + static_cast<double>(step);
           const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - training_started).count();
           char line[256];
@@ -178,6 +190,10 @@ class DifferentiableMethod final : public Method {
           context.progress(line, step == steps);
         });
       } catch (const EpochInterrupted&) {
+        // Ctrl-C or the time budget inside an epoch: the steps done so far are kept, and --resume
+        // continues with the next one.
+        write_checkpoint_file(context.checkpoint_path, search_->save_state());
+        context.progress("stopped in epoch " + std::to_string(epoch) + "; its steps so far are checkpointed", true);
         return context.interrupted() ? "interrupted" : "budget";
       }
       store_epoch(context, record, result);

@@ -69,14 +69,18 @@ class DifferentiableSearch {
   DifferentiableSearch(std::shared_ptr<CellSupernet> w_net, std::shared_ptr<CellSupernet> y_net, const ImageSet& data,
                        DifferentiableOptions options, std::uint64_t seed);
 
-  // Runs one epoch; `progress(step, steps)` is called after every step.
+  // Runs one epoch, or the rest of one a stop interrupted; `progress(step, steps, loss)` is called
+  // after every step and may throw to stop: save_state() then continues after that step.
   EpochRecord run_epoch(const std::function<void(std::int64_t, std::int64_t, double)>& progress = {});
   int epochs_done() const { return epoch_; }
+  // Training steps done in all, those of the epoch in progress included.
+  std::int64_t steps_done() const { return static_cast<std::int64_t>(epoch_) * steps_per_epoch_ + partial_.steps; }
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   const std::vector<torch::Tensor>& alphas() const { return alphas_; }
   CellSupernet& network() { return *w_net_; }
-  // Everything the next epoch depends on (weights, alphas, optimiser states, the generator, the
-  // data order and cursors, the epoch), as bytes; load_state continues from them exactly.
+  // Everything the next step depends on (weights, alphas, optimiser states, the generator, the
+  // data order and cursors, the epoch and the steps done in it), as bytes; load_state continues
+  // from them exactly.
   std::string save_state();
   void load_state(const std::string& bytes);
 
@@ -97,6 +101,11 @@ class DifferentiableSearch {
   std::unique_ptr<torch::optim::Adam> alpha_optimizer_;
   torch::Tensor weight_order_, alpha_order_;
   std::int64_t weight_cursor_ = 0, alpha_cursor_ = 0;
+  // The epoch in progress: steps done and running sums (non-zero only after a stop inside it).
+  struct PartialEpoch {
+    std::int64_t steps = 0;
+    double loss_sum = 0, correct = 0, seen = 0, seconds = 0;
+  } partial_;
   std::int64_t steps_per_epoch_ = 0;
   int epoch_ = 0;
 };

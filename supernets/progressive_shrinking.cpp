@@ -55,6 +55,26 @@ std::vector<OfaPhase> uniform_sampling_phases(const OfaSpec& spec, double epochs
   return {{"uniform", spec.kernels, spec.expands, spec.depths, epochs, lr, subnets_per_step, -1, false}};
 }
 
+namespace {
+
+// optimizer.zero_grad() zeroes a gradient once defined rather than dropping it, so SGD goes on
+// applying weight decay and momentum to weights no sub-network has used since. Which gradients are
+// defined is thus part of the training state: a resumed training defines the same ones, as zeros.
+torch::Tensor defined_gradients(OfaMbv3& supernet) {
+  std::vector<std::int64_t> defined;
+  for (const auto& p : supernet.parameters()) defined.push_back(p.grad().defined() ? 1 : 0);
+  return torch::tensor(defined, torch::kInt64);
+}
+
+void restore_zero_gradients(OfaMbv3& supernet, const torch::Tensor& defined) {
+  const auto parameters = supernet.parameters();
+  if (defined.numel() != static_cast<std::int64_t>(parameters.size())) throw Error("checkpoint: the gradient mask does not fit this supernet");
+  for (std::size_t i = 0; i < parameters.size(); ++i)
+    if (defined[static_cast<std::int64_t>(i)].item<std::int64_t>() != 0) parameters[i].mutable_grad() = torch::zeros_like(parameters[i]);
+}
+
+}  // namespace
+
 std::vector<OfaEpochRecord> train_ofa_supernet(
     OfaMbv3& supernet, const OfaSpec& spec, const ImageSet& train, const OfaTrainingOptions& options, std::uint64_t seed,
     const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step,
@@ -76,17 +96,27 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
   std::size_t first_phase = 0;
   int resume_epoch = 1;
   std::int64_t resume_done = 0;
+  // A stop inside an epoch saves that epoch's steps so far; the resumed epoch continues after them.
+  std::int64_t resume_epoch_steps = 0;
+  double resume_loss_sum = 0, resume_seconds = 0, resume_lr = 0;
   std::optional<StateReader> resumed;
   if (checkpoints.resume) {
     resumed.emplace(*checkpoints.resume);
     first_phase = static_cast<std::size_t>(resumed->integer("phase"));
     resume_epoch = static_cast<int>(resumed->integer("epoch"));
     resume_done = resumed->integer("done");
+    if (resumed->has("epoch_steps")) {
+      resume_epoch_steps = resumed->integer("epoch_steps");
+      resume_loss_sum = resumed->number("epoch_loss_sum");
+      resume_seconds = resumed->number("epoch_seconds");
+      resume_lr = resumed->number("epoch_lr");
+    }
     resumed->rng("rng", rng);
     resumed->generator("generator", generator);
     order = resumed->tensor("order");
     cursor = resumed->integer("cursor");
     resumed->module("supernet", supernet, device);
+    if (resumed->has("grad_defined")) restore_zero_gradients(supernet, resumed->tensor("grad_defined"));
     if (resumed->integer("has_teacher")) {
       teacher = std::make_shared<OfaMbv3>(supernet.shape(), task, 0.0);
       resumed->module("teacher", *teacher, device);
@@ -132,11 +162,46 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
     const std::int64_t phase_steps = static_cast<std::int64_t>(std::ceil(phase.epochs * static_cast<double>(steps)));
     supernet.train();
     std::int64_t done = continuing ? resume_done : 0;
-    for (int epoch = continuing ? resume_epoch : 1; done < phase_steps; ++epoch) {
+    // An epoch a stop interrupted is finished and recorded even when its last step was the phase's.
+    bool pending = continuing && resume_epoch_steps > 0;
+    for (int epoch = continuing ? resume_epoch : 1; done < phase_steps || pending; ++epoch) {
       const auto started = std::chrono::steady_clock::now();
-      OfaEpochRecord record{phase.name, epoch, 0, 0, 0};
-      double loss_sum = 0;
-      std::int64_t epoch_steps = 0;
+      const auto seconds_here = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+      const bool partly_done = pending;
+      pending = false;
+      OfaEpochRecord record{phase.name, epoch, 0, partly_done ? resume_lr : 0, 0};
+      double loss_sum = partly_done ? resume_loss_sum : 0, earlier_seconds = partly_done ? resume_seconds : 0;
+      std::int64_t epoch_steps = partly_done ? resume_epoch_steps : 0;
+      // The whole training state after `done` steps of the phase, `epoch_steps` of them in this epoch.
+      const auto save = [&](int next_epoch, std::int64_t done_now, std::int64_t steps_now, double loss_now, double seconds_now) {
+        StateWriter state;
+        state.integer("phase", static_cast<std::int64_t>(phase_index));
+        state.integer("epoch", next_epoch);
+        state.integer("done", done_now);
+        state.integer("epoch_steps", steps_now);
+        state.number("epoch_loss_sum", loss_now);
+        state.number("epoch_seconds", seconds_now);
+        state.number("epoch_lr", record.lr);
+        state.rng("rng", rng);
+        state.generator("generator", generator);
+        state.tensor("order", order);
+        state.integer("cursor", cursor);
+        state.module("supernet", supernet);
+        state.tensor("grad_defined", defined_gradients(supernet));
+        state.integer("has_teacher", teacher ? 1 : 0);
+        if (teacher) state.module("teacher", *teacher);
+        state.optimizer("optimizer", optimizer);
+        state.integer("records", static_cast<std::int64_t>(records.size()));
+        for (std::size_t i = 0; i < records.size(); ++i) {
+          const std::string key = "record." + std::to_string(i) + ".";
+          state.text(key + "phase", records[i].phase);
+          state.integer(key + "epoch", records[i].epoch);
+          state.number(key + "train_loss", records[i].train_loss);
+          state.number(key + "lr", records[i].lr);
+          state.number(key + "seconds", records[i].seconds);
+        }
+        checkpoints.save(state.bytes());
+      };
       for (; epoch_steps < steps && done < phase_steps; ++epoch_steps, ++done) {
         if (cursor + options.batch_size > n) {
           order = torch::randperm(n, generator, torch::kInt64);
@@ -177,35 +242,20 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
         step_loss /= phase.subnets_per_step;
         if (!std::isfinite(step_loss)) throw Error("OFA supernet training diverged (non-finite loss) in phase " + phase.name);
         loss_sum += step_loss;
-        if (on_step) on_step(record, epoch_steps + 1, std::min(steps, phase_steps - (done - epoch_steps)), step_loss);
+        if (on_step) {
+          try {
+            on_step(record, epoch_steps + 1, std::min(steps, phase_steps - (done - epoch_steps)), step_loss);
+          } catch (...) {
+            // A stop after this step: checkpoint it, so that --resume continues with the next one.
+            if (checkpoints.save) save(epoch, done + 1, epoch_steps + 1, loss_sum, earlier_seconds + seconds_here());
+            throw;
+          }
+        }
       }
       record.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, epoch_steps));
-      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      record.seconds = earlier_seconds + seconds_here();
       records.push_back(record);
-      if (checkpoints.save) {
-        StateWriter state;
-        state.integer("phase", static_cast<std::int64_t>(phase_index));
-        state.integer("epoch", epoch + 1);
-        state.integer("done", done);
-        state.rng("rng", rng);
-        state.generator("generator", generator);
-        state.tensor("order", order);
-        state.integer("cursor", cursor);
-        state.module("supernet", supernet);
-        state.integer("has_teacher", teacher ? 1 : 0);
-        if (teacher) state.module("teacher", *teacher);
-        state.optimizer("optimizer", optimizer);
-        state.integer("records", static_cast<std::int64_t>(records.size()));
-        for (std::size_t i = 0; i < records.size(); ++i) {
-          const std::string key = "record." + std::to_string(i) + ".";
-          state.text(key + "phase", records[i].phase);
-          state.integer(key + "epoch", records[i].epoch);
-          state.number(key + "train_loss", records[i].train_loss);
-          state.number(key + "lr", records[i].lr);
-          state.number(key + "seconds", records[i].seconds);
-        }
-        checkpoints.save(state.bytes());
-      }
+      if (checkpoints.save) save(epoch + 1, done, 0, 0, 0);
     }
   }
   supernet.dropout_generator = nullptr;

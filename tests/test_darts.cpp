@@ -277,6 +277,59 @@ TEST(Darts, EveryMethodIsDeterministicForASeedAndMovesAlpha) {
   EXPECT_FALSE(torch::allclose(search_alphas("darts", 1, 5)[0], search_alphas("rarts", 1, 5)[0]));
 }
 
+// Ctrl-C or the time budget inside an epoch: the state saved after the stopping step continues
+// with the next step, and the finished search equals one that never stopped.
+TEST(Darts, AStopInsideAnEpochResumesAtTheNextStepToTheSameResult) {
+  struct Stop {};
+  const Task task{{1, 8, 8}, 4};
+  const Config supernet = Config::parse("{channels: 4, cells_per_stage: 1}");
+  for (const std::string method : {"darts", "rarts"}) {
+    DifferentiableOptions options;
+    options.method = method;
+    options.order = method == "darts" ? 2 : 1;
+    options.epochs = 2;
+    options.batch_size = 16;
+    options.steps_per_epoch = 5;
+    options.arch_lr = 0.05;
+    const auto make = [&] {
+      auto w = make_cell_supernet("nb201", supernet, task);
+      auto y = method == "rarts" ? make_cell_supernet("nb201", supernet, task) : nullptr;
+      return std::make_unique<DifferentiableSearch>(w, y, synthetic_images(96, 1), options, 7);
+    };
+    auto reference = make();
+    const EpochRecord ref1 = reference->run_epoch(), ref2 = reference->run_epoch();
+    for (const std::int64_t stop_after : {3, 5}) {  // inside the first epoch, and at its last step
+      SCOPED_TRACE(method + " stopped after step " + std::to_string(stop_after));
+      auto stopped = make();
+      EXPECT_THROW(stopped->run_epoch([&](std::int64_t step, std::int64_t, double) {
+        if (step == stop_after) throw Stop{};
+      }),
+                   Stop);
+      EXPECT_EQ(stopped->epochs_done(), 0);
+      const std::string state = stopped->save_state();
+      auto resumed = make();
+      resumed->load_state(state);
+      std::vector<std::int64_t> steps;
+      const EpochRecord first = resumed->run_epoch([&](std::int64_t step, std::int64_t, double) { steps.push_back(step); });
+      std::vector<std::int64_t> rest;
+      for (std::int64_t k = stop_after + 1; k <= 5; ++k) rest.push_back(k);
+      EXPECT_EQ(steps, rest) << "only the steps not yet done are run";
+      const EpochRecord second = resumed->run_epoch();
+      for (const auto& [a, b] : {std::pair{&first, &ref1}, std::pair{&second, &ref2}}) {
+        EXPECT_EQ(a->epoch, b->epoch);
+        EXPECT_EQ(a->train_loss, b->train_loss);
+        EXPECT_EQ(a->train_acc, b->train_acc);
+        EXPECT_EQ(a->val_acc, b->val_acc);
+        EXPECT_EQ(a->lr, b->lr);
+        EXPECT_EQ(a->genotype, b->genotype);
+      }
+      for (std::size_t i = 0; i < resumed->alphas().size(); ++i) EXPECT_TRUE(torch::equal(resumed->alphas()[i], reference->alphas()[i]));
+      const auto p = resumed->network().parameters(), q = reference->network().parameters();
+      for (std::size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], q[i])) << i;
+    }
+  }
+}
+
 TEST(Darts, RartsStartsYAtWAndCouplesThem) {
   const Task task{{1, 8, 8}, 4};
   const Config supernet = Config::parse("{channels: 4, cells_per_stage: 1}");

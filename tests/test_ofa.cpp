@@ -5,6 +5,7 @@
 
 #include "search_spaces/ofa/ofa.hpp"
 #include "supernets/ofa_mbv3.hpp"
+#include "supernets/progressive_shrinking.hpp"
 #include "tests/test_support.hpp"
 
 namespace nascent {
@@ -135,6 +136,60 @@ TEST(Ofa, TextAndDictFormsAgreeAndBadArchsAreOneLine) {
     EXPECT_EQ(space.canonical(a), a);
     EXPECT_NE(a, b);
     EXPECT_EQ(space.canonical(b), b);
+  }
+}
+
+// Progressive shrinking stopped inside an epoch (Ctrl-C, the time budget) resumes at the next step
+// to the uninterrupted result: mid-phase, at an epoch's last step, and at the last step of a phase
+// that ends inside an epoch (half an epoch of elastic kernels).
+TEST(Ofa, ProgressiveShrinkingStoppedInsideAnEpochResumesToTheSameResult) {
+  struct Stop {};
+  OfaSpec spec;
+  spec.width_mult = 0.25;
+  spec.resolutions = {12, 16};
+  const Task task{{1, 16, 16}, 4};
+  at::Generator generator = at::detail::createCPUGenerator(3);
+  ImageSet train{torch::randn({32, 1, 16, 16}, generator), torch::randint(0, 4, {32}, generator)};
+  OfaTrainingOptions options;
+  options.batch_size = 8;  // 4 steps per epoch
+  options.phases = progressive_shrinking_phases(spec, {1, 0.5, 1, 0.5, 0.5, 0.5}, 1.0, 0.05);
+  std::int64_t total = 0;
+  for (const auto& phase : options.phases) total += static_cast<std::int64_t>(std::ceil(phase.epochs * 4));
+  const auto fresh = [&] {
+    auto supernet = std::make_shared<OfaMbv3>(OfaNetShape::supernet(spec), task);
+    at::Generator init = at::detail::createCPUGenerator(5);
+    supernet->reset_parameters(init);
+    return supernet;
+  };
+  auto reference = fresh();
+  const auto expected = train_ofa_supernet(*reference, spec, train, options, 11, nullptr);
+  // 2: mid-phase; 4: an epoch's last step; 6: the last step of a phase ending inside an epoch; 9: after
+  // elastic kernels defined gradients that later sub-networks leave alone; 13: after expand1 sorted channels.
+  for (const std::int64_t stop_after : {2, 4, 6, 9, 13}) {
+    SCOPED_TRACE("stopped after step " + std::to_string(stop_after));
+    auto stopped = fresh();
+    std::string saved;
+    std::int64_t calls = 0;
+    EXPECT_THROW(train_ofa_supernet(*stopped, spec, train, options, 11, [&](const OfaEpochRecord&, std::int64_t, std::int64_t, double) {
+      if (++calls == stop_after) throw Stop{};
+    }, TrainingCheckpoints{[&](const std::string& state) { saved = state; }, std::nullopt}),
+                 Stop);
+    ASSERT_FALSE(saved.empty());
+    auto resumed = fresh();
+    std::int64_t resumed_calls = 0;
+    const auto records = train_ofa_supernet(*resumed, spec, train, options, 11,
+                                            [&](const OfaEpochRecord&, std::int64_t, std::int64_t, double) { ++resumed_calls; },
+                                            TrainingCheckpoints{nullptr, saved});
+    EXPECT_EQ(resumed_calls, total - stop_after);
+    ASSERT_EQ(records.size(), expected.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(records[i].phase, expected[i].phase);
+      EXPECT_EQ(records[i].epoch, expected[i].epoch);
+      EXPECT_EQ(records[i].train_loss, expected[i].train_loss);
+      EXPECT_EQ(records[i].lr, expected[i].lr);
+    }
+    const auto p = resumed->named_parameters();
+    for (const auto& item : reference->named_parameters()) EXPECT_TRUE(torch::equal(item.value(), p[item.key()])) << item.key();
   }
 }
 

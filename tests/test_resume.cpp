@@ -170,6 +170,34 @@ TEST_F(ResumeTest, KilledFinalTrainingResumesToTheUninterruptedResult) {
   EXPECT_FALSE(std::filesystem::exists(path("killed.db") + ".checkpoints/run-1.ckpt.final0"));
 }
 
+// A budget that ends inside an epoch (budget.epochs: 1.5) stops DARTS after that step, marked as
+// stopped by its budget, with the steps done checkpointed; --resume with the whole budget continues
+// from the next step and stores what an uninterrupted run stores.
+TEST_F(ResumeTest, AnEpochBudgetEndingInsideAnEpochResumesFromTheNextStep) {
+  const std::string yaml = std::string("seed: 6\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\n") +
+                           "strategy: {name: darts, epochs: 2, batch_size: 16, steps_per_epoch: 6, supernet: {channels: 4, cells_per_stage: 1}, dataset: " +
+                           kData + "}\n";
+  const std::string config = write("config.yaml", yaml);
+  ASSERT_EQ(run_cli("search " + config + " --db " + path("reference.db") + " --quiet").status, 0);
+  const std::string db = path("stopped.db");
+  const CliOutput stopped = run_cli("search " + config + " --db " + db + " --set budget.epochs=1.5");
+  ASSERT_EQ(stopped.status, 0) << stopped.out;
+  EXPECT_NE(stopped.out.find("stopped in epoch 2"), std::string::npos) << stopped.out;
+  {
+    ResultStore store(db, ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(store.latest_run()->status, "budget");
+    EXPECT_EQ(store.curves(1, "supernet.train_loss").size(), 1u) << "epoch 2 is not finished";
+  }
+  ASSERT_TRUE(std::filesystem::exists(db + ".checkpoints/run-1.ckpt"));
+  const CliOutput resumed = run_cli("search " + config + " --db " + db + " --resume --set budget.epochs=2");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  // The resumed run trains epoch 2 from its fourth step: steps 1 to 3 are not done again.
+  EXPECT_NE(resumed.out.find("continuing epoch 2 at step 4/6"), std::string::npos) << resumed.out;
+  EXPECT_EQ(stored(db), stored(path("reference.db")));
+  ResultStore store(db, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.latest_run()->status, "finished");
+}
+
 TEST_F(ResumeTest, DamagedCheckpointsAndChangedOptionsAreRefusedWithoutTouchingTheDatabase) {
   const std::string yaml = std::string("seed: 4\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\n") +
                            "strategy: {name: darts, epochs: 2, batch_size: 16, steps_per_epoch: 2, supernet: {channels: 4, cells_per_stage: 1}, dataset: " +

@@ -152,5 +152,56 @@ TEST(VitResNas, SupernetTrainingLowersTheLossAndIsReproducible) {
   EXPECT_TRUE(torch::equal(out, train_once().second));
 }
 
+// A stop inside an epoch (Ctrl-C, the time budget) checkpoints the steps done; resuming continues
+// with the next step, without rewiring a width-warm-up epoch again, to the uninterrupted result.
+TEST(VitResNas, SupernetTrainingStoppedInsideAnEpochResumesToTheSameResult) {
+  struct Stop {};
+  const VitSpaceSpec spec = VitSpaceSpec::named("tiny", 8, 4);
+  const Task task{{1, 56, 56}, 4};
+  at::Generator generator = at::detail::createCPUGenerator(2);
+  ImageSet train{torch::randn({64, 1, 56, 56}, generator), torch::randint(0, 4, {64}, generator)};
+  VitSupernetOptions options;
+  options.epochs = 3;
+  options.warmup_width_epochs = 2;
+  options.batch_size = 16;
+  options.examples_per_arch = 4;
+  options.lr = 0.02;
+  options.warmup_epochs = 1;
+  const auto fresh = [&] {
+    auto supernet = std::make_shared<VitResNet>(spec.largest(), task, 0.1);
+    at::Generator init = at::detail::createCPUGenerator(4);
+    supernet->reset_parameters(init);
+    return supernet;
+  };
+  auto reference = fresh();
+  const auto expected = train_vit_supernet(*reference, spec, train, options, 9, nullptr);
+  const int total = 3 * 4;
+  for (const int stop_after : {1, 6, 8}) {  // inside epoch 1, inside the rewired epoch 2, at epoch 2's last step
+    SCOPED_TRACE("stopped after step " + std::to_string(stop_after));
+    auto stopped = fresh();
+    std::string saved;
+    int calls = 0;
+    EXPECT_THROW(train_vit_supernet(*stopped, spec, train, options, 9, [&](int, std::int64_t, std::int64_t, double) {
+      if (++calls == stop_after) throw Stop{};
+    }, TrainingCheckpoints{[&](const std::string& state) { saved = state; }, std::nullopt}),
+                 Stop);
+    ASSERT_FALSE(saved.empty());
+    auto resumed = fresh();
+    int resumed_calls = 0;
+    const auto records = train_vit_supernet(*resumed, spec, train, options, 9, [&](int, std::int64_t, std::int64_t, double) { ++resumed_calls; },
+                                            TrainingCheckpoints{nullptr, saved});
+    EXPECT_EQ(resumed_calls, total - stop_after);
+    ASSERT_EQ(records.size(), expected.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(records[i].epoch, expected[i].epoch);
+      EXPECT_EQ(records[i].train_loss, expected[i].train_loss);
+      EXPECT_EQ(records[i].lr, expected[i].lr);
+      EXPECT_EQ(records[i].widths_in_use, expected[i].widths_in_use);
+    }
+    const auto p = resumed->named_parameters();
+    for (const auto& item : reference->named_parameters()) EXPECT_TRUE(torch::equal(item.value(), p[item.key()])) << item.key();
+  }
+}
+
 }  // namespace
 }  // namespace nascent
