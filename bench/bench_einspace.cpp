@@ -42,8 +42,9 @@ int main(int argc, char** argv) {
     const int n = std::stoi(args["n"]);
     const auto input = parse_input_shape(args["input"], "input");
     at::set_num_threads(std::stoi(args["threads"]));
-    auto space = registries().spaces.create("einspace", Config::parse("{input: " + args["input"] + "}"));
-    const auto& grammar_space = dynamic_cast<const GrammarSpace&>(*space);
+    const std::unique_ptr<GrammarSpace> space =
+        make_einspace(registries().spaces.at("einspace").options.read(Config::parse("{input: " + args["input"] + "}"), "space einspace"));
+    const GrammarSpace& grammar_space = *space;
 
     // Sampling alone: the grammar engine's rate.
     Rng rng(std::stoull(args["seed"]));

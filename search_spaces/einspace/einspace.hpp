@@ -6,13 +6,14 @@
 #include "core/config.hpp"
 #include "core/options.hpp"
 #include "core/search_space.hpp"
+#include "search_spaces/grammar/grammar_space.hpp"
 
 namespace nascent {
 
 // einspace (Ericsson et al., 2024): grammars/einspace.yaml, compiled into the library, run by
 // the grammar engine. Options as for any grammar space (input, max_params, max_activation,
-// max_macs, max_depth).
-std::unique_ptr<SearchSpace> make_einspace(const Options& options);
+// max_macs, max_depth). The grammar space itself, for code that reads its derivations.
+std::unique_ptr<GrammarSpace> make_einspace(const Options& options);
 
 // The baselines of the paper written as einspace derivations, by name: resnet18 (no max-pool),
 // wrn16_4, vit (the authors' 4-layer transformer) and mlp_mixer. Use them as "@resnet18".
