@@ -98,4 +98,25 @@ bool StateReader::has(const std::string& key) {
   return archive_.try_read(key, value);
 }
 
+void EpochInProgress::save(StateWriter& state) const {
+  state.integer("epoch_in_progress.steps", steps);
+  state.number("epoch_in_progress.loss_sum", loss_sum);
+  state.number("epoch_in_progress.seconds", seconds);
+  state.number("epoch_in_progress.lr", lr);
+  state.number("epoch_in_progress.correct", correct);
+  state.number("epoch_in_progress.seen", seen);
+}
+
+EpochInProgress EpochInProgress::load(StateReader& state) {
+  EpochInProgress epoch;
+  if (!state.has("epoch_in_progress.steps")) return epoch;
+  epoch.steps = state.integer("epoch_in_progress.steps");
+  epoch.loss_sum = state.number("epoch_in_progress.loss_sum");
+  epoch.seconds = state.number("epoch_in_progress.seconds");
+  epoch.lr = state.number("epoch_in_progress.lr");
+  epoch.correct = state.number("epoch_in_progress.correct");
+  epoch.seen = state.number("epoch_in_progress.seen");
+  return epoch;
+}
+
 }  // namespace nascent

@@ -54,4 +54,15 @@ struct TrainingCheckpoints {
   std::optional<std::string> resume;
 };
 
+// The epoch a stop (Ctrl-C, a budget) interrupted: the steps it has done and its running sums, from
+// which a resumed training finishes it. Part of every checkpoint; all zero at an epoch's end.
+struct EpochInProgress {
+  std::int64_t steps = 0;
+  double loss_sum = 0, seconds = 0, lr = 0;
+  double correct = 0, seen = 0;  // for trainings that count accuracy over the epoch
+  void save(StateWriter& state) const;
+  // All zero for checkpoints written before stops were saved inside epochs.
+  static EpochInProgress load(StateReader& state);
+};
+
 }  // namespace nascent

@@ -217,18 +217,14 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   record.genotype = w_net_->genotype(alphas_);
   ++epoch_;
   record.seconds = partial_.seconds + seconds_here();
-  partial_ = PartialEpoch{};
+  partial_ = EpochInProgress{};
   return record;
 }
 
 std::string DifferentiableSearch::save_state() {
   StateWriter state;
   state.integer("epoch", epoch_);
-  state.integer("partial.steps", partial_.steps);
-  state.number("partial.loss_sum", partial_.loss_sum);
-  state.number("partial.correct", partial_.correct);
-  state.number("partial.seen", partial_.seen);
-  state.number("partial.seconds", partial_.seconds);
+  partial_.save(state);
   state.integer("weight_cursor", weight_cursor_);
   state.integer("alpha_cursor", alpha_cursor_);
   state.tensor("weight_order", weight_order_);
@@ -248,14 +244,7 @@ std::string DifferentiableSearch::save_state() {
 void DifferentiableSearch::load_state(const std::string& bytes) {
   StateReader state(bytes);
   epoch_ = static_cast<int>(state.integer("epoch"));
-  partial_ = PartialEpoch{};
-  if (state.has("partial.steps")) {  // checkpoints from before mid-epoch saving end at an epoch's end
-    partial_.steps = state.integer("partial.steps");
-    partial_.loss_sum = state.number("partial.loss_sum");
-    partial_.correct = state.number("partial.correct");
-    partial_.seen = state.number("partial.seen");
-    partial_.seconds = state.number("partial.seconds");
-  }
+  partial_ = EpochInProgress::load(state);
   weight_cursor_ = state.integer("weight_cursor");
   alpha_cursor_ = state.integer("alpha_cursor");
   weight_order_ = state.tensor("weight_order");

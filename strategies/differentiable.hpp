@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/training_state.hpp"
 #include "datasets/dataset.hpp"
 #include "supernets/cell_supernet.hpp"
 
@@ -101,11 +102,7 @@ class DifferentiableSearch {
   std::unique_ptr<torch::optim::Adam> alpha_optimizer_;
   torch::Tensor weight_order_, alpha_order_;
   std::int64_t weight_cursor_ = 0, alpha_cursor_ = 0;
-  // The epoch in progress: steps done and running sums (non-zero only after a stop inside it).
-  struct PartialEpoch {
-    std::int64_t steps = 0;
-    double loss_sum = 0, correct = 0, seen = 0, seconds = 0;
-  } partial_;
+  EpochInProgress partial_;  // non-zero only after a stop inside an epoch
   std::int64_t steps_per_epoch_ = 0;
   int epoch_ = 0;
 };

@@ -97,20 +97,14 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
   int resume_epoch = 1;
   std::int64_t resume_done = 0;
   // A stop inside an epoch saves that epoch's steps so far; the resumed epoch continues after them.
-  std::int64_t resume_epoch_steps = 0;
-  double resume_loss_sum = 0, resume_seconds = 0, resume_lr = 0;
+  EpochInProgress interrupted;
   std::optional<StateReader> resumed;
   if (checkpoints.resume) {
     resumed.emplace(*checkpoints.resume);
     first_phase = static_cast<std::size_t>(resumed->integer("phase"));
     resume_epoch = static_cast<int>(resumed->integer("epoch"));
     resume_done = resumed->integer("done");
-    if (resumed->has("epoch_steps")) {
-      resume_epoch_steps = resumed->integer("epoch_steps");
-      resume_loss_sum = resumed->number("epoch_loss_sum");
-      resume_seconds = resumed->number("epoch_seconds");
-      resume_lr = resumed->number("epoch_lr");
-    }
+    interrupted = EpochInProgress::load(*resumed);
     resumed->rng("rng", rng);
     resumed->generator("generator", generator);
     order = resumed->tensor("order");
@@ -163,25 +157,23 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
     supernet.train();
     std::int64_t done = continuing ? resume_done : 0;
     // An epoch a stop interrupted is finished and recorded even when its last step was the phase's.
-    bool pending = continuing && resume_epoch_steps > 0;
+    bool pending = continuing && interrupted.steps > 0;
     for (int epoch = continuing ? resume_epoch : 1; done < phase_steps || pending; ++epoch) {
       const auto started = std::chrono::steady_clock::now();
       const auto seconds_here = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
       const bool partly_done = pending;
       pending = false;
-      OfaEpochRecord record{phase.name, epoch, 0, partly_done ? resume_lr : 0, 0};
-      double loss_sum = partly_done ? resume_loss_sum : 0, earlier_seconds = partly_done ? resume_seconds : 0;
-      std::int64_t epoch_steps = partly_done ? resume_epoch_steps : 0;
-      // The whole training state after `done` steps of the phase, `epoch_steps` of them in this epoch.
-      const auto save = [&](int next_epoch, std::int64_t done_now, std::int64_t steps_now, double loss_now, double seconds_now) {
+      const EpochInProgress earlier = partly_done ? interrupted : EpochInProgress{};
+      OfaEpochRecord record{phase.name, epoch, 0, earlier.lr, 0};
+      double loss_sum = earlier.loss_sum;
+      std::int64_t epoch_steps = earlier.steps;
+      // The whole training state after `done_now` steps of the phase, `in_epoch.steps` of them in this epoch.
+      const auto save = [&](int next_epoch, std::int64_t done_now, const EpochInProgress& in_epoch) {
         StateWriter state;
         state.integer("phase", static_cast<std::int64_t>(phase_index));
         state.integer("epoch", next_epoch);
         state.integer("done", done_now);
-        state.integer("epoch_steps", steps_now);
-        state.number("epoch_loss_sum", loss_now);
-        state.number("epoch_seconds", seconds_now);
-        state.number("epoch_lr", record.lr);
+        in_epoch.save(state);
         state.rng("rng", rng);
         state.generator("generator", generator);
         state.tensor("order", order);
@@ -247,15 +239,15 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
             on_step(record, epoch_steps + 1, std::min(steps, phase_steps - (done - epoch_steps)), step_loss);
           } catch (...) {
             // A stop after this step: checkpoint it, so that --resume continues with the next one.
-            if (checkpoints.save) save(epoch, done + 1, epoch_steps + 1, loss_sum, earlier_seconds + seconds_here());
+            if (checkpoints.save) save(epoch, done + 1, {epoch_steps + 1, loss_sum, earlier.seconds + seconds_here(), record.lr});
             throw;
           }
         }
       }
       record.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, epoch_steps));
-      record.seconds = earlier_seconds + seconds_here();
+      record.seconds = earlier.seconds + seconds_here();
       records.push_back(record);
-      if (checkpoints.save) save(epoch + 1, done, 0, 0, 0);
+      if (checkpoints.save) save(epoch + 1, done, {});
     }
   }
   supernet.dropout_generator = nullptr;

@@ -404,18 +404,12 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
   double step_index = 0;
   int first_epoch = 0;
   // A stop inside an epoch saves that epoch's steps so far; the resumed epoch continues after them.
-  std::int64_t resume_steps = 0;
-  double resume_loss_sum = 0, resume_seconds = 0, resume_lr = 0;
+  EpochInProgress interrupted;
   if (checkpoints.resume) {
     StateReader state(*checkpoints.resume);
     first_epoch = static_cast<int>(state.integer("epoch"));
     step_index = state.number("step_index");
-    if (state.has("epoch_steps")) {
-      resume_steps = state.integer("epoch_steps");
-      resume_loss_sum = state.number("epoch_loss_sum");
-      resume_seconds = state.number("epoch_seconds");
-      resume_lr = state.number("epoch_lr");
-    }
+    interrupted = EpochInProgress::load(state);
     order = state.tensor("order");
     cursor = state.integer("cursor");
     state.generator("generator", generator);
@@ -436,24 +430,22 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
   for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
     const auto started = std::chrono::steady_clock::now();
     const auto seconds_here = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-    const bool partly_done = epoch == first_epoch && resume_steps > 0;
+    const bool partly_done = epoch == first_epoch && interrupted.steps > 0;
+    const EpochInProgress earlier = partly_done ? interrupted : EpochInProgress{};
     // An interrupted epoch was rewired before its first step.
     if (epoch <= options.warmup_width_epochs && !partly_done) rewire_vit(supernet, follow_in_state);
     const int in_use = choices_in_use(5, epoch, options.warmup_width_epochs);
     VitEpochRecord record;
     record.epoch = epoch + 1;
     record.widths_in_use = in_use;
-    record.lr = partly_done ? resume_lr : 0;
-    double loss_sum = partly_done ? resume_loss_sum : 0, earlier_seconds = partly_done ? resume_seconds : 0;
-    // The whole training state after `steps_now` steps of this epoch (all of it when `next_epoch` is the next).
-    const auto save = [&](int next_epoch, double step_index_now, std::int64_t steps_now, double loss_now, double seconds_now) {
+    record.lr = earlier.lr;
+    double loss_sum = earlier.loss_sum;
+    // The whole training state after `in_epoch.steps` steps of this epoch (all of it when `next_epoch` is the next).
+    const auto save = [&](int next_epoch, double step_index_now, const EpochInProgress& in_epoch) {
       StateWriter state;
       state.integer("epoch", next_epoch);
       state.number("step_index", step_index_now);
-      state.integer("epoch_steps", steps_now);
-      state.number("epoch_loss_sum", loss_now);
-      state.number("epoch_seconds", seconds_now);
-      state.number("epoch_lr", record.lr);
+      in_epoch.save(state);
       state.tensor("order", order);
       state.integer("cursor", cursor);
       state.generator("generator", generator);
@@ -470,7 +462,7 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
       }
       checkpoints.save(state.bytes());
     };
-    for (std::int64_t step = partly_done ? resume_steps : 0; step < steps; ++step, ++step_index) {
+    for (std::int64_t step = earlier.steps; step < steps; ++step, ++step_index) {
       if (cursor + options.batch_size > n) {
         order = torch::randperm(n, generator, torch::kInt64);
         cursor = 0;
@@ -499,15 +491,15 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
           on_step(epoch + 1, step + 1, steps, value);
         } catch (...) {
           // A stop after this step: checkpoint it, so that --resume continues with the next one.
-          if (checkpoints.save) save(epoch, step_index + 1, step + 1, loss_sum, earlier_seconds + seconds_here());
+          if (checkpoints.save) save(epoch, step_index + 1, {step + 1, loss_sum, earlier.seconds + seconds_here(), record.lr});
           throw;
         }
       }
     }
     record.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, steps));
-    record.seconds = earlier_seconds + seconds_here();
+    record.seconds = earlier.seconds + seconds_here();
     records.push_back(record);
-    if (checkpoints.save) save(epoch + 1, step_index, 0, 0, 0);
+    if (checkpoints.save) save(epoch + 1, step_index, {});
   }
   supernet.eval();
   return records;

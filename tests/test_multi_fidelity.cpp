@@ -228,7 +228,9 @@ TEST_F(MultiFidelitySearch, AshaIsTheSameForASeedHoweverManyWorkersTrain) {
     const int rung = static_cast<int>(e["metrics"]["rung"].get<double>());
     ++per_rung[rung];
     EXPECT_EQ(e["stage"], rung == 2 ? "query" : "rung");
-    if (rung > 0) EXPECT_TRUE(e["parent_seq"].is_number()) << e.dump();
+    if (rung > 0) {
+      EXPECT_TRUE(e["parent_seq"].is_number()) << e.dump();
+    }
   }
   EXPECT_LE(epochs, 60);
   EXPECT_GT(epochs, 50);

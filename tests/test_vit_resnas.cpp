@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <tuple>
+
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "search_spaces/vit_resnas/vit_resnas.hpp"
@@ -123,26 +125,39 @@ TEST(VitResNas, MaskedSupernetEqualsTheSlicedSubnet) {
   }
 }
 
-TEST(VitResNas, SupernetTrainingLowersTheLossAndIsReproducible) {
-  const VitSpaceSpec spec = VitSpaceSpec::named("tiny", 8, 4);
-  const Task task{{1, 56, 56}, 4};
-  at::Generator generator = at::detail::createCPUGenerator(2);
-  ImageSet train{torch::randn({64, 1, 56, 56}, generator), torch::randint(0, 4, {64}, generator)};
-  train.images += train.labels.view({64, 1, 1, 1}).to(torch::kFloat32);  // learnable
+// A tiny supernet training: 64 learnable 56x56 images (the label added to noise), batches of 16
+// (4 steps per epoch), two epochs of width warm-up, and a fresh supernet initialised from seed 4.
+struct TinyVitTraining {
+  VitSpaceSpec spec = VitSpaceSpec::named("tiny", 8, 4);
+  Task task{{1, 56, 56}, 4};
+  ImageSet train;
   VitSupernetOptions options;
-  options.epochs = 4;
-  options.warmup_width_epochs = 2;
-  options.batch_size = 16;
-  options.examples_per_arch = 4;
-  options.lr = 0.02;
-  options.warmup_epochs = 0;
-  const auto train_once = [&] {
-    auto supernet_ptr = std::make_shared<VitResNet>(spec.largest(), task, 0.1);
-    VitResNet& supernet = *supernet_ptr;
+  TinyVitTraining() {
+    at::Generator generator = at::detail::createCPUGenerator(2);
+    train = {torch::randn({64, 1, 56, 56}, generator), torch::randint(0, 4, {64}, generator)};
+    train.images += train.labels.view({64, 1, 1, 1}).to(torch::kFloat32);
+    options.epochs = 4;
+    options.warmup_width_epochs = 2;
+    options.batch_size = 16;
+    options.examples_per_arch = 4;
+    options.lr = 0.02;
+    options.warmup_epochs = 0;
+  }
+  std::shared_ptr<VitResNet> fresh() const {
+    auto supernet = std::make_shared<VitResNet>(spec.largest(), task, 0.1);
     at::Generator init = at::detail::createCPUGenerator(4);
-    supernet.reset_parameters(init);
-    auto records = train_vit_supernet(supernet, spec, train, options, 9, nullptr);
-    return std::make_pair(records, supernet.forward(train.images.slice(0, 0, 8)));
+    supernet->reset_parameters(init);
+    return supernet;
+  }
+};
+
+TEST(VitResNas, SupernetTrainingLowersTheLossAndIsReproducible) {
+  const TinyVitTraining tiny;
+  const auto& [spec, task, train, options] = std::tie(tiny.spec, tiny.task, tiny.train, tiny.options);
+  const auto train_once = [&] {
+    auto supernet = tiny.fresh();
+    auto records = train_vit_supernet(*supernet, spec, train, options, 9, nullptr);
+    return std::make_pair(records, supernet->forward(train.images.slice(0, 0, 8)));
   };
   const auto [records, out] = train_once();
   ASSERT_EQ(records.size(), 4u);
@@ -156,23 +171,11 @@ TEST(VitResNas, SupernetTrainingLowersTheLossAndIsReproducible) {
 // with the next step, without rewiring a width-warm-up epoch again, to the uninterrupted result.
 TEST(VitResNas, SupernetTrainingStoppedInsideAnEpochResumesToTheSameResult) {
   struct Stop {};
-  const VitSpaceSpec spec = VitSpaceSpec::named("tiny", 8, 4);
-  const Task task{{1, 56, 56}, 4};
-  at::Generator generator = at::detail::createCPUGenerator(2);
-  ImageSet train{torch::randn({64, 1, 56, 56}, generator), torch::randint(0, 4, {64}, generator)};
-  VitSupernetOptions options;
-  options.epochs = 3;
-  options.warmup_width_epochs = 2;
-  options.batch_size = 16;
-  options.examples_per_arch = 4;
-  options.lr = 0.02;
-  options.warmup_epochs = 1;
-  const auto fresh = [&] {
-    auto supernet = std::make_shared<VitResNet>(spec.largest(), task, 0.1);
-    at::Generator init = at::detail::createCPUGenerator(4);
-    supernet->reset_parameters(init);
-    return supernet;
-  };
+  TinyVitTraining tiny;
+  tiny.options.epochs = 3;
+  tiny.options.warmup_epochs = 1;
+  const auto& [spec, train, options] = std::tie(tiny.spec, tiny.train, tiny.options);
+  const auto fresh = [&] { return tiny.fresh(); };
   auto reference = fresh();
   const auto expected = train_vit_supernet(*reference, spec, train, options, 9, nullptr);
   const int total = 3 * 4;
