@@ -73,10 +73,9 @@ class DifferentiableMethod final : public Method {
       throw Error("checkpoint '" + context.checkpoint_path + "' does not fit this run's supernet (" +
                   std::string(error.what_without_backtrace()).substr(0, 120) + ")");
     }
-    const std::int64_t steps = search_->steps_per_epoch(), into_epoch = search_->steps_done() - search_->epochs_done() * steps;
-    if (into_epoch > 0)
-      context.progress("continuing epoch " + std::to_string(search_->epochs_done() + 1) + " at step " + std::to_string(into_epoch + 1) + "/" +
-                           std::to_string(steps),
+    if (search_->steps_into_epoch() > 0)
+      context.progress("continuing epoch " + std::to_string(search_->epochs_done() + 1) + " at step " +
+                           std::to_string(search_->steps_into_epoch() + 1) + "/" + std::to_string(search_->steps_per_epoch()),
                        true);
   }
   std::string default_metric(const Config& config) const override {
@@ -190,8 +189,8 @@ class DifferentiableMethod final : public Method {
           context.progress(line, step == steps);
         });
       } catch (const EpochInterrupted&) {
-        // Ctrl-C or the time budget inside an epoch: the steps done so far are kept, and --resume
-        // continues with the next one.
+        // Ctrl-C or a budget inside an epoch: the steps done so far are kept, and --resume continues
+        // with the next one.
         write_checkpoint_file(context.checkpoint_path, search_->save_state());
         context.progress("stopped in epoch " + std::to_string(epoch) + "; its steps so far are checkpointed", true);
         return context.interrupted() ? "interrupted" : "budget";

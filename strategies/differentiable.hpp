@@ -74,7 +74,8 @@ class DifferentiableSearch {
   // after every step and may throw to stop: save_state() then continues after that step.
   EpochRecord run_epoch(const std::function<void(std::int64_t, std::int64_t, double)>& progress = {});
   int epochs_done() const { return epoch_; }
-  // Training steps done in all, those of the epoch in progress included.
+  // Steps done in the epoch in progress (non-zero only after a stop inside it), and in all.
+  std::int64_t steps_into_epoch() const { return partial_.steps; }
   std::int64_t steps_done() const { return static_cast<std::int64_t>(epoch_) * steps_per_epoch_ + partial_.steps; }
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   const std::vector<torch::Tensor>& alphas() const { return alphas_; }

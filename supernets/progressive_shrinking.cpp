@@ -161,9 +161,8 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
     for (int epoch = continuing ? resume_epoch : 1; done < phase_steps || pending; ++epoch) {
       const auto started = std::chrono::steady_clock::now();
       const auto seconds_here = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-      const bool partly_done = pending;
+      const EpochInProgress earlier = pending ? interrupted : EpochInProgress{};
       pending = false;
-      const EpochInProgress earlier = partly_done ? interrupted : EpochInProgress{};
       OfaEpochRecord record{phase.name, epoch, 0, earlier.lr, 0};
       double loss_sum = earlier.loss_sum;
       std::int64_t epoch_steps = earlier.steps;
