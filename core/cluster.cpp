@@ -1,5 +1,6 @@
 #include "core/cluster.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -61,6 +62,12 @@ void start() {
 int rank() { return world_rank; }
 int size() { return world_size; }
 
+int local_size() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+  return 1;
+}
+
 void send(int to, int tag, const std::string& bytes) {
 #ifdef NASCENT_WITH_MPI
   std::lock_guard<std::mutex> guard(lock());
@@ -93,6 +100,57 @@ std::string receive(int from, int tag) {
   }
 #else
   (void)from, (void)tag;
+  throw Error("MPI: this nascent was built without MPI (NASCENT_MPI=OFF)");
+#endif
+}
+
+namespace {
+
+#ifdef NASCENT_WITH_MPI
+template <typename T>
+void sum_values(T* values, std::size_t count, MPI_Datatype type) {
+  std::lock_guard<std::mutex> guard(lock());
+  if (!started) throw Error("MPI: not started");
+  // MPI counts are ints: large buffers go in pieces.
+  constexpr std::size_t kPiece = std::size_t{1} << 30;
+  for (std::size_t begin = 0; begin < count; begin += kPiece)
+    MPI_Allreduce(MPI_IN_PLACE, values + begin, static_cast<int>(std::min(kPiece, count - begin)), type, MPI_SUM, MPI_COMM_WORLD);
+}
+#endif
+
+}  // namespace
+
+void sum_in_place(float* values, std::size_t count) {
+#ifdef NASCENT_WITH_MPI
+  sum_values(values, count, MPI_FLOAT);
+#else
+  (void)values, (void)count;
+  throw Error("MPI: this nascent was built without MPI (NASCENT_MPI=OFF)");
+#endif
+}
+
+void sum_in_place(double* values, std::size_t count) {
+#ifdef NASCENT_WITH_MPI
+  sum_values(values, count, MPI_DOUBLE);
+#else
+  (void)values, (void)count;
+  throw Error("MPI: this nascent was built without MPI (NASCENT_MPI=OFF)");
+#endif
+}
+
+std::string broadcast_from_first(const std::string& bytes) {
+#ifdef NASCENT_WITH_MPI
+  std::lock_guard<std::mutex> guard(lock());
+  if (!started) throw Error("MPI: not started");
+  long long size = static_cast<long long>(bytes.size());
+  MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  std::string result = world_rank == 0 ? bytes : std::string(static_cast<std::size_t>(size), '\0');
+  constexpr long long kPiece = 1LL << 30;
+  for (long long begin = 0; begin < size; begin += kPiece)
+    MPI_Bcast(result.data() + begin, static_cast<int>(std::min(kPiece, size - begin)), MPI_BYTE, 0, MPI_COMM_WORLD);
+  return result;
+#else
+  (void)bytes;
   throw Error("MPI: this nascent was built without MPI (NASCENT_MPI=OFF)");
 #endif
 }

@@ -2,6 +2,9 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <type_traits>
+
+#include "core/data_parallel.hpp"
 
 namespace nascent {
 
@@ -58,10 +61,14 @@ void probe_activation(const torch::Tensor& x);
 // of a supernet): what probe_conv and probe_linear report.
 torch::Tensor probe_weighted(const torch::Tensor& weight, const torch::Tensor& y);
 // BatchNorm, LayerNorm, ...: pass the module's forward; skipped when normalisation is bypassed.
+// A BatchNorm2d training inside a DataParallelScope normalises over the whole batch.
 template <typename Norm>
 torch::Tensor probe_norm(Norm& norm, const torch::Tensor& x) {
   ProbeListener* listener = current_probe();
   if (listener && listener->bypass_normalisation) return x;
+  if constexpr (std::is_same_v<Norm, torch::nn::BatchNorm2d>) {
+    if (DataParallel* group = active_data_parallel(); group && norm->is_training()) return synchronised_batch_norm(norm, x, *group);
+  }
   return norm->forward(x);
 }
 void probe_hidden(const std::string& name, const torch::Tensor& h, std::int64_t unit_dim = 1);

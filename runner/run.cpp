@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "core/cluster.hpp"
+#include "core/data_parallel.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "evaluators/cluster_evaluator.hpp"
@@ -271,8 +272,11 @@ void read_parallel(const Config& config, const Method& method, RunContext& conte
     context.batch = static_cast<std::size_t>(batch);
   } else {
     parallel.check_keys({"threads_per_worker"});
-    // One network trains at a time, so by default it gets every core.
-    context.threads = parallel.get<int>("threads_per_worker", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    // One network trains at a time, so by default it gets every core (shared by the processes of
+    // a data-parallel job on this machine).
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int here = method.trains_data_parallel() ? cluster::local_size() : 1;
+    context.threads = parallel.get<int>("threads_per_worker", std::max(1, cores / here));
   }
   if (context.threads < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
 }
@@ -390,6 +394,72 @@ class StopWatcher {
 
 }  // namespace
 
+namespace {
+
+// --device cuda spreads processes over the visible GPUs and --device cuda:0,2 over those listed:
+// the device of the `index`-th process that computes.
+std::string device_of_process(const std::string& spec, int index) {
+  std::vector<std::string> devices;
+  if (spec == "cuda") {
+    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) devices.push_back("cuda:" + std::to_string(i));
+  } else if (spec.rfind("cuda:", 0) == 0 && spec.find(',') != std::string::npos) {
+    for (std::size_t begin = 5; begin <= spec.size();) {
+      const std::size_t end = std::min(spec.find(',', begin), spec.size());
+      devices.push_back("cuda:" + spec.substr(begin, end - begin));
+      begin = end + 1;
+    }
+  }
+  return devices.empty() ? spec : devices[static_cast<std::size_t>(index) % devices.size()];
+}
+
+// What a process other than 0 does in a data-parallel run: the same method on the same config,
+// storing nothing, until process 0's run ends.
+class ReplicaContext final : public RunContext {
+ public:
+  ReplicaContext() : started_(Clock::now()) {}
+  double elapsed() const override { return std::chrono::duration<double>(Clock::now() - started_).count(); }
+  bool interrupted() const override { return false; }  // process 0 decides (DataParallel::agree)
+  std::int64_t record(Stage, const std::string&, const Evaluation&, std::optional<double>, std::optional<std::int64_t> seq) override {
+    return seq.value_or(0);
+  }
+  void record_at(std::int64_t, Stage, const std::string&, const std::string&, const Evaluation&, std::optional<double>,
+                 std::optional<std::int64_t>) override {}
+  void record_curve(const std::string&, double, double, const std::string&) override {}
+  void progress(const std::string&, bool) override {}
+
+ private:
+  Clock::time_point started_;
+};
+
+void train_as_replica(const SearchOptions& options, Method& method, const std::string& name, const SearchSpace& space) {
+  const Config& config = options.config;
+  ReplicaContext context;
+  context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
+  context.device_override = device_of_process(options.device.value_or(""), cluster::rank());
+  context.config_dir = options.config_dir;
+  context.quiet = true;
+  context.config = &config;
+  context.budget = read_budget(config, method, name);
+  context.objective = read_objective(config, method.default_metric(config));
+  context.objectives = read_objectives(config, context.objective);
+  context.objective = context.objectives.front();
+  context.constraints = read_constraints(config);
+  read_parallel(config, method, context);
+  context.space = &space;
+  const std::unique_ptr<DataParallel> group = data_parallel_over_processes();
+  context.data_parallel = group.get();
+  context.replica = true;
+  method.prepare(context);
+  at::set_num_threads(context.threads);
+  try {
+    method.run(context);
+  } catch (const RunStopped&) {
+    // process 0 stopped at the same point
+  }
+}
+
+}  // namespace
+
 void request_stop() { g_stop_requested = true; }
 bool stop_requested() { return g_stop_requested; }
 
@@ -436,14 +506,21 @@ SearchSummary run_search(const SearchOptions& options) {
   context.objective = context.objectives.front();
   context.constraints = read_constraints(config);
   if (!options.train_only) read_parallel(config, *method, context);
+  std::unique_ptr<DataParallel> data_parallel;
   if (cluster::size() > 1 && !options.train_only) {
     // Process 0 keeps one job in flight per other process; `parallel.batch`, not the process count,
     // decides what the strategy sees, so give it to compare with a single-process run.
     if (method->evaluates_in_parallel()) {
       context.workers = cluster::size() - 1;
       if (!config.child("parallel").has("batch")) context.batch = static_cast<std::size_t>(context.workers);
+    } else if (method->trains_data_parallel()) {
+      data_parallel = data_parallel_over_processes();
+      context.data_parallel = data_parallel.get();
+      context.device_override = device_of_process(options.device.value_or(""), 0);
+      if (!options.quiet)
+        std::fprintf(stderr, "nascent: %s trains data-parallel over %d processes (each batch split between them)\n", name.c_str(), cluster::size());
     } else if (!options.quiet) {
-      std::fprintf(stderr, "nascent: %s trains one supernet in process 0; the other %d processes wait (data-parallel supernet training is not implemented)\n",
+      std::fprintf(stderr, "nascent: %s trains one supernet in process 0; the other %d processes wait (data-parallel training is built for darts and rarts only)\n",
                    name.c_str(), cluster::size() - 1);
     }
   }
@@ -549,26 +626,21 @@ bool serve_as_cluster_worker(const SearchOptions& options) {
   for (const auto& plugin : config.get<std::vector<std::string>>("plugins", {})) load_plugin(resolve_path(plugin, options.config_dir));
   for (const auto& plugin : options.plugins) load_plugin(plugin);
   const auto space = make_run_space(config, options.config_dir);
+  if (!options.train_only) {
+    const Config strategy = config.child("strategy");
+    std::unique_ptr<Method> method = make_method(strategy);
+    if (method->trains_data_parallel()) {
+      train_as_replica(options, *method, strategy.get<std::string>("name", "evolution"), *space);
+      cluster::receive(0, cluster::kJobTag);  // process 0's release, once its run has ended
+      return true;
+    }
+  }
   ServeSettings settings;
   settings.config = &config;
   settings.config_dir = options.config_dir;
   settings.threads = config.child("parallel").get<int>("threads_per_worker", 1);
   settings.space = space.get();
-  if (options.device) {
-    // --device cuda spreads the processes over the visible GPUs; --device cuda:0,2 lists them.
-    std::vector<std::string> devices;
-    std::string list = *options.device;
-    if (list == "cuda") {
-      for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) devices.push_back("cuda:" + std::to_string(i));
-    } else if (list.rfind("cuda:", 0) == 0 && list.find(',') != std::string::npos) {
-      for (std::size_t begin = 5; begin <= list.size();) {
-        const std::size_t end = std::min(list.find(',', begin), list.size());
-        devices.push_back("cuda:" + list.substr(begin, end - begin));
-        begin = end + 1;
-      }
-    }
-    settings.device = devices.empty() ? *options.device : devices[static_cast<std::size_t>(cluster::rank() - 1) % devices.size()];
-  }
+  if (options.device) settings.device = device_of_process(*options.device, cluster::rank() - 1);
   serve_evaluations(settings);
   return true;
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "core/data_parallel.hpp"
 #include "core/error.hpp"
 #include "core/optimizer_state.hpp"
 #include "core/rng.hpp"
@@ -32,6 +33,18 @@ std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& loss, const s
       torch::autograd::grad({loss}, inputs, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
   for (std::size_t i = 0; i < grads.size(); ++i)
     if (!grads[i].defined()) grads[i] = torch::zeros_like(inputs[i]);
+  return grads;
+}
+
+torch::Tensor batch_loss(const torch::Tensor& logits, const Batch& batch) {
+  if (!active_data_parallel()) return cross_entropy(logits, batch.y);
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(logits, batch.y, F::CrossEntropyFuncOptions().reduction(torch::kSum)) / static_cast<double>(batch.rows);
+}
+
+std::vector<torch::Tensor> batch_gradients(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
+  std::vector<torch::Tensor> grads = gradients_or_zeros(loss, inputs);
+  if (DataParallel* group = active_data_parallel()) sum_gradients(grads, *group);
   return grads;
 }
 
@@ -90,7 +103,12 @@ Batch DifferentiableSearch::next_batch(const ImageSet& split, torch::Tensor& ord
   }
   torch::Tensor index = order.slice(0, cursor, std::min(n, cursor + options_.batch_size));
   cursor += index.size(0);
-  return {split.images.index_select(0, index).to(device_), split.labels.index_select(0, index).to(device_)};
+  const std::int64_t rows = index.size(0);
+  if (group_) {
+    const auto [begin, end] = share_of_batch(rows, *group_);
+    index = index.slice(0, begin, end);
+  }
+  return {split.images.index_select(0, index).to(device_), split.labels.index_select(0, index).to(device_), rows};
 }
 
 std::vector<torch::Tensor> momentum_buffers(torch::optim::SGD& optimizer, CellSupernet& net) {
@@ -111,7 +129,7 @@ std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::
   std::vector<torch::Tensor> params = net.parameters();
   std::vector<torch::Tensor> saved;
   {
-    const std::vector<torch::Tensor> grads = gradients_or_zeros(cross_entropy(net.forward(train.x), train.y), params);
+    const std::vector<torch::Tensor> grads = batch_gradients(batch_loss(net.forward(train.x), train), params);
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < params.size(); ++i) {
       saved.push_back(params[i].detach().clone());
@@ -122,7 +140,7 @@ std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::
   }
   std::vector<torch::Tensor> inputs = alphas;
   inputs.insert(inputs.end(), params.begin(), params.end());
-  const std::vector<torch::Tensor> at_unrolled = gradients_or_zeros(cross_entropy(net.forward(val.x), val.y), inputs);
+  const std::vector<torch::Tensor> at_unrolled = batch_gradients(batch_loss(net.forward(val.x), val), inputs);
   double norm_sq = 0;
   for (std::size_t i = alphas.size(); i < at_unrolled.size(); ++i) norm_sq += at_unrolled[i].pow(2).sum().item<double>();
   const double eps = radius / std::max(std::sqrt(norm_sq), 1e-300);
@@ -132,7 +150,7 @@ std::vector<torch::Tensor> unrolled_arch_gradient(CellSupernet& net, const std::
       torch::NoGradGuard no_grad;
       for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i] + sign * eps * at_unrolled[alphas.size() + i]);
     }
-    return gradients_or_zeros(cross_entropy(net.forward(train.x), train.y), alphas);
+    return batch_gradients(batch_loss(net.forward(train.x), train), alphas);
   };
   const std::vector<torch::Tensor> plus = alpha_grad_at(1.0);
   const std::vector<torch::Tensor> minus = alpha_grad_at(-1.0);
@@ -153,14 +171,15 @@ double DifferentiableSearch::darts_step(const Batch& train, const Batch& val, do
                                          momentum_buffers(*w_optimizer_, *w_net_), options_.hessian_radius);
   } else {
     // Only alpha's gradient: LibTorch then skips the weight gradients of every layer.
-    alpha_grads = torch::autograd::grad({cross_entropy(w_net_->forward(val.x), val.y)}, alphas_);
+    alpha_grads = group_ ? batch_gradients(batch_loss(w_net_->forward(val.x), val), alphas_)
+                         : torch::autograd::grad({cross_entropy(w_net_->forward(val.x), val.y)}, alphas_);
   }
   for (std::size_t a = 0; a < alphas_.size(); ++a) alphas_[a].mutable_grad() = alpha_grads[a].detach().clone();
   alpha_optimizer_->step();
 
   torch::Tensor logits = w_net_->forward(train.x);
-  torch::Tensor loss = cross_entropy(logits, train.y);
-  weight_step(*w_optimizer_, *w_net_, gradients_or_zeros(loss, w_net_->parameters()));
+  torch::Tensor loss = batch_loss(logits, train);
+  weight_step(*w_optimizer_, *w_net_, batch_gradients(loss, w_net_->parameters()));
   correct += logits.argmax(1).eq(train.y).sum().item<double>();
   return loss.item<double>();
 }
@@ -186,16 +205,25 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   w_net_->train();
   if (y_net_) y_net_->train();
   const auto seconds_here = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  const DataParallelScope data_parallel(group_);
   // The epoch's running sums are members: a stop inside the epoch saves them with the state, and
   // the resumed epoch continues at the next step (partial_.steps > 0).
   while (partial_.steps < steps_per_epoch_) {
     const Batch train = next_batch(weight_split_, weight_order_, weight_cursor_);
     const Batch val = next_batch(alpha_split_, alpha_order_, alpha_cursor_);
-    const double loss = options_.method == "rarts" ? rarts_step(train, val, partial_.correct)
-                                                   : darts_step(train, val, record.lr, partial_.correct);
+    double correct = 0;
+    double loss = options_.method == "rarts" ? rarts_step(train, val, correct) : darts_step(train, val, record.lr, correct);
+    if (group_) {
+      // The shares' losses are parts of the whole batch's mean; their correct counts add up.
+      torch::Tensor step_metrics = torch::tensor({loss, correct}, torch::kDouble);
+      group_->sum(step_metrics);
+      loss = step_metrics[0].item<double>();
+      correct = step_metrics[1].item<double>();
+    }
+    partial_.correct += correct;
     if (!std::isfinite(loss)) throw Error("differentiable search: the training loss diverged (" + std::to_string(loss) + ") in epoch " + std::to_string(record.epoch) + "; lower strategy.lr");
-    partial_.loss_sum += loss * static_cast<double>(train.y.size(0));
-    partial_.seen += static_cast<double>(train.y.size(0));
+    partial_.loss_sum += loss * static_cast<double>(train.rows);
+    partial_.seen += static_cast<double>(train.rows);
     ++partial_.steps;
     if (progress) {
       try {
@@ -209,9 +237,24 @@ EpochRecord DifferentiableSearch::run_epoch(const std::function<void(std::int64_
   record.train_loss = partial_.loss_sum / partial_.seen;
   record.train_acc = 100.0 * partial_.correct / partial_.seen;
 
-  const SetScore val = score_on(*w_net_, alpha_split_, options_.eval_batch_size, device_);
-  record.val_loss = val.loss;
-  record.val_acc = val.accuracy;
+  if (group_) {
+    // Each member scores its share of the alpha split (eval mode: running statistics, nothing to
+    // synchronise) and the shares' sums are added up.
+    const auto [begin, end] = share_of_batch(alpha_split_.size(), *group_);
+    torch::Tensor sums = torch::zeros({2}, torch::kDouble);
+    if (end > begin) {
+      const SetScore share = score_on(*w_net_, slice(alpha_split_, begin, end), options_.eval_batch_size, device_);
+      sums[0] = share.loss * static_cast<double>(end - begin);
+      sums[1] = share.accuracy * static_cast<double>(end - begin);
+    }
+    group_->sum(sums);
+    record.val_loss = sums[0].item<double>() / static_cast<double>(alpha_split_.size());
+    record.val_acc = sums[1].item<double>() / static_cast<double>(alpha_split_.size());
+  } else {
+    const SetScore val = score_on(*w_net_, alpha_split_, options_.eval_batch_size, device_);
+    record.val_loss = val.loss;
+    record.val_acc = val.accuracy;
+  }
   w_net_->train();
   for (const auto& a : alphas_) record.alpha_softmax.push_back(torch::softmax(a.detach().to(torch::kCPU, torch::kFloat64), -1));
   record.genotype = w_net_->genotype(alphas_);

@@ -63,6 +63,7 @@ class DifferentiableMethod final : public Method {
   std::vector<std::string> sections() const override { return {}; }
   std::vector<std::string> budget_keys() const override { return {"seconds", "epochs"}; }
   bool resumable() const override { return true; }
+  bool trains_data_parallel() const override { return true; }
 
   void restore(RunContext& context) override {
     const auto payload = read_checkpoint_file(context.checkpoint_path);
@@ -97,6 +98,9 @@ class DifferentiableMethod final : public Method {
     // The run driver trains the derived cell with the config's final_training steps.
     for (const auto& section : final_training_sections(*context.config))
       evaluator_names_ += (evaluator_names_.empty() ? "" : ",") + section.get<std::string>("name", "train");
+    if (context.data_parallel && settings_.batch_size < context.data_parallel->size())
+      options_.fail("batch_size", std::to_string(settings_.batch_size) + " cannot be split over " +
+                                      std::to_string(context.data_parallel->size()) + " processes");
     search_ = std::make_unique<DifferentiableSearch>(w_net_, y_net_, data_.train, settings_, context.seed);
     try {
       space.canonical(w_net_->genotype(search_->alphas()));
@@ -107,6 +111,13 @@ class DifferentiableMethod final : public Method {
 
   MethodResult run(RunContext& context) override {
     MethodResult result;
+    if (DataParallel* group = context.data_parallel) {
+      // Every process continues from process 0's state: a resumed one's checkpoint, or the same
+      // seeded start.
+      const std::string state = group->broadcast(group->rank() == 0 ? search_->save_state() : std::string());
+      if (group->rank() != 0) search_->load_state(state);
+      search_->train_with(group);
+    }
     if (search_->epochs_done() > 0) result.best_arch = context.space->canonical(w_net_->genotype(search_->alphas()));
     result.status = train_supernet(context, result);
     if (search_->epochs_done() == 0) {
@@ -168,17 +179,17 @@ class DifferentiableMethod final : public Method {
   std::string train_supernet(RunContext& context, MethodResult& result) {
     const double total_steps = static_cast<double>(settings_.epochs) * static_cast<double>(search_->steps_per_epoch());
     const auto training_started = std::chrono::steady_clock::now();
+    const std::int64_t limit = step_limit(context);
     while (search_->epochs_done() < settings_.epochs) {
-      if (context.interrupted()) return "interrupted";
-      const std::int64_t limit = step_limit(context);
-      if (context.out_of_time() || search_->steps_done() >= limit) return "budget";
+      if (agreed(context, context.interrupted())) return "interrupted";
+      if (agreed(context, context.out_of_time() || search_->steps_done() >= limit)) return "budget";
       const int epoch = search_->epochs_done() + 1;
       EpochRecord record;
       try {
         record = search_->run_epoch([&](std::int64_t step, std::int64_t steps, double loss) {
           // Ctrl-C, the time budget and a fractional epoch budget end the run after this step; an
           // epoch whose last step reaches the epoch budget is finished and stored first.
-          if (context.interrupted() || context.out_of_time() || (search_->steps_done() >= limit && step < steps))
+          if (agreed(context, context.interrupted() || context.out_of_time() || (search_->steps_done() >= limit && step < steps)))
             throw EpochInterrupted{};
           const double done = static_cast<double>(epoch - 1) * static_cast<double>(steps) + static_cast<double>(step);
           const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - training_started).count();
@@ -191,14 +202,17 @@ class DifferentiableMethod final : public Method {
       } catch (const EpochInterrupted&) {
         // Ctrl-C or a budget inside an epoch: the steps done so far are kept, and --resume continues
         // with the next one.
-        write_checkpoint_file(context.checkpoint_path, search_->save_state());
+        if (!context.replica) write_checkpoint_file(context.checkpoint_path, search_->save_state());
         context.progress("stopped in epoch " + std::to_string(epoch) + "; its steps so far are checkpointed", true);
-        return context.interrupted() ? "interrupted" : "budget";
+        return agreed(context, context.interrupted()) ? "interrupted" : "budget";
       }
       store_epoch(context, record, result);
     }
     return "finished";
   }
+
+  // Process 0's decision on every process of a data-parallel run.
+  static bool agreed(RunContext& context, bool mine) { return context.data_parallel ? context.data_parallel->agree(mine) : mine; }
 
   void store_epoch(RunContext& context, const EpochRecord& record, MethodResult& result) {
     Evaluation e;
@@ -224,7 +238,7 @@ class DifferentiableMethod final : public Method {
     result.best_arch = arch;
     result.best_metrics = e.metrics;
     // After the epoch's records: a resumed run recomputes nothing it has stored.
-    write_checkpoint_file(context.checkpoint_path, search_->save_state());
+    if (!context.replica) write_checkpoint_file(context.checkpoint_path, search_->save_state());
     char line[256];
     std::snprintf(line, sizeof line, "[epoch %d/%d] train_acc %.2f val_acc %.2f skip_connect %.2f  %s  elapsed %s", record.epoch,
                   settings_.epochs, record.train_acc, record.val_acc, share.genotype_share, arch.c_str(),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/data_parallel.hpp"
 #include "core/training_state.hpp"
 #include "datasets/dataset.hpp"
 #include "supernets/cell_supernet.hpp"
@@ -54,13 +55,19 @@ struct EpochRecord {
   std::vector<torch::Tensor> alpha_softmax;  // per alpha tensor, edges x ops, CPU float64
 };
 
-// A labelled batch.
+// A labelled batch: in data-parallel training, this process's share of a batch of `rows` rows.
 struct Batch {
   torch::Tensor x, y;
+  std::int64_t rows = 0;
 };
 
 // Gradients of `loss` with respect to `inputs`; zeros for inputs the loss does not reach.
 std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs);
+// The cross-entropy of a batch: its mean, or inside a DataParallelScope (core/data_parallel.hpp)
+// this share's part of the whole batch's mean, and gradients_or_zeros summed over the group there.
+// With these, a data-parallel step computes the whole batch's gradients.
+torch::Tensor batch_loss(const torch::Tensor& logits, const Batch& batch);
+std::vector<torch::Tensor> batch_gradients(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs);
 
 class DifferentiableSearch {
  public:
@@ -73,6 +80,9 @@ class DifferentiableSearch {
   // Runs one epoch, or the rest of one a stop interrupted; `progress(step, steps, loss)` is called
   // after every step and may throw to stop: save_state() then continues after that step.
   EpochRecord run_epoch(const std::function<void(std::int64_t, std::int64_t, double)>& progress = {});
+  // Trains data-parallel with `group` (null: alone): every member must construct the search the
+  // same way and start from the same state (load_state of member 0's save_state).
+  void train_with(DataParallel* group) { group_ = group; }
   int epochs_done() const { return epoch_; }
   // Steps done in the epoch in progress (non-zero only after a stop inside it), and in all.
   std::int64_t steps_into_epoch() const { return partial_.steps; }
@@ -106,6 +116,7 @@ class DifferentiableSearch {
   EpochInProgress partial_;  // non-zero only after a stop inside an epoch
   std::int64_t steps_per_epoch_ = 0;
   int epoch_ = 0;
+  DataParallel* group_ = nullptr;
 };
 
 // Second-order DARTS's architecture gradient (quark0/darts architect.py, `--unrolled`):

@@ -19,6 +19,8 @@
 
 namespace nascent {
 
+class DataParallel;  // core/data_parallel.hpp
+
 struct Budget {
   std::optional<long long> evaluations;  // candidates evaluated (ask/tell search)
   std::optional<double> seconds;         // wall-clock seconds, resumed runs included
@@ -76,6 +78,11 @@ class RunContext {
   std::map<std::int64_t, ReplayedEvaluation> replay;  // seq -> stored evaluation, when resuming
   double elapsed_offset = 0;                          // seconds the resumed run had already spent
   std::string checkpoint_path;  // this run's checkpoint file, beside the database
+  // Under mpirun, for a method that trains_data_parallel(): every process of the job, training
+  // together. Process 0 stores and checkpoints; the others (replicas) record nothing, and take
+  // every stop decision from process 0 (DataParallel::agree).
+  DataParallel* data_parallel = nullptr;
+  bool replica = false;
 
   virtual double elapsed() const = 0;
   virtual bool interrupted() const = 0;  // Ctrl-C
@@ -141,6 +148,9 @@ class Method {
   // Ask/tell search evaluates candidates on parallel workers; supernet methods train one network
   // with every thread.
   virtual bool evaluates_in_parallel() const { return false; }
+  // Under mpirun, every process trains the method's network together (RunContext::data_parallel)
+  // instead of process 0 alone.
+  virtual bool trains_data_parallel() const { return false; }
   // The objective's metric when the config's `objective` names none.
   virtual std::string default_metric(const Config& config) const { return "val_acc"; }
   virtual MethodResult run(RunContext& context) = 0;

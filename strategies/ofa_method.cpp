@@ -85,6 +85,7 @@ class OfaMethod final : public Method {
   std::string evaluator_label() const override { return "supernet"; }
   std::vector<std::string> sections() const override { return {"constraints"}; }
   bool resumable() const override { return true; }
+  bool trains_data_parallel() const override { return true; }
 
   // A killed training continues from its last epoch-end state; the stages after it are replayed
   // from the store.
@@ -125,6 +126,7 @@ class OfaMethod final : public Method {
   MethodResult run(RunContext& context) override {
     MethodResult result;
     load_or_train(*supernet_, checkpoint_, checkpoint_identity(*context.config, context.seed), context, device_, [&] { train(context); });
+    if (context.replica) return result;  // the stages after training run in process 0
     prepare_calibration(context);
     for (const OfaArch& arch : report_) {
       const std::int64_t seq = seq_++;
@@ -202,13 +204,16 @@ class OfaMethod final : public Method {
     const auto records = train_ofa_supernet(
         *supernet_, *spec_, data_.train, training_, context.seed,
         [&](const OfaEpochRecord& r, std::int64_t step, std::int64_t steps_in_epoch, double loss) {
-          context.check_stop();
+          check_stop_together(context);
           ++done;
           context.progress(training_line(r.phase + " epoch " + std::to_string(r.epoch) + " step " + std::to_string(step) + "/" +
                                              std::to_string(steps_in_epoch),
                                          loss, context.elapsed(), std::chrono::duration<double>(Clock::now() - started).count(), done, total_steps));
         },
-        TrainingCheckpoints{[&](const std::string& state) { write_checkpoint_file(context.checkpoint_path, state); }, resume_state_});
+        TrainingCheckpoints{context.replica ? std::function<void(const std::string&)>()
+                                            : [&](const std::string& state) { write_checkpoint_file(context.checkpoint_path, state); },
+                            resume_state_together(context, resume_state_)},
+        context.data_parallel);
     double step = 0;
     for (const auto& r : records) {
       ++step;

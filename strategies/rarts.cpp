@@ -27,14 +27,14 @@ struct PassResult {
 PassResult forward_backward(CellSupernet& net, const std::vector<torch::Tensor>& alphas, const Batch& batch, bool weights) {
   PassResult result;
   result.logits = net.forward(batch.x);
-  result.loss = torch::nn::functional::cross_entropy(result.logits, batch.y);
+  result.loss = batch_loss(result.logits, batch);
   std::vector<torch::Tensor> inputs = alphas;
   std::vector<torch::Tensor> params;
   if (weights) {
     params = net.parameters();
     inputs.insert(inputs.end(), params.begin(), params.end());
   }
-  const std::vector<torch::Tensor> grads = gradients_or_zeros(result.loss, inputs);
+  const std::vector<torch::Tensor> grads = batch_gradients(result.loss, inputs);
   result.alpha_grads.assign(grads.begin(), grads.begin() + static_cast<std::ptrdiff_t>(alphas.size()));
   result.weight_grads.assign(grads.begin() + static_cast<std::ptrdiff_t>(alphas.size()), grads.end());
   return result;

@@ -64,6 +64,7 @@ class VitResNasMethod final : public Method {
   std::string evaluator_label() const override { return "supernet"; }
   std::vector<std::string> sections() const override { return {"constraints"}; }
   bool resumable() const override { return true; }
+  bool trains_data_parallel() const override { return true; }
 
   // A killed training continues from its last epoch-end state; the search after it is replayed
   // from the store.
@@ -97,6 +98,7 @@ class VitResNasMethod final : public Method {
   MethodResult run(RunContext& context) override {
     MethodResult result;
     load_or_train(*supernet_, checkpoint_, checkpoint_identity(*context.config, context.seed), context, device_, [&] { train(context); });
+    if (context.replica) return result;  // the search after training runs in process 0
     supernet_->eval();
     Rng rng(derive_seed(context.seed, 3));
     const ImageSet sub_val = first(data_.val, options_.get<long>("fitness_images"));
@@ -177,14 +179,16 @@ class VitResNasMethod final : public Method {
     double done = 0;
     const auto records = train_vit_supernet(*supernet_, *spec_, data_.train, training_, context.seed,
                                             [&](int epoch, std::int64_t step, std::int64_t steps_in_epoch, double loss) {
-                                              context.check_stop();
+                                              check_stop_together(context);
                                               ++done;
                                               context.progress(training_line("epoch " + std::to_string(epoch) + "/" + std::to_string(training_.epochs) +
                                                                                  " step " + std::to_string(step) + "/" + std::to_string(steps_in_epoch),
                                                                              loss, context.elapsed(), seconds_since(started), done, total_steps));
                                             },
-                                            TrainingCheckpoints{[&](const std::string& state) { write_checkpoint_file(context.checkpoint_path, state); },
-                                                                resume_state_});
+                                            TrainingCheckpoints{context.replica ? std::function<void(const std::string&)>()
+                                                                                : [&](const std::string& state) { write_checkpoint_file(context.checkpoint_path, state); },
+                                                                resume_state_together(context, resume_state_)},
+                                            context.data_parallel);
     for (const auto& r : records) {
       context.record_curve("supernet.train_loss", r.epoch, r.train_loss);
       context.record_curve("supernet.lr", r.epoch, r.lr);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/checkpoint.hpp"
+#include "core/data_parallel.hpp"
 #include "core/error.hpp"
 #include "core/training_state.hpp"
 #include "evaluators/train_evaluator.hpp"
@@ -89,7 +90,11 @@ DataSplits load_image_data(const Config& dataset, const std::string& config_dir,
 
 void load_or_train(Network& supernet, const std::string& checkpoint, const std::string& identity, RunContext& context,
                    const std::string& device, const std::function<void()>& train) {
-  if (load_checkpoint(supernet, checkpoint, identity)) {
+  // In a data-parallel run, process 0 reads and writes the checkpoint; the others train with it
+  // when it trains, and otherwise have nothing to do.
+  bool loaded = !context.replica && load_checkpoint(supernet, checkpoint, identity);
+  if (context.data_parallel) loaded = context.data_parallel->agree(loaded);
+  if (loaded) {
     supernet.to(torch::Device(device));
     context.progress("supernet loaded from " + checkpoint, true);
     return;
@@ -99,8 +104,23 @@ void load_or_train(Network& supernet, const std::string& checkpoint, const std::
   supernet.reset_parameters(init);
   supernet.to(torch::Device(device));
   train();
+  if (context.replica) return;
   save_checkpoint(supernet, checkpoint, identity);
   context.progress("supernet saved to " + checkpoint, true);
+}
+
+void check_stop_together(const RunContext& context) {
+  if (!context.data_parallel) return context.check_stop();
+  const std::string mine = context.interrupted() ? "interrupted" : context.out_of_time() ? "budget" : "";
+  const std::string status = context.data_parallel->broadcast(mine);
+  if (!status.empty()) throw RunStopped{status};
+}
+
+std::optional<std::string> resume_state_together(const RunContext& context, const std::optional<std::string>& mine) {
+  if (!context.data_parallel) return mine;
+  const std::string first = context.data_parallel->broadcast(mine ? "1" + *mine : std::string("0"));
+  if (first.empty() || first[0] != '1') return std::nullopt;
+  return first.substr(1);
 }
 
 std::string training_line(const std::string& where, double loss, double run_elapsed, double training_seconds, double done, double total) {

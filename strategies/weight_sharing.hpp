@@ -18,7 +18,9 @@ namespace nascent {
 std::string checkpoint_identity(const Config& config, std::uint64_t seed);
 
 // The supernet from `checkpoint` when it holds a matching one; otherwise initialised from the
-// run's seed on the CPU, moved to `device`, trained by `train` and saved (write, then rename).
+// run's seed on the CPU, moved to `device`, trained by `train` and saved (write, then rename). In a
+// data-parallel run (RunContext::data_parallel), process 0 decides whether the checkpoint loads,
+// and only it writes one.
 void load_or_train(Network& supernet, const std::string& checkpoint, const std::string& identity, RunContext& context,
                    const std::string& device, const std::function<void()>& train);
 
@@ -28,6 +30,11 @@ DataSplits load_image_data(const Config& dataset, const std::string& config_dir,
 // Resuming: the training state in the run's checkpoint file, checked to fit `supernet`; nothing
 // when the run stopped before its first epoch ended. A state that does not fit is a one-line error.
 std::optional<std::string> read_training_checkpoint(const std::string& path, torch::nn::Module& supernet);
+
+// Supernet methods training data-parallel: RunContext::check_stop as process 0 decides it, on every
+// process at the same step; and the resume state process 0 read, on every process.
+void check_stop_together(const RunContext& context);
+std::optional<std::string> resume_state_together(const RunContext& context, const std::optional<std::string>& mine);
 
 // The method's device: --device, else its `device` option; checked.
 std::string method_device(const Options& options, const RunContext& context);

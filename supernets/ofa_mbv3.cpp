@@ -180,6 +180,9 @@ torch::Tensor OfaMbv3::norm(const torch::Tensor& x, torch::nn::BatchNorm2d& bn) 
     moments.count += n;
     return torch::batch_norm(x, weight, bias, {}, {}, true, 0.0, bn->options.eps(), false);
   }
+  if (DataParallel* group = active_data_parallel(); group && is_training())
+    return synchronised_batch_norm(x, weight, bias, bn->running_mean.slice(0, 0, c), bn->running_var.slice(0, 0, c),
+                                   bn->options.momentum().value_or(0.1), bn->options.eps(), *group);
   return torch::batch_norm(x, weight, bias, bn->running_mean.slice(0, 0, c), bn->running_var.slice(0, 0, c), is_training(),
                            bn->options.momentum().value_or(0.1), bn->options.eps(), false);
 }
@@ -250,7 +253,7 @@ torch::Tensor OfaMbv3::classify(torch::Tensor x) {
   x = h_swish(x).flatten(1);
   if (is_training() && dropout_ > 0 && dropout_generator) {
     // Drawn on the CPU generator, so that a run is reproducible whatever the device.
-    const torch::Tensor keep = (torch::rand(x.sizes(), *dropout_generator) >= dropout_).to(x.options());
+    const torch::Tensor keep = (rand_for_rows(x.sizes(), *dropout_generator) >= dropout_).to(x.options());
     x = x * keep / (1 - dropout_);
   }
   torch::Tensor logits = probe_linear(classifier, x);

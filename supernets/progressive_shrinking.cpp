@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/data_parallel.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "core/training_state.hpp"
@@ -78,7 +79,7 @@ void restore_zero_gradients(OfaMbv3& supernet, const torch::Tensor& defined) {
 std::vector<OfaEpochRecord> train_ofa_supernet(
     OfaMbv3& supernet, const OfaSpec& spec, const ImageSet& train, const OfaTrainingOptions& options, std::uint64_t seed,
     const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step,
-    const TrainingCheckpoints& checkpoints) {
+    const TrainingCheckpoints& checkpoints, DataParallel* group) {
   if (options.batch_size < 2) throw Error("config: strategy.supernet_training.batch_size must be at least 2");
   const std::int64_t n = train.size();
   if (n < options.batch_size) throw Error("the supernet's training split has fewer images than one batch");
@@ -92,6 +93,7 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
   std::int64_t cursor = n;
   const std::int64_t steps = options.steps_per_epoch > 0 ? options.steps_per_epoch : n / options.batch_size;
   const torch::Device device = supernet.stem->weight.device();
+  const DataParallelScope data_parallel(group);
   // Where a resumed training continues: the phase, the next epoch in it and the steps it has done.
   std::size_t first_phase = 0;
   int resume_epoch = 1;
@@ -198,8 +200,13 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
           order = torch::randperm(n, generator, torch::kInt64);
           cursor = 0;
         }
-        const torch::Tensor index = order.slice(0, cursor, cursor + options.batch_size);
+        torch::Tensor index = order.slice(0, cursor, cursor + options.batch_size);
         cursor += options.batch_size;
+        if (group) {
+          const auto [begin, end] = share_of_batch(options.batch_size, *group);
+          index = index.slice(0, begin, end);
+          set_whole_batch_rows(options.batch_size);
+        }
         const double lr = phase.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(done) / static_cast<double>(phase_steps)));
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
         record.lr = lr;
@@ -224,10 +231,28 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
           arch.r = r;
           supernet.set_active(spec, arch);
           const torch::Tensor out = supernet.forward(x);
-          torch::Tensor loss = F::cross_entropy(out, y, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
-          if (phase.distill) loss = loss + options.kd_ratio * (-soft * torch::log_softmax(out, 1)).sum(1).mean();
+          torch::Tensor loss;
+          if (!group) {
+            loss = F::cross_entropy(out, y, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+            if (phase.distill) loss = loss + options.kd_ratio * (-soft * torch::log_softmax(out, 1)).sum(1).mean();
+          } else {
+            // This share's part of the whole batch's means.
+            const double rows = static_cast<double>(options.batch_size);
+            loss = F::cross_entropy(out, y, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing).reduction(torch::kSum)) / rows;
+            if (phase.distill) loss = loss + options.kd_ratio * (-soft * torch::log_softmax(out, 1)).sum() / rows;
+          }
           loss.backward();
           step_loss += loss.item<double>();
+        }
+        if (group) {
+          std::vector<torch::Tensor> with_gradients, gradients;
+          for (const torch::Tensor& p : supernet.parameters())
+            if (p.grad().defined()) with_gradients.push_back(p), gradients.push_back(p.grad());
+          sum_gradients(gradients, *group);
+          for (std::size_t i = 0; i < gradients.size(); ++i) with_gradients[i].mutable_grad().copy_(gradients[i]);
+          torch::Tensor summed = torch::tensor({step_loss}, torch::kDouble);
+          group->sum(summed);
+          step_loss = summed.item<double>();
         }
         optimizer.step();
         step_loss /= phase.subnets_per_step;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/data_parallel.hpp"
 #include "core/training_state.hpp"
 #include "datasets/dataset.hpp"
 #include "search_spaces/ofa/ofa.hpp"
@@ -48,10 +49,11 @@ struct OfaEpochRecord {
 };
 
 // Trains `supernet` (built with OfaNetShape::supernet(spec)) on `train`; everything random comes
-// from `seed`. `on_step(phase, epoch, step, steps, loss)` may throw to stop.
+// from `seed`. `on_step(phase, epoch, step, steps, loss)` may throw to stop. With a `group`, every
+// member calls this alike and trains on its share of each batch (core/data_parallel.hpp).
 std::vector<OfaEpochRecord> train_ofa_supernet(
     OfaMbv3& supernet, const OfaSpec& spec, const ImageSet& train, const OfaTrainingOptions& options, std::uint64_t seed,
     const std::function<void(const OfaEpochRecord&, std::int64_t, std::int64_t, double)>& on_step,
-    const TrainingCheckpoints& checkpoints = {});
+    const TrainingCheckpoints& checkpoints = {}, DataParallel* group = nullptr);
 
 }  // namespace nascent

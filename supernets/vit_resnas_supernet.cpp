@@ -131,13 +131,14 @@ torch::Tensor VitResNet::tokens_masked(torch::Tensor x, const VitMasks* masks, a
     if (!is_training() || drop_path_ <= 0 || !drop_path_generator) return branch;
     const double keep = 1 - drop_path_;
     torch::Tensor keep_mask =
-        (torch::rand({branch.size(0), 1, 1}, *drop_path_generator) < keep).to(branch.options());
+        (rand_for_rows({branch.size(0), 1, 1}, *drop_path_generator) < keep).to(branch.options());
     return branch * keep_mask / keep;
   };
   const bool masked = masks != nullptr;
   const auto stem_layer = [&](const torch::Tensor& in, int i) {
     torch::Tensor out = counted(stem_convs[i]->forward(in), stem_convs[i]);
-    return probe_relu(stem_norms[i]->forward(out));
+    DataParallel* group = active_data_parallel();
+    return probe_relu(group && is_training() ? synchronised_batch_norm(stem_norms[i], out, *group) : stem_norms[i]->forward(out));
   };
   torch::Tensor y = stem_layer(x, 0);
   y = y + stem_layer(stem_layer(y, 1), 2);
@@ -300,8 +301,10 @@ VitMasks sample_vit_masks(const VitSpaceSpec& spec, int epoch, int warmup_epochs
 
 }  // namespace
 
-VitMasks masks_on(const VitMasks& masks, const torch::Device& device) {
-  const auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+namespace {
+
+VitMasks map_masks(const VitMasks& masks, const std::function<torch::Tensor(const torch::Tensor&)>& change) {
+  const auto move = [&](const torch::Tensor& t) { return t.defined() ? change(t) : t; };
   VitMasks moved;
   for (const auto& t : masks.embed) moved.embed.push_back(move(t));
   for (auto* group : {&masks.heads, &masks.mlp, &masks.layer}) {
@@ -312,6 +315,12 @@ VitMasks masks_on(const VitMasks& masks, const torch::Device& device) {
     }
   }
   return moved;
+}
+
+}  // namespace
+
+VitMasks masks_on(const VitMasks& masks, const torch::Device& device) {
+  return map_masks(masks, [&](const torch::Tensor& t) { return t.to(device); });
 }
 
 VitMasks uniform_vit_masks(const VitSpaceSpec& spec, const VitArch& arch, std::int64_t batch) {
@@ -366,7 +375,7 @@ void rewire_vit(VitResNet& net, const std::function<void(const torch::Tensor&, c
 std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpaceSpec& spec, const ImageSet& train,
                                                const VitSupernetOptions& options, std::uint64_t seed,
                                                const std::function<void(int, std::int64_t, std::int64_t, double)>& on_step,
-                                               const TrainingCheckpoints& checkpoints) {
+                                               const TrainingCheckpoints& checkpoints, DataParallel* group) {
   if (options.batch_size < 2) throw Error("config: strategy.supernet_training.batch_size must be at least 2");
   if (options.examples_per_arch < 1 || options.examples_per_arch > options.batch_size)
     throw Error("config: strategy.supernet_training.examples_per_arch must be between 1 and batch_size");
@@ -398,6 +407,7 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
   const double warmup_steps = static_cast<double>(steps) * options.warmup_epochs;
   const std::int64_t groups_per_batch = (options.batch_size + options.examples_per_arch - 1) / options.examples_per_arch;
   std::vector<VitEpochRecord> records;
+  const DataParallelScope data_parallel(group);
   supernet.train();
   torch::Tensor order;
   std::int64_t cursor = n;
@@ -467,7 +477,7 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
         order = torch::randperm(n, generator, torch::kInt64);
         cursor = 0;
       }
-      const torch::Tensor index = order.slice(0, cursor, cursor + options.batch_size);
+      torch::Tensor index = order.slice(0, cursor, cursor + options.batch_size);
       cursor += options.batch_size;
       const double lr = step_index < warmup_steps
                             ? base_lr * (step_index + 1) / warmup_steps
@@ -476,14 +486,34 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
       record.lr = lr;
       VitMasks masks = sample_vit_masks(spec, epoch, options.warmup_width_epochs, options.batch_size, groups_per_batch, generator);
       const torch::Device device = supernet.cls_token.device();
+      if (group) {
+        // This process's rows of the batch, with their rows of the per-sample masks.
+        const auto [begin, end] = share_of_batch(options.batch_size, *group);
+        index = index.slice(0, begin, end);
+        masks = map_masks(masks, [&, begin = begin, end = end](const torch::Tensor& t) { return t.slice(0, begin, end); });
+        set_whole_batch_rows(options.batch_size);
+      }
       if (!device.is_cpu()) masks = masks_on(masks, device);
       const torch::Tensor logits = supernet.forward_masked(train.images.index_select(0, index).to(device), &masks, &generator);
-      const torch::Tensor loss = F::cross_entropy(logits, train.labels.index_select(0, index).to(device),
-                                                  F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+      const torch::Tensor labels = train.labels.index_select(0, index).to(device);
+      const torch::Tensor loss =
+          group ? F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing).reduction(torch::kSum)) /
+                      static_cast<double>(options.batch_size)
+                : F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
       optimizer.zero_grad();
       loss.backward();
+      double value = loss.item<double>();
+      if (group) {
+        std::vector<torch::Tensor> with_gradients, gradients;
+        for (const torch::Tensor& p : supernet.parameters())
+          if (p.grad().defined()) with_gradients.push_back(p), gradients.push_back(p.grad());
+        sum_gradients(gradients, *group);
+        for (std::size_t i = 0; i < gradients.size(); ++i) with_gradients[i].mutable_grad().copy_(gradients[i]);
+        torch::Tensor summed = torch::tensor({value}, torch::kDouble);
+        group->sum(summed);
+        value = summed.item<double>();
+      }
       optimizer.step();
-      const double value = loss.item<double>();
       if (!std::isfinite(value)) throw Error("supernet training diverged (non-finite loss) at epoch " + std::to_string(epoch + 1));
       loss_sum += value;
       if (on_step) {

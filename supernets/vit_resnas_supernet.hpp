@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/data_parallel.hpp"
 #include "core/network.hpp"
 #include "core/rng.hpp"
 #include "core/training_state.hpp"
@@ -119,10 +120,12 @@ struct VitEpochRecord {
 };
 
 // Trains the supernet (the space's largest VitResNet) on `train` with multi-architectural sampling.
-// Everything random comes from `seed`. `on_step(epoch, step, steps, loss)` may throw to stop.
+// Everything random comes from `seed`. `on_step(epoch, step, steps, loss)` may throw to stop. With
+// a `group`, every member calls this alike and trains on its share of each batch
+// (core/data_parallel.hpp).
 std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpaceSpec& spec, const ImageSet& train,
                                                const VitSupernetOptions& options, std::uint64_t seed,
                                                const std::function<void(int, std::int64_t, std::int64_t, double)>& on_step,
-                                               const TrainingCheckpoints& checkpoints = {});
+                                               const TrainingCheckpoints& checkpoints = {}, DataParallel* group = nullptr);
 
 }  // namespace nascent

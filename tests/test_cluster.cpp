@@ -5,11 +5,13 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/cluster.hpp"
+#include "results/store.hpp"
 #include "search_spaces/nb201/nb201.hpp"
 #include "tests/test_support.hpp"
 
@@ -160,6 +162,82 @@ TEST_F(ClusterSearch, AKilledWorkerLeavesADatabaseThatResumeCompletes) {
   const CliOutput resumed = search(config, "run.db", 2, budget + " --resume");
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_EQ(stored(path("run.db")), reference);
+}
+
+// Data-parallel DARTS: two processes split every batch, and the stored epochs and alphas are those
+// of one process on the whole batch, within floating-point rounding. A run stopped inside an epoch
+// on two processes resumes on one.
+TEST_F(ClusterSearch, DartsOnTwoProcessesEqualsOneProcess) {
+  const std::string data = "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 96, val: 32, test: 32, noise: 0.5}";
+  const std::string config =
+      write("darts.yaml", "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\n"
+                          "strategy: {name: darts, epochs: 2, batch_size: 16, steps_per_epoch: 4, arch_lr: 0.01, "
+                          "supernet: {channels: 4, cells_per_stage: 1}, dataset: " + data + "}\n");
+  ASSERT_EQ(search(config, "one.db", 1).status, 0);
+  const CliOutput two = shell(kMpirun + "2 " + NASCENT_BINARY + " search " + config + " --db " + path("two.db"));
+  ASSERT_EQ(two.status, 0) << two.out;
+  EXPECT_NE(two.out.find("trains data-parallel over 2 processes"), std::string::npos) << two.out;
+  const auto close_to_one_process = [&](const std::string& db) {
+    const nlohmann::json one = stored(path("one.db")), other = stored(path(db));
+    ASSERT_EQ(other.size(), 2u);
+    ASSERT_EQ(one.size(), other.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      EXPECT_EQ(other[i]["arch"], one[i]["arch"]);
+      for (const char* metric : {"train_loss", "train_acc", "val_loss", "val_acc", "skip_weight"})
+        EXPECT_NEAR(other[i]["metrics"][metric].get<double>(), one[i]["metrics"][metric].get<double>(), 1e-4) << db << " " << metric;
+    }
+    ResultStore a(path("one.db"), ResultStore::Mode::ReadOnly), b(path(db), ResultStore::Mode::ReadOnly);
+    const auto alphas_one = a.curves(1, "alpha."), alphas_other = b.curves(1, "alpha.");
+    ASSERT_EQ(alphas_other.size(), alphas_one.size());
+    ASSERT_FALSE(alphas_one.empty());
+    for (std::size_t i = 0; i < alphas_one.size(); ++i) EXPECT_NEAR(alphas_other[i].value, alphas_one[i].value, 1e-5) << alphas_one[i].curve;
+  };
+  close_to_one_process("two.db");
+
+  const CliOutput stopped =
+      shell(kMpirun + "2 " + NASCENT_BINARY + " search " + config + " --db " + path("resumed.db") + " --set budget.epochs=1.5");
+  ASSERT_EQ(stopped.status, 0) << stopped.out;
+  EXPECT_NE(stopped.out.find("stopped in epoch 2"), std::string::npos) << stopped.out;
+  const CliOutput resumed = search(config, "resumed.db", 1, "--resume --set budget.epochs=2");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  close_to_one_process("resumed.db");
+}
+
+// OFA and ViT-ResNAS train their supernets on both processes (their one-step equality with one
+// process is in test_data_parallel.cpp; over many steps rounding grows in these tiny networks), then
+// process 0 measures and searches alone: the run finishes with every stage stored.
+TEST_F(ClusterSearch, OfaAndVitResNasTrainOnTwoProcessesAndFinish) {
+  const std::string ofa = "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}\n"
+                          "strategy:\n  name: ofa\n  checkpoint: CHECKPOINT\n"
+                          "  dataset: {name: synthetic, shape: [1, 16, 16], classes: 4, train: 256, val: 64, test: 64, noise: 0.5}\n"
+                          "  supernet_training: {epochs: [1, 1, 1, 1, 1, 1], steps_per_epoch: 3, batch_size: 16}\n"
+                          "  bn_calibration: {images: 64, batch_size: 32}\n  predictor: {samples: 12, epochs: 30}\n"
+                          "  constraint: {flops: 1e9}\n  evolution: {population: 10, generations: 3}\n  remeasure: 2\n";
+  const std::string vit = "seed: 1\nparallel: {threads_per_worker: 1}\nspace: {name: vit_resnas, preset: tiny, width_divisor: 8, classes: 4}\n"
+                          "strategy:\n  name: vit_resnas\n  checkpoint: CHECKPOINT\n"
+                          "  dataset: {name: synthetic, shape: [1, 56, 56], classes: 4, train: 64, val: 32, test: 32, noise: 0.5}\n"
+                          "  supernet_training: {epochs: 2, warmup_width_epochs: 1, steps_per_epoch: 2, batch_size: 16, examples_per_arch: 4}\n"
+                          "  constraint: {macs: 1.13e7}\n"
+                          "  evolution: {initial_population: 6, iterations: 2, parents: 3, mutations: 3, crossovers: 3}\n  remeasure: 2\n";
+  for (const auto& [name, yaml] : {std::pair{std::string("ofa"), ofa}, std::pair{std::string("vit"), vit}}) {
+    SCOPED_TRACE(name);
+    std::string text = yaml;
+    text.replace(text.find("CHECKPOINT"), 10, path(name + ".pt"));
+    const std::string config = write(name + ".yaml", text);
+    const CliOutput two = shell(kMpirun + "2 " + NASCENT_BINARY + " search " + config + " --db " + path(name + "-two.db"));
+    ASSERT_EQ(two.status, 0) << two.out;
+    EXPECT_NE(two.out.find("trains data-parallel over 2 processes"), std::string::npos) << two.out;
+    EXPECT_TRUE(std::filesystem::exists(path(name + ".pt"))) << "process 0 saves the trained supernet";
+    std::filesystem::remove(path(name + ".pt"));
+    ASSERT_EQ(search(config, name + "-one.db", 1).status, 0);
+    ResultStore one(path(name + "-one.db"), ResultStore::Mode::ReadOnly), other(path(name + "-two.db"), ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(other.latest_run()->status, "finished");
+    EXPECT_EQ(other.evaluations(1).size(), one.evaluations(1).size());
+    const auto loss_one = one.curves(1, "supernet.train_loss"), loss_two = other.curves(1, "supernet.train_loss");
+    ASSERT_EQ(loss_two.size(), loss_one.size());
+    ASSERT_FALSE(loss_one.empty());
+    EXPECT_NEAR(loss_two[0].value, loss_one[0].value, 1e-2 * loss_one[0].value);
+  }
 }
 
 TEST(ResumeWithoutRun, StartsTheRunAndSaysSo) {
