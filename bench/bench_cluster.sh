@@ -3,7 +3,7 @@
 # NB201 table, and training samples per second of a search that trains its candidates, in one
 # process and under mpirun with 2 and 3 processes (1 and 2 evaluating; process 0 runs the search);
 # then seconds per step of a data-parallel DARTS search (every process trains on its share of each
-# batch) in one process and under mpirun with 2, one LibTorch thread per process.
+# batch) in one process and under mpirun with 2.
 #   bench/bench_cluster.sh [build=build] [nb201.csv=../shared/data/nas-bench-201/nb201.csv]
 set -euo pipefail
 build="${1:-build}"
@@ -57,6 +57,7 @@ for processes in 1 2 3; do
 done
 
 darts_steps=20
+darts_config() {  # $1: LibTorch threads per process
 cat > "$dir/darts.yaml" <<YAML
 seed: 1
 space: {name: nb201}
@@ -67,15 +68,20 @@ strategy:
   batch_size: 64
   supernet: {channels: 8, cells_per_stage: 1}
   dataset: {name: fashion-mnist, path: /usr/share/datasets/fashion-mnist, val_size: 256, train_subset: 2560, test_subset: 1}
-parallel: {threads_per_worker: 1}
+parallel: {threads_per_worker: $1}
 YAML
-for processes in 1 2; do
+}
+# One process with one thread, two processes with one thread each, and one process with two threads
+# (the same cores as two processes, shared by LibTorch's own threads).
+for setting in 1:1 2:1 1:2; do
+  processes=${setting%:*}; threads=${setting#*:}
+  darts_config "$threads"
   launch=()
   [ "$processes" -gt 1 ] && launch=($mpirun "$processes")
   rm -f "$dir"/*.db
   "${launch[@]}" "$build/nascent" search "$dir/darts.yaml" --db "$dir/darts.db" --quiet > /dev/null
   # The epoch's own time (its steps and the alpha split's scoring), without start-up and data loading.
   seconds=$("$build/nascent" results export --db "$dir/darts.db" --stage all --format csv | awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "seconds") c = i } NR == 2 { print $c }')
-  printf "darts (order 1, batch 64, NB201 supernet C=8 N=1, Fashion-MNIST), %d process(es): %d steps in %.2f s = %.3f s/step\n" "$processes" "$darts_steps" "$seconds" \
-    "$(awk -v t="$seconds" -v n="$darts_steps" 'BEGIN { print t / n }')"
+  printf "darts (order 1, batch 64, NB201 supernet C=8 N=1, Fashion-MNIST), %d process(es) x %d thread(s): %d steps in %.2f s = %.3f s/step\n" \
+    "$processes" "$threads" "$darts_steps" "$seconds" "$(awk -v t="$seconds" -v n="$darts_steps" 'BEGIN { print t / n }')"
 done
