@@ -33,9 +33,9 @@ const std::vector<std::int64_t> kReducedDims{0, 2, 3};
 
 // BatchNorm's forward with the whole batch's statistics (computed outside, without gradient), and
 // its backward in closed form: the input's gradient needs the whole batch's sums of the incoming
-// gradient (and of it times the normalised input), which are summed over the members here. The
-// closed form with double sums keeps the rounding of LibTorch's own BatchNorm; differentiating
-// the statistics' formula instead loses digits where the loss barely depends on a layer's scale.
+// gradient and of it times the normalised input, summed over the members in one collective (as
+// the forward's statistics are), with double sums as LibTorch's CPU BatchNorm accumulates them.
+// Differentiating the statistics' formula instead would take two collectives each way.
 struct SynchronisedNormFunction : public torch::autograd::Function<SynchronisedNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, const torch::Tensor& mean, const torch::Tensor& invstd, const torch::Tensor& count,

@@ -392,10 +392,6 @@ class StopWatcher {
   std::thread thread_;
 };
 
-}  // namespace
-
-namespace {
-
 // --device cuda spreads processes over the visible GPUs and --device cuda:0,2 over those listed:
 // the device of the `index`-th process that computes.
 std::string device_of_process(const std::string& spec, int index) {
@@ -520,7 +516,7 @@ SearchSummary run_search(const SearchOptions& options) {
       if (!options.quiet)
         std::fprintf(stderr, "nascent: %s trains data-parallel over %d processes (each batch split between them)\n", name.c_str(), cluster::size());
     } else if (!options.quiet) {
-      std::fprintf(stderr, "nascent: %s trains one supernet in process 0; the other %d processes wait (data-parallel training is built for darts and rarts only)\n",
+      std::fprintf(stderr, "nascent: %s trains one supernet in process 0; the other %d processes wait (it does not train data-parallel)\n",
                    name.c_str(), cluster::size() - 1);
     }
   }
