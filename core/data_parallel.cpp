@@ -103,6 +103,17 @@ void sum_gradients(std::vector<torch::Tensor>& grads, DataParallel& group) {
   }
 }
 
+double sum_step(torch::nn::Module& module, double loss, DataParallel& group) {
+  std::vector<torch::Tensor> with_gradients, gradients;
+  for (const torch::Tensor& p : module.parameters())
+    if (p.grad().defined()) with_gradients.push_back(p), gradients.push_back(p.grad());
+  sum_gradients(gradients, group);
+  for (std::size_t i = 0; i < gradients.size(); ++i) with_gradients[i].mutable_grad().copy_(gradients[i]);
+  torch::Tensor summed = torch::tensor({loss}, torch::kDouble);
+  group.sum(summed);
+  return summed.item<double>();
+}
+
 DataParallelScope::DataParallelScope(DataParallel* group) : previous_(t_active_group) { t_active_group = group; }
 DataParallelScope::~DataParallelScope() { t_active_group = previous_; }
 DataParallel* active_data_parallel() { return t_active_group; }

@@ -40,6 +40,11 @@ std::pair<std::int64_t, std::int64_t> share_of_batch(std::int64_t n, const DataP
 // Sums a list of gradients over the group with one collective (they are packed into one buffer).
 void sum_gradients(std::vector<torch::Tensor>& grads, DataParallel& group);
 
+// After a data-parallel step's backward: sums the gradients `module`'s parameters hold (those
+// without one are the same on every member) and returns `loss`, this share's part of the step's
+// loss, summed over the group.
+double sum_step(torch::nn::Module& module, double loss, DataParallel& group);
+
 // While a scope lives, BatchNorm layers in training mode that go through probe_norm (every
 // built-in cell network's do) normalise with the statistics of the whole batch, over the group.
 class DataParallelScope {

@@ -244,16 +244,7 @@ std::vector<OfaEpochRecord> train_ofa_supernet(
           loss.backward();
           step_loss += loss.item<double>();
         }
-        if (group) {
-          std::vector<torch::Tensor> with_gradients, gradients;
-          for (const torch::Tensor& p : supernet.parameters())
-            if (p.grad().defined()) with_gradients.push_back(p), gradients.push_back(p.grad());
-          sum_gradients(gradients, *group);
-          for (std::size_t i = 0; i < gradients.size(); ++i) with_gradients[i].mutable_grad().copy_(gradients[i]);
-          torch::Tensor summed = torch::tensor({step_loss}, torch::kDouble);
-          group->sum(summed);
-          step_loss = summed.item<double>();
-        }
+        if (group) step_loss = sum_step(supernet, step_loss, *group);
         optimizer.step();
         step_loss /= phase.subnets_per_step;
         if (!std::isfinite(step_loss)) throw Error("OFA supernet training diverged (non-finite loss) in phase " + phase.name);

@@ -503,16 +503,7 @@ std::vector<VitEpochRecord> train_vit_supernet(VitResNet& supernet, const VitSpa
       optimizer.zero_grad();
       loss.backward();
       double value = loss.item<double>();
-      if (group) {
-        std::vector<torch::Tensor> with_gradients, gradients;
-        for (const torch::Tensor& p : supernet.parameters())
-          if (p.grad().defined()) with_gradients.push_back(p), gradients.push_back(p.grad());
-        sum_gradients(gradients, *group);
-        for (std::size_t i = 0; i < gradients.size(); ++i) with_gradients[i].mutable_grad().copy_(gradients[i]);
-        torch::Tensor summed = torch::tensor({value}, torch::kDouble);
-        group->sum(summed);
-        value = summed.item<double>();
-      }
+      if (group) value = sum_step(supernet, value, *group);
       optimizer.step();
       if (!std::isfinite(value)) throw Error("supernet training diverged (non-finite loss) at epoch " + std::to_string(epoch + 1));
       loss_sum += value;

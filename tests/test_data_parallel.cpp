@@ -237,6 +237,23 @@ struct StopAfterOneStep {};
 // One training step of every phase against one process: training is chaotic over many steps
 // (float rounding differs between two exact computations and grows), so each phase's first step
 // is compared, starting from the state one process had reached at the phase's start.
+// Runs `train(stop)`, whose step callback calls stop(loss), until its first step, and returns that
+// step's loss and `module`'s state after it.
+template <typename Train>
+OneStep first_step(torch::nn::Module& module, const Train& train) {
+  OneStep step;
+  try {
+    train([&](double loss) {
+      step.loss = loss;
+      throw StopAfterOneStep{};
+    });
+    ADD_FAILURE() << "no step";
+  } catch (const StopAfterOneStep&) {
+  }
+  step.state = state_of(module);
+  return step;
+}
+
 // The weights may differ by `update_tolerance`: where several BatchNorm layers follow each other,
 // the gradient's rounding is of relative order 1e-4 even within one process (two exact
 // formulas for BatchNorm's backward differ that much), and an optimiser step scales it; a member
@@ -285,17 +302,10 @@ TEST(DataParallel, OfaProgressiveShrinkingStepsOnTwoMembersEqualOneProcess) {
   // SGD at lr 0.05: gradients 1e-3 apart move weights 5e-5 apart.
   expect_every_first_step_equal(starts, 1e-4, [&](const std::optional<std::string>& start, DataParallel* group) {
     auto supernet = supernet_at();
-    OneStep step;
-    try {
-      train_ofa_supernet(*supernet, spec, train, options, 11, [&](const OfaEpochRecord&, std::int64_t, std::int64_t, double loss) {
-        step.loss = loss;
-        throw StopAfterOneStep{};
-      }, TrainingCheckpoints{nullptr, start}, group);
-      ADD_FAILURE() << "no step";
-    } catch (const StopAfterOneStep&) {
-    }
-    step.state = state_of(*supernet);
-    return step;
+    return first_step(*supernet, [&](const auto& stop) {
+      train_ofa_supernet(*supernet, spec, train, options, 11, [&](const OfaEpochRecord&, std::int64_t, std::int64_t, double loss) { stop(loss); },
+                         TrainingCheckpoints{nullptr, start}, group);
+    });
   });
 }
 
@@ -328,17 +338,10 @@ TEST(DataParallel, VitResNasSupernetStepsOnTwoMembersEqualOneProcess) {
   // may move by a fraction of the learning rate (0.02 x 16 / 512) on rounding alone.
   expect_every_first_step_equal(starts, 2e-4, [&](const std::optional<std::string>& start, DataParallel* group) {
     auto supernet = supernet_at();
-    OneStep step;
-    try {
-      train_vit_supernet(*supernet, spec, train, options, 9, [&](int, std::int64_t, std::int64_t, double loss) {
-        step.loss = loss;
-        throw StopAfterOneStep{};
-      }, TrainingCheckpoints{nullptr, start}, group);
-      ADD_FAILURE() << "no step";
-    } catch (const StopAfterOneStep&) {
-    }
-    step.state = state_of(*supernet);
-    return step;
+    return first_step(*supernet, [&](const auto& stop) {
+      train_vit_supernet(*supernet, spec, train, options, 9, [&](int, std::int64_t, std::int64_t, double loss) { stop(loss); },
+                         TrainingCheckpoints{nullptr, start}, group);
+    });
   });
 }
 
