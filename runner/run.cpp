@@ -281,6 +281,22 @@ void read_parallel(const Config& config, const Method& method, RunContext& conte
   if (context.threads < 1) throw Error("config: parallel.threads_per_worker must be at least 1");
 }
 
+// What every process of a run reads from its options and config alike: seed, paths, budget,
+// objectives, constraints and parallelism.
+void read_run_settings(RunContext& context, const SearchOptions& options, const Method& method, const std::string& name) {
+  const Config& config = options.config;
+  context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
+  context.config_dir = options.config_dir;
+  context.config = &config;
+  // A training run's budget is its epochs; a search config's budget belongs to its search.
+  if (!options.train_only) context.budget = read_budget(config, method, name);
+  context.objective = read_objective(config, method.default_metric(config));
+  context.objectives = read_objectives(config, context.objective);
+  context.objective = context.objectives.front();
+  context.constraints = read_constraints(config);
+  if (!options.train_only) read_parallel(config, method, context);
+}
+
 }  // namespace
 
 std::unique_ptr<SearchSpace> make_run_space(const Config& config, const std::string& config_dir) {
@@ -430,17 +446,9 @@ class ReplicaContext final : public RunContext {
 void train_as_replica(const SearchOptions& options, Method& method, const std::string& name, const SearchSpace& space) {
   const Config& config = options.config;
   ReplicaContext context;
-  context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
   context.device_override = device_of_process(options.device.value_or(""), cluster::rank());
-  context.config_dir = options.config_dir;
   context.quiet = true;
-  context.config = &config;
-  context.budget = read_budget(config, method, name);
-  context.objective = read_objective(config, method.default_metric(config));
-  context.objectives = read_objectives(config, context.objective);
-  context.objective = context.objectives.front();
-  context.constraints = read_constraints(config);
-  read_parallel(config, method, context);
+  read_run_settings(context, options, method, name);
   context.space = &space;
   const std::unique_ptr<DataParallel> group = data_parallel_over_processes();
   context.data_parallel = group.get();
@@ -484,7 +492,6 @@ SearchSummary run_search(const SearchOptions& options) {
     check_sections(config, *method, name);
   }
   StoreContext context;
-  context.seed = options.seed ? *options.seed : config.get<unsigned long>("seed", 0);
   context.device_override = options.device.value_or("");
   if (context.device_override.rfind("cuda:", 0) == 0 && context.device_override.find(',') != std::string::npos) {
     // A list names the GPUs mpirun's evaluating processes spread over; process 0's own checks use the first.
@@ -492,16 +499,8 @@ SearchSummary run_search(const SearchOptions& options) {
       throw Error("--device " + context.device_override + ": a list of devices is for mpirun's processes; one process uses one (cuda or cuda:N)");
     context.device_override.resize(context.device_override.find(','));
   }
-  context.config_dir = options.config_dir;
   context.quiet = options.quiet;
-  context.config = &config;
-  // A training run's budget is its epochs; a search config's budget belongs to its search.
-  if (!options.train_only) context.budget = read_budget(config, *method, name);
-  context.objective = read_objective(config, method->default_metric(config));
-  context.objectives = read_objectives(config, context.objective);
-  context.objective = context.objectives.front();
-  context.constraints = read_constraints(config);
-  if (!options.train_only) read_parallel(config, *method, context);
+  read_run_settings(context, options, *method, name);
   std::unique_ptr<DataParallel> data_parallel;
   if (cluster::size() > 1 && !options.train_only) {
     // Process 0 keeps one job in flight per other process; `parallel.batch`, not the process count,

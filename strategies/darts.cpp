@@ -171,8 +171,7 @@ double DifferentiableSearch::darts_step(const Batch& train, const Batch& val, do
                                          momentum_buffers(*w_optimizer_, *w_net_), options_.hessian_radius);
   } else {
     // Only alpha's gradient: LibTorch then skips the weight gradients of every layer.
-    alpha_grads = group_ ? batch_gradients(batch_loss(w_net_->forward(val.x), val), alphas_)
-                         : torch::autograd::grad({cross_entropy(w_net_->forward(val.x), val.y)}, alphas_);
+    alpha_grads = batch_gradients(batch_loss(w_net_->forward(val.x), val), alphas_);
   }
   for (std::size_t a = 0; a < alphas_.size(); ++a) alphas_[a].mutable_grad() = alpha_grads[a].detach().clone();
   alpha_optimizer_->step();
