@@ -203,6 +203,20 @@ TEST_F(ClusterSearch, DartsOnTwoProcessesEqualsOneProcess) {
   close_to_one_process("resumed.db");
 }
 
+// A batch that cannot be split over the processes is a one-line config error before any run is
+// recorded.
+TEST_F(ClusterSearch, ABatchSmallerThanTheProcessesIsOneLine) {
+  const std::string data = "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 96, val: 32, test: 32}";
+  const std::string config = write("darts.yaml", "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\n"
+                                                 "strategy: {name: darts, epochs: 1, batch_size: 2, steps_per_epoch: 1, "
+                                                 "supernet: {channels: 4, cells_per_stage: 1}, dataset: " + data + "}\n");
+  const CliOutput three = shell(kMpirun + "3 " + NASCENT_BINARY + " search " + config + " --db " + path("run.db"));
+  EXPECT_NE(three.status, 0);
+  EXPECT_NE(three.out.find("batch_size: 2 cannot be split over 3 processes"), std::string::npos) << three.out;
+  EXPECT_TRUE(!std::filesystem::exists(path("run.db")) || !ResultStore(path("run.db"), ResultStore::Mode::ReadOnly).latest_run())
+      << "no run is recorded";
+}
+
 // OFA and ViT-ResNAS train their supernets on both processes (their one-step equality with one
 // process is in test_data_parallel.cpp; over many steps rounding grows in these tiny networks), then
 // process 0 measures and searches alone: the run finishes with every stage stored.
