@@ -9,6 +9,7 @@
 //                 [first_seed=0] [budget=200] [at=50] [strategies=boshnas,random,evolution]
 //                 [threads=2] [patience=0] [population=20] [sample=5] [npn_lr=<default>]
 //                 [targets=standardised|relative] [acquisition_search=library|gobi] [aleatoric=1]
+//                 [boshnas=KEY:VALUE,KEY:VALUE] (any other BOSHNAS option, e.g. boshnas=initial:5)
 // patience=0 keeps BOSHNAS querying until the budget (its default stops after 10 optimisation steps
 // without a better score; with patience=10 a seed that stops first counts as not found, and in
 // the curve its best stays where it stopped).
@@ -158,6 +159,21 @@ void summarise(const char* name, const std::vector<std::size_t>& counts, double 
               counts.size(), mean, spread, median, seconds / counts.size());
 }
 
+// "initial:5,diversity_probability:0" as YAML lines.
+std::string more_boshnas_options(const std::string& pairs) {
+  std::string yaml;
+  std::size_t begin = 0;
+  while (begin < pairs.size()) {
+    std::size_t end = pairs.find(',', begin);
+    if (end == std::string::npos) end = pairs.size();
+    std::string pair = pairs.substr(begin, end - begin);
+    if (const std::size_t colon = pair.find(':'); colon != std::string::npos) pair.replace(colon, 1, ": ");
+    yaml += "\n" + pair;
+    begin = end + 1;
+  }
+  return yaml;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,7 +192,8 @@ int main(int argc, char** argv) {
                                       {"patience", "0"},
                                       {"population", "20"},
                                       {"sample", "5"},
-                                      {"npn_lr", std::to_string(Boshnas::Options().surrogate.npn_lr)}});
+                                      {"npn_lr", std::to_string(Boshnas::Options().surrogate.npn_lr)},
+                                      {"boshnas", ""}});
   if (!args) return 2;
   try {
     const std::string path = args->at("bench");
@@ -244,7 +261,7 @@ int main(int argc, char** argv) {
           strategy = make_strategy(Config::parse("name: boshnas\npatience: " + args->at("patience") + "\nnpn_lr: " + args->at("npn_lr") +
                                                  "\ntargets: " + args->at("targets") + "\nacquisition_search: " +
                                                  args->at("acquisition_search") + "\naleatoric: " +
-                                                 (args->at("aleatoric") != "0" ? "true" : "false")),
+                                                 (args->at("aleatoric") != "0" ? "true" : "false") + more_boshnas_options(args->at("boshnas"))),
                                    space);
         } else if (name == "random") {
           strategy = std::make_unique<RandomSearch>(space);

@@ -98,9 +98,7 @@ class DifferentiableMethod final : public Method {
     // The run driver trains the derived cell with the config's final_training steps.
     for (const auto& section : final_training_sections(*context.config))
       evaluator_names_ += (evaluator_names_.empty() ? "" : ",") + section.get<std::string>("name", "train");
-    if (context.data_parallel && settings_.batch_size < context.data_parallel->size())
-      options_.fail("batch_size", std::to_string(settings_.batch_size) + " cannot be split over " +
-                                      std::to_string(context.data_parallel->size()) + " processes");
+    check_batch_splits(options_, "batch_size", settings_.batch_size, context);
     search_ = std::make_unique<DifferentiableSearch>(w_net_, y_net_, data_.train, settings_, context.seed);
     try {
       space.canonical(w_net_->genotype(search_->alphas()));

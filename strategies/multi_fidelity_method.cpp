@@ -27,6 +27,7 @@
 #include "strategies/asha.hpp"
 #include "strategies/hyperband.hpp"
 #include "strategies/method.hpp"
+#include "strategies/regularized_evolution.hpp"
 
 namespace nascent {
 
@@ -40,7 +41,15 @@ OptionTable fidelity_options(Schedule kind) {
       .integer("max_epochs", 9, "epochs of the largest rung: a candidate's whole training (its learning-rate schedule spans them)")
       .at_least(1)
       .number("reduction", 3, "eta: a rung keeps its best 1/reduction, and each rung trains reduction times longer")
-      .at_least(1.01);
+      .at_least(1.01)
+      .text("sampler", "random",
+            "where new candidates come from: random (the papers), or evolution: regularised evolution over each candidate's first "
+            "result (a tournament of `sample` among the latest `population`, its winner mutated), as Optuna pairs a sampler with a pruner")
+      .one_of({"random", "evolution"})
+      .integer("population", 10, "sampler evolution: the latest first results kept; the first `population` candidates are random")
+      .at_least(1)
+      .integer("sample", 3, "sampler evolution: tournament size")
+      .at_least(1);
   if (kind == Schedule::SuccessiveHalving)
     table.integer("candidates", 0, "candidates the bracket starts with (0: reduction^(rungs - 1), so that one reaches the top)").at_least(0);
   return table;
@@ -60,9 +69,14 @@ class MultiFidelitySearch final : public Method {
       : kind_(kind), name_(std::move(name)),
         rungs_(fidelity_rungs(options.get<long long>("min_epochs"), options.get<long long>("max_epochs"), options.get<double>("reduction"))),
         reduction_(options.get<double>("reduction")),
+        evolves_(options.get<std::string>("sampler") == "evolution"),
+        population_(static_cast<std::size_t>(options.get<long long>("population"))),
+        tournament_(static_cast<std::size_t>(options.get<long long>("sample"))),
         candidates_(kind == Schedule::SuccessiveHalving ? static_cast<std::size_t>(options.get<long long>("candidates")) : 0) {
     if (kind_ == Schedule::SuccessiveHalving && candidates_ == 0)
       candidates_ = static_cast<std::size_t>(std::llround(std::pow(reduction_, static_cast<double>(rungs_.size() - 1))));
+    if (evolves_ && tournament_ > population_)
+      options.fail("sample", std::to_string(tournament_) + " is larger than the population (" + std::to_string(population_) + ")");
   }
 
   std::string label() const override { return name_; }
@@ -112,6 +126,7 @@ class MultiFidelitySearch final : public Method {
   MethodResult run(RunContext& context) override {
     Rng rng(context.seed);
     stages_dir_ = context.checkpoint_path + ".stages";
+    if (evolves_) evolution_ = std::make_unique<RegularizedEvolution>(*context.space, RegularizedEvolution::Options{population_, tournament_});
     CandidateSampler sampler = [this, &context](Rng& draw) { return sample(context, draw); };
     std::unique_ptr<FidelitySchedule> schedule;
     if (kind_ == Schedule::Asha) schedule = std::make_unique<Asha>(rungs_, reduction_, sampler);
@@ -232,10 +247,10 @@ class MultiFidelitySearch final : public Method {
   std::string state_path(std::int64_t job) const { return stages_dir_ + "/job-" + std::to_string(job) + ".state"; }
 
   // A new canonical candidate not drawn before whose params and FLOPs meet the constraints; "" when
-  // a thousand draws found none.
+  // a thousand draws found none. The evolution sampler draws each from a fresh tournament.
   std::string sample(const RunContext& context, Rng& rng) {
     for (int tries = 0; tries < 1000; ++tries) {
-      const std::string arch = context.space->canonical(context.space->sample(rng));
+      const std::string arch = context.space->canonical(evolution_ ? evolution_->ask(1, rng).front() : context.space->sample(rng));
       if (!drawn_.insert(arch).second) continue;
       if (!statically_feasible(context, arch)) {
         ++infeasible_;
@@ -313,6 +328,9 @@ class MultiFidelitySearch final : public Method {
     const bool feasible = result.ok && meets_constraints(context.constraints, result.metrics);
     const std::optional<double> fitness = feasible ? fitness_of(result, context.objective) : std::nullopt;
     schedule.tell(slot.job.id, fitness);
+    // Every candidate's first result has the same fidelity under ASHA and successive halving (the
+    // smallest rung); Hyperband's brackets start at different rungs, which this ranking ignores.
+    if (evolution_ && !slot.job.continues) evolution_->tell(slot.job.arch, fitness);
     if (!slot.replayed) {
       ++result_.evaluated_now;
       trained_now_ += static_cast<double>(slot.job.epochs);
@@ -370,6 +388,9 @@ class MultiFidelitySearch final : public Method {
   std::string name_;
   std::vector<std::int64_t> rungs_;
   double reduction_;
+  bool evolves_;
+  std::size_t population_, tournament_;
+  std::unique_ptr<RegularizedEvolution> evolution_;
   std::size_t candidates_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<ClusterEvaluator> remote_;

@@ -100,6 +100,7 @@ class OfaMethod final : public Method {
     task_ = Task{data_.input_shape, data_.num_classes};
     checkpoint_ = options_.get<std::string>("checkpoint");
     read_training(spec);
+    check_batch_splits(options_.nested("supernet_training"), "batch_size", training_.batch_size, context);
     const Options constraint = options_.nested("constraint");
     const bool own = constraint.given("latency_ms") || constraint.given("flops");
     if (const auto bound = run_constraint(context, "ofa", {"flops", "latency_ms"}, own)) {

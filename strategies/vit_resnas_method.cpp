@@ -80,6 +80,7 @@ class VitResNasMethod final : public Method {
     vit_tokens_per_side(task_.input_shape[1], spec.stages.size());
     checkpoint_ = options_.get<std::string>("checkpoint");
     read_settings();
+    check_batch_splits(options_.nested("supernet_training"), "batch_size", training_.batch_size, context);
     const Options constraint = options_.nested("constraint");
     const auto bound = run_constraint(context, "vit_resnas", {"macs"}, constraint.given("macs"));
     if (!bound && !constraint.given("macs"))

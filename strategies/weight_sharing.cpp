@@ -116,6 +116,11 @@ void check_stop_together(const RunContext& context) {
   if (!status.empty()) throw RunStopped{status};
 }
 
+void check_batch_splits(const Options& section, const std::string& name, std::int64_t batch_size, const RunContext& context) {
+  if (context.data_parallel && batch_size < context.data_parallel->size())
+    section.fail(name, std::to_string(batch_size) + " cannot be split over " + std::to_string(context.data_parallel->size()) + " processes");
+}
+
 std::optional<std::string> resume_state_together(const RunContext& context, const std::optional<std::string>& mine) {
   if (!context.data_parallel) return mine;
   const std::string first = context.data_parallel->broadcast(mine ? "1" + *mine : std::string("0"));

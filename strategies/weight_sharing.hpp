@@ -35,6 +35,9 @@ std::optional<std::string> read_training_checkpoint(const std::string& path, tor
 // process at the same step; and the resume state process 0 read, on every process.
 void check_stop_together(const RunContext& context);
 std::optional<std::string> resume_state_together(const RunContext& context, const std::optional<std::string>& mine);
+// A data-parallel batch gives every process at least one row: `batch_size` (the option `name` of
+// `section`) below the process count is a one-line config error.
+void check_batch_splits(const Options& section, const std::string& name, std::int64_t batch_size, const RunContext& context);
 
 // The method's device: --device, else its `device` option; checked.
 std::string method_device(const Options& options, const RunContext& context);

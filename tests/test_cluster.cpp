@@ -206,15 +206,25 @@ TEST_F(ClusterSearch, DartsOnTwoProcessesEqualsOneProcess) {
 // A batch that cannot be split over the processes is a one-line config error before any run is
 // recorded.
 TEST_F(ClusterSearch, ABatchSmallerThanTheProcessesIsOneLine) {
-  const std::string data = "{name: synthetic, shape: [1, 8, 8], classes: 4, train: 96, val: 32, test: 32}";
-  const std::string config = write("darts.yaml", "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\n"
-                                                 "strategy: {name: darts, epochs: 1, batch_size: 2, steps_per_epoch: 1, "
-                                                 "supernet: {channels: 4, cells_per_stage: 1}, dataset: " + data + "}\n");
-  const CliOutput three = shell(kMpirun + "3 " + NASCENT_BINARY + " search " + config + " --db " + path("run.db"));
-  EXPECT_NE(three.status, 0);
-  EXPECT_NE(three.out.find("batch_size: 2 cannot be split over 3 processes"), std::string::npos) << three.out;
-  EXPECT_TRUE(!std::filesystem::exists(path("run.db")) || !ResultStore(path("run.db"), ResultStore::Mode::ReadOnly).latest_run())
-      << "no run is recorded";
+  const std::string darts = "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: nb201}\n"
+                            "strategy: {name: darts, epochs: 1, batch_size: 2, steps_per_epoch: 1, supernet: {channels: 4, cells_per_stage: 1}, "
+                            "dataset: {name: synthetic, shape: [1, 8, 8], classes: 4, train: 96, val: 32, test: 32}}\n";
+  const std::string ofa = "seed: 3\nparallel: {threads_per_worker: 1}\nspace: {name: ofa_mbv3, width_mult: 0.25, resolutions: [12, 16]}\n"
+                          "strategy: {name: ofa, checkpoint: " + path("ofa.pt") + ", "
+                          "dataset: {name: synthetic, shape: [1, 16, 16], classes: 4, train: 64, val: 32, test: 32}, "
+                          "supernet_training: {batch_size: 2, steps_per_epoch: 1}}\n";
+  const std::string vit = "seed: 1\nparallel: {threads_per_worker: 1}\nspace: {name: vit_resnas, preset: tiny, width_divisor: 8, classes: 4}\n"
+                          "strategy: {name: vit_resnas, checkpoint: " + path("vit.pt") + ", "
+                          "dataset: {name: synthetic, shape: [1, 56, 56], classes: 4, train: 32, val: 16, test: 16}, "
+                          "supernet_training: {batch_size: 2, steps_per_epoch: 1}}\n";
+  for (const auto& [name, yaml] : {std::pair{std::string("darts"), darts}, std::pair{std::string("ofa"), ofa}, std::pair{std::string("vit"), vit}}) {
+    SCOPED_TRACE(name);
+    const std::string db = path(name + ".db");
+    const CliOutput three = shell(kMpirun + "3 " + NASCENT_BINARY + " search " + write(name + ".yaml", yaml) + " --db " + db);
+    EXPECT_NE(three.status, 0);
+    EXPECT_NE(three.out.find("batch_size: 2 cannot be split over 3 processes"), std::string::npos) << three.out;
+    EXPECT_TRUE(!std::filesystem::exists(db) || !ResultStore(db, ResultStore::Mode::ReadOnly).latest_run()) << "no run is recorded";
+  }
 }
 
 // OFA and ViT-ResNAS train their supernets on both processes (their one-step equality with one

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -260,6 +261,45 @@ TEST_F(MultiFidelitySearch, KilledAshaRunResumesToTheUninterruptedResult) {
   EXPECT_EQ(stored(db()), stored(db("reference.db")));
 }
 
+// The evolution sampler: after the first `population` candidates, each new candidate is one
+// mutation (one NB201 edge's operation) away from a candidate drawn before it, which random draws
+// from 15,625 cells almost never are; and the run stays the same for a seed however many workers train.
+TEST_F(MultiFidelitySearch, TheEvolutionSamplerMutatesEarlierCandidates) {
+  const std::string file = config();
+  const std::string sets = " --quiet --set strategy.sampler=evolution --set strategy.population=4 --set strategy.sample=2";
+  ASSERT_EQ(run_cli("search " + file + " --db " + db("two.db") + sets).status, 0);
+  ASSERT_EQ(run_cli("search " + file + " --db " + db("one.db") + sets + " --set parallel.workers=1").status, 0);
+  const nlohmann::json all = stored(db("two.db"));
+  EXPECT_EQ(all, stored(db("one.db")));
+  const auto operations = [](const std::string& arch) {
+    std::vector<std::string> ops;
+    std::size_t begin = 0;
+    while ((begin = arch.find('|', begin)) != std::string::npos) {
+      const std::size_t end = arch.find('|', begin + 1);
+      if (end == std::string::npos) break;
+      if (const std::string token = arch.substr(begin + 1, end - begin - 1); token.find('~') != std::string::npos) ops.push_back(token);
+      begin = end;
+    }
+    return ops;
+  };
+  std::vector<std::vector<std::string>> drawn;
+  for (const auto& e : all) {
+    if (e["metrics"]["rung"].get<double>() != 0) continue;
+    const std::vector<std::string> ops = operations(e["arch"]);
+    ASSERT_EQ(ops.size(), 6u) << e["arch"];
+    if (drawn.size() >= 4) {
+      const bool one_edit = std::any_of(drawn.begin(), drawn.end(), [&](const std::vector<std::string>& earlier) {
+        int differ = 0;
+        for (std::size_t i = 0; i < ops.size(); ++i) differ += ops[i] != earlier[i];
+        return differ == 1;
+      });
+      EXPECT_TRUE(one_edit) << e["arch"] << " is no mutation of an earlier candidate";
+    }
+    drawn.push_back(ops);
+  }
+  EXPECT_GT(drawn.size(), 8u) << "the budget leaves room for mutated candidates";
+}
+
 TEST_F(MultiFidelitySearch, HyperbandAndSuccessiveHalvingEndWithTheirBrackets) {
   const CliOutput sh = run_cli("search " + config() + " --db " + db("sh.db") + " --set strategy.name=successive_halving --set budget.epochs=1000");
   ASSERT_EQ(sh.status, 0) << sh.out;
@@ -296,6 +336,8 @@ TEST_F(MultiFidelitySearch, BadConfigsAreOneLineBeforeAnythingTrains) {
   refused("--set evaluator.steps=5", "evaluator.steps: asha counts training in epochs");
   refused("--set objective.metric=accuracy", "objective.metric 'accuracy' is not reported by the evaluator");
   refused("--set strategy.candidates=4", "candidates");
+  refused("--set strategy.sampler=evolution --set strategy.population=2 --set strategy.sample=3", "strategy.sample: 3 is larger than the population (2)");
+  refused("--set strategy.sampler=bayes", "strategy.sampler");
 }
 
 }  // namespace
