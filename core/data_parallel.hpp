@@ -60,7 +60,8 @@ class DataParallelScope {
 DataParallel* active_data_parallel();
 
 // BatchNorm in training mode with the mean and (biased) variance of the whole batch over the
-// group, from double sums of x and x² (one collective each way); the running statistics are updated as one process's would be.
+// group, from double sums of x and x² (one collective each way); the running statistics are
+// updated as one process's would be.
 torch::Tensor synchronised_batch_norm(torch::nn::BatchNorm2d& norm, const torch::Tensor& x, DataParallel& group);
 // The functional form, for networks that normalise with sliced parameters (Once-for-All): `weight`
 // and `bias` may be undefined (no affine transform), and so may the running statistics, which are

@@ -444,7 +444,6 @@ class ReplicaContext final : public RunContext {
 };
 
 void train_as_replica(const SearchOptions& options, Method& method, const std::string& name, const SearchSpace& space) {
-  const Config& config = options.config;
   ReplicaContext context;
   context.device_override = device_of_process(options.device.value_or(""), cluster::rank());
   context.quiet = true;

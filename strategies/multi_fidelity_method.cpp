@@ -69,14 +69,18 @@ class MultiFidelitySearch final : public Method {
       : kind_(kind), name_(std::move(name)),
         rungs_(fidelity_rungs(options.get<long long>("min_epochs"), options.get<long long>("max_epochs"), options.get<double>("reduction"))),
         reduction_(options.get<double>("reduction")),
-        evolves_(options.get<std::string>("sampler") == "evolution"),
-        population_(static_cast<std::size_t>(options.get<long long>("population"))),
-        tournament_(static_cast<std::size_t>(options.get<long long>("sample"))),
         candidates_(kind == Schedule::SuccessiveHalving ? static_cast<std::size_t>(options.get<long long>("candidates")) : 0) {
     if (kind_ == Schedule::SuccessiveHalving && candidates_ == 0)
       candidates_ = static_cast<std::size_t>(std::llround(std::pow(reduction_, static_cast<double>(rungs_.size() - 1))));
-    if (evolves_ && tournament_ > population_)
-      options.fail("sample", std::to_string(tournament_) + " is larger than the population (" + std::to_string(population_) + ")");
+    if (options.get<std::string>("sampler") == "evolution") {
+      evolution_options_.emplace();
+      evolution_options_->population = static_cast<std::size_t>(options.get<long long>("population"));
+      evolution_options_->sample = static_cast<std::size_t>(options.get<long long>("sample"));
+      // Checked here rather than when the evolution is built in run(): before the run is recorded.
+      if (evolution_options_->sample > evolution_options_->population)
+        options.fail("sample", std::to_string(evolution_options_->sample) + " is larger than the population (" +
+                                   std::to_string(evolution_options_->population) + ")");
+    }
   }
 
   std::string label() const override { return name_; }
@@ -126,7 +130,7 @@ class MultiFidelitySearch final : public Method {
   MethodResult run(RunContext& context) override {
     Rng rng(context.seed);
     stages_dir_ = context.checkpoint_path + ".stages";
-    if (evolves_) evolution_ = std::make_unique<RegularizedEvolution>(*context.space, RegularizedEvolution::Options{population_, tournament_});
+    if (evolution_options_) evolution_ = std::make_unique<RegularizedEvolution>(*context.space, *evolution_options_);
     CandidateSampler sampler = [this, &context](Rng& draw) { return sample(context, draw); };
     std::unique_ptr<FidelitySchedule> schedule;
     if (kind_ == Schedule::Asha) schedule = std::make_unique<Asha>(rungs_, reduction_, sampler);
@@ -388,8 +392,7 @@ class MultiFidelitySearch final : public Method {
   std::string name_;
   std::vector<std::int64_t> rungs_;
   double reduction_;
-  bool evolves_;
-  std::size_t population_, tournament_;
+  std::optional<RegularizedEvolution::Options> evolution_options_;  // sampler: evolution
   std::unique_ptr<RegularizedEvolution> evolution_;
   std::size_t candidates_;
   std::unique_ptr<Evaluator> evaluator_;

@@ -234,9 +234,6 @@ struct OneStep {
 };
 struct StopAfterOneStep {};
 
-// One training step of every phase against one process: training is chaotic over many steps
-// (float rounding differs between two exact computations and grows), so each phase's first step
-// is compared, starting from the state one process had reached at the phase's start.
 // Runs `train(stop)`, whose step callback calls stop(loss), until its first step, and returns that
 // step's loss and `module`'s state after it.
 template <typename Train>
@@ -254,6 +251,9 @@ OneStep first_step(torch::nn::Module& module, const Train& train) {
   return step;
 }
 
+// One training step of every phase against one process: training is chaotic over many steps
+// (float rounding differs between two exact computations and grows), so each phase's first step
+// is compared, starting from the state one process had reached at the phase's start.
 // The weights may differ by `update_tolerance`: where several BatchNorm layers follow each other,
 // the gradient's rounding is of relative order 1e-4 even within one process (two exact
 // formulas for BatchNorm's backward differ that much), and an optimiser step scales it; a member
