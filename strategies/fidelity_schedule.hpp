@@ -41,6 +41,9 @@ class FidelitySchedule {
   virtual void tell(std::int64_t job, std::optional<double> fitness) = 0;
   // No job will ever be scheduled again.
   virtual bool finished() const = 0;
+  // The epochs an epoch budget leaves for jobs not scheduled yet, told before each next() (nothing
+  // without an epoch budget). A schedule may spend the last of them differently.
+  virtual void set_epochs_left(std::optional<double> /*epochs*/) {}
 };
 
 // The rungs' epochs: the largest is max_epochs, each below it `reduction` times smaller (rounded),

@@ -73,8 +73,8 @@ void SuccessiveHalving::complete_rung() {
   if (promotions_.empty()) finished_ = true;
 }
 
-Hyperband::Hyperband(std::vector<std::int64_t> rungs, double reduction, CandidateSampler sampler)
-    : rungs_(std::move(rungs)), reduction_(reduction), sampler_(std::move(sampler)) {
+Hyperband::Hyperband(std::vector<std::int64_t> rungs, double reduction, CandidateSampler sampler, std::size_t passes)
+    : rungs_(std::move(rungs)), reduction_(reduction), sampler_(std::move(sampler)), passes_(passes) {
   const std::size_t s_max = rungs_.size() - 1;
   for (std::size_t s = s_max + 1; s-- > 0;)
     sizes_.push_back(static_cast<std::size_t>(
@@ -86,9 +86,10 @@ std::optional<FidelityJob> Hyperband::next(Rng& rng) {
   // every open one is waiting.
   for (std::size_t b = 0;; ++b) {
     if (b == open_.size()) {
-      if (open_.size() == sizes_.size()) return std::nullopt;
+      if (exhausted_) return std::nullopt;
+      if (passes_ > 0 && open_.size() == sizes_.size() * passes_) return std::nullopt;
       // Bracket i (s = s_max - i in the paper) starts at rung i.
-      const std::size_t first = open_.size();
+      const std::size_t first = open_.size() % sizes_.size();
       open_.push_back(std::make_unique<SuccessiveHalving>(rungs_, first, sizes_[first], reduction_, sampler_));
     }
     if (open_[b]->finished()) continue;
@@ -96,6 +97,11 @@ std::optional<FidelityJob> Hyperband::next(Rng& rng) {
       ++next_id_;
       owner_.push_back(b);
       return job;
+    }
+    if (b + 1 == open_.size() && open_[b]->finished()) {
+      // A bracket that ended before its first job: the space has no new candidates left.
+      exhausted_ = true;
+      return std::nullopt;
     }
   }
 }
@@ -106,7 +112,7 @@ void Hyperband::tell(std::int64_t job, std::optional<double> fitness) {
 }
 
 bool Hyperband::finished() const {
-  if (open_.size() < sizes_.size()) return false;
+  if (!exhausted_ && (passes_ == 0 || open_.size() < sizes_.size() * passes_)) return false;
   return std::all_of(open_.begin(), open_.end(), [](const auto& bracket) { return bracket->finished(); });
 }
 

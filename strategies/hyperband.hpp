@@ -40,10 +40,11 @@ class SuccessiveHalving final : public FidelitySchedule {
 // Hyperband: brackets from the most aggressive (many candidates from the smallest rung) to plain
 // full training (few candidates at the largest), each a successive halving with the paper's counts
 // n = ceil((s_max + 1) / (s + 1) * reduction^s). A bracket that waits for its rung's results lets
-// the next one start, so workers stay busy; the run is over after the last bracket.
+// the next one start, so workers stay busy. After the last bracket the brackets start again, for
+// `passes` passes in all (0: until the budget ends, as the paper's experiments repeat Hyperband).
 class Hyperband final : public FidelitySchedule {
  public:
-  Hyperband(std::vector<std::int64_t> rungs, double reduction, CandidateSampler sampler);
+  Hyperband(std::vector<std::int64_t> rungs, double reduction, CandidateSampler sampler, std::size_t passes = 1);
   std::optional<FidelityJob> next(Rng& rng) override;
   void tell(std::int64_t job, std::optional<double> fitness) override;
   bool finished() const override;
@@ -54,10 +55,12 @@ class Hyperband final : public FidelitySchedule {
   std::vector<std::int64_t> rungs_;
   double reduction_;
   CandidateSampler sampler_;
+  std::size_t passes_;
   std::vector<std::size_t> sizes_;
   std::vector<std::unique_ptr<SuccessiveHalving>> open_;  // started brackets, in order
   std::vector<std::size_t> owner_;                          // job id -> index into open_
   std::int64_t next_id_ = 0;
+  bool exhausted_ = false;  // the sampler has nothing new
 };
 
 }  // namespace nascent

@@ -52,6 +52,12 @@ OptionTable fidelity_options(Schedule kind) {
       .at_least(1);
   if (kind == Schedule::SuccessiveHalving)
     table.integer("candidates", 0, "candidates the bracket starts with (0: reduction^(rungs - 1), so that one reaches the top)").at_least(0);
+  if (kind == Schedule::Hyperband)
+    table.integer("passes", 1, "passes over the brackets (0: start them again until the budget ends)").at_least(0);
+  if (kind == Schedule::Asha)
+    table.flag("endgame", true,
+               "with budget.epochs: once the epochs left cannot carry a new candidate to max_epochs, carry the best partly trained "
+               "ones there instead (outside their rung's top 1/reduction if need be)");
   return table;
 }
 
@@ -69,7 +75,9 @@ class MultiFidelitySearch final : public Method {
       : kind_(kind), name_(std::move(name)),
         rungs_(fidelity_rungs(options.get<long long>("min_epochs"), options.get<long long>("max_epochs"), options.get<double>("reduction"))),
         reduction_(options.get<double>("reduction")),
-        candidates_(kind == Schedule::SuccessiveHalving ? static_cast<std::size_t>(options.get<long long>("candidates")) : 0) {
+        candidates_(kind == Schedule::SuccessiveHalving ? static_cast<std::size_t>(options.get<long long>("candidates")) : 0),
+        passes_(kind == Schedule::Hyperband ? static_cast<std::size_t>(options.get<long long>("passes")) : 1),
+        endgame_(kind == Schedule::Asha && options.get<bool>("endgame")) {
     if (kind_ == Schedule::SuccessiveHalving && candidates_ == 0)
       candidates_ = static_cast<std::size_t>(std::llround(std::pow(reduction_, static_cast<double>(rungs_.size() - 1))));
     if (options.get<std::string>("sampler") == "evolution") {
@@ -88,8 +96,9 @@ class MultiFidelitySearch final : public Method {
   Stage final_stage() const override { return Stage::Query; }
   std::vector<std::string> sections() const override { return {"evaluator", "constraints"}; }
   std::vector<std::string> budget_keys() const override { return {"evaluations", "epochs", "seconds", "cost"}; }
-  // Successive halving and Hyperband end with their brackets; ASHA goes on until the budget ends.
-  bool needs_budget() const override { return kind_ == Schedule::Asha; }
+  // Successive halving and Hyperband end with their brackets; ASHA and Hyperband with `passes: 0` go
+  // on until the budget ends.
+  bool needs_budget() const override { return until_budget(); }
   bool evaluates_in_parallel() const override { return true; }
   bool resumable() const override { return true; }
   std::string default_metric(const Config& config) const override {
@@ -133,8 +142,8 @@ class MultiFidelitySearch final : public Method {
     if (evolution_options_) evolution_ = std::make_unique<RegularizedEvolution>(*context.space, *evolution_options_);
     CandidateSampler sampler = [this, &context](Rng& draw) { return sample(context, draw); };
     std::unique_ptr<FidelitySchedule> schedule;
-    if (kind_ == Schedule::Asha) schedule = std::make_unique<Asha>(rungs_, reduction_, sampler);
-    else if (kind_ == Schedule::Hyperband) schedule = std::make_unique<Hyperband>(rungs_, reduction_, sampler);
+    if (kind_ == Schedule::Asha) schedule = std::make_unique<Asha>(rungs_, reduction_, sampler, endgame_);
+    else if (kind_ == Schedule::Hyperband) schedule = std::make_unique<Hyperband>(rungs_, reduction_, sampler, passes_);
     else schedule = std::make_unique<SuccessiveHalving>(rungs_, 0, candidates_, reduction_, sampler);
     context.progress(name_ + ": rungs of " + rung_list() + " epochs, reduction " + short_text(reduction_) +
                          (kind_ == Schedule::SuccessiveHalving ? ", " + std::to_string(candidates_) + " candidates" : ""),
@@ -178,6 +187,7 @@ class MultiFidelitySearch final : public Method {
           }
           halted = stop_reason(context);
           if (!halted.empty()) break;
+          if (context.budget.epochs) schedule->set_epochs_left(*context.budget.epochs - planned_epochs_);
           std::optional<FidelityJob> job = schedule->next(rng);
           if (!job) {
             // A synchronous rung waits for results still owed, in order; without any, the schedule is over.
@@ -186,7 +196,7 @@ class MultiFidelitySearch final : public Method {
               apply_next();
               continue;
             }
-            halted = schedule->finished() || kind_ != Schedule::Asha ? "finished" : "exhausted";
+            halted = schedule->finished() || !until_budget() ? "finished" : "exhausted";
             break;
           }
           const double new_epochs = static_cast<double>(job->epochs - (job->continues ? slots[static_cast<std::size_t>(*job->continues)].job.epochs : 0));
@@ -220,14 +230,14 @@ class MultiFidelitySearch final : public Method {
     if (context.interrupted()) result_.status = "interrupted";
     else if (halted == "finished") result_.status = "finished";
     else if (halted == "exhausted") result_.status = "exhausted";
-    else if (halted == "evaluations" || halted == "epochs") result_.status = kind_ == Schedule::Asha ? "finished" : "budget";
+    else if (halted == "evaluations" || halted == "epochs") result_.status = until_budget() ? "finished" : "budget";
     else result_.status = "budget";
     result_.counted = static_cast<std::int64_t>(slots.size());
     if (infeasible_ > 0)
       context.progress(std::to_string(infeasible_) + " candidates broke a constraint before training and were skipped", true);
     // The trained states are kept for --resume until the schedule is over.
     std::error_code ec;
-    if (result_.status == "finished" && kind_ != Schedule::Asha) std::filesystem::remove_all(stages_dir_, ec);
+    if (result_.status == "finished" && !until_budget()) std::filesystem::remove_all(stages_dir_, ec);
     else if (std::filesystem::exists(stages_dir_, ec))
       context.progress("training states kept for --resume in " + stages_dir_ + " (delete it when the run is over)", true);
     return result_;
@@ -247,6 +257,7 @@ class MultiFidelitySearch final : public Method {
     return "";
   }
   long long jobs_scheduled() const { return static_cast<long long>(scheduled_); }
+  bool until_budget() const { return kind_ == Schedule::Asha || (kind_ == Schedule::Hyperband && passes_ == 0); }
 
   std::string state_path(std::int64_t job) const { return stages_dir_ + "/job-" + std::to_string(job) + ".state"; }
 
@@ -395,6 +406,8 @@ class MultiFidelitySearch final : public Method {
   std::optional<RegularizedEvolution::Options> evolution_options_;  // sampler: evolution
   std::unique_ptr<RegularizedEvolution> evolution_;
   std::size_t candidates_;
+  std::size_t passes_;
+  bool endgame_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<ClusterEvaluator> remote_;
   TrainsInStages* staged_ = nullptr;

@@ -104,6 +104,39 @@ TEST(Hyperband, RunsEveryBracketWithThePapersCounts) {
   EXPECT_EQ(per_rung, (std::map<std::size_t, int>{{0, 9}, {1, 8}, {2, 5}}));
 }
 
+// Hyperband repeated: the second pass runs the same brackets with new candidates; with passes 0
+// it never ends by itself, yet stops once the space has nothing new.
+TEST(Hyperband, RepeatsItsBracketsForEveryPass) {
+  const auto run = [](Hyperband& hyperband, int max_jobs) {
+    Rng rng(2);
+    std::map<std::size_t, int> per_rung;
+    int jobs = 0;
+    for (int guard = 0; guard < 1000 && !hyperband.finished() && jobs < max_jobs; ++guard) {
+      std::vector<FidelityJob> batch;
+      while (auto job = hyperband.next(rng)) batch.push_back(*job);
+      if (batch.empty()) break;
+      for (const FidelityJob& job : batch) {
+        ++jobs;
+        ++per_rung[job.rung];
+        hyperband.tell(job.id, quality(job.arch));
+      }
+    }
+    return per_rung;
+  };
+  Hyperband twice({1, 3, 9}, 3, numbered_candidates(), 2);
+  EXPECT_EQ(run(twice, 1000), (std::map<std::size_t, int>{{0, 18}, {1, 16}, {2, 10}}));
+  EXPECT_TRUE(twice.finished());
+
+  Hyperband endless({1, 3, 9}, 3, numbered_candidates(), 0);
+  const auto per_rung = run(endless, 100);
+  EXPECT_FALSE(endless.finished());
+  EXPECT_GE(per_rung.at(0) + per_rung.at(1) + per_rung.at(2), 100);
+
+  Hyperband small_space({1, 3, 9}, 3, numbered_candidates(20), 0);
+  run(small_space, 1000);
+  EXPECT_TRUE(small_space.finished()) << "20 candidates, then nothing new to start";
+}
+
 TEST(Asha, PromotesOnlyFromTheTopThirdOfTheResultsSoFar) {
   Asha asha({1, 3, 9}, 3, numbered_candidates());
   Rng rng(3);
@@ -132,6 +165,67 @@ TEST(Asha, NeverPromotesAFailedCandidate) {
   Rng rng(4);
   for (int i = 0; i < 4; ++i) asha.tell(asha.next(rng)->id, std::nullopt);
   EXPECT_EQ(asha.next(rng)->rung, 0u);
+}
+
+// The endgame: once the budget left cannot carry a new candidate to 9 epochs, the best unpromoted
+// result that can still reach the top continues, even outside its rung's top third, and the epochs
+// it will need are held for it while it trains.
+TEST(Asha, SpendsTheLastEpochsOnCandidatesThatCanStillFinish) {
+  Asha asha({1, 3, 9}, 3, numbered_candidates(), true);
+  Rng rng(5);
+  asha.set_epochs_left(100);
+  const FidelityJob a = *asha.next(rng), b = *asha.next(rng), c = *asha.next(rng);
+  asha.tell(a.id, 5);
+  asha.tell(b.id, 1);
+  asha.tell(c.id, 3);
+  const FidelityJob a1 = *asha.next(rng);  // the top third of rung 0
+  EXPECT_EQ(a1.arch, a.arch);
+  asha.tell(a1.id, 4);
+  // 8 epochs left: not enough for a new candidate's 9. a is the only rung-1 result (no top third
+  // yet): it goes on to the top.
+  asha.set_epochs_left(8);
+  const FidelityJob a2 = *asha.next(rng);
+  EXPECT_EQ(a2.arch, a.arch);
+  EXPECT_EQ(a2.rung, 2u);
+  EXPECT_EQ(a2.continues, a1.id);
+  // 2 left: too few to carry c (best unpromoted at rung 0) to the top, which takes 8.
+  asha.set_epochs_left(2);
+  EXPECT_FALSE(asha.next(rng));
+  EXPECT_FALSE(asha.finished()) << "a is still training";
+  asha.tell(a2.id, 6);
+  EXPECT_FALSE(asha.next(rng));
+  EXPECT_TRUE(asha.finished());
+
+  // Rung 0 holds w 0, x 1, z 2 and y 3; y moves up (the top quarter) and is still training when only
+  // 8 epochs are left: z, outside the top, goes up rather than x, and its way to the top is held.
+  Asha other({1, 3, 9}, 3, numbered_candidates(), true);
+  other.set_epochs_left(100);
+  std::map<std::string, double> first_results;
+  std::vector<FidelityJob> firsts;
+  for (int i = 0; i < 4; ++i) firsts.push_back(*other.next(rng));
+  for (int i = 0; i < 4; ++i) {
+    first_results[firsts[i].arch] = i;
+    other.tell(firsts[i].id, i);
+  }
+  const FidelityJob y1 = *other.next(rng);
+  EXPECT_EQ(first_results[y1.arch], 3.0);
+  other.set_epochs_left(8);
+  const FidelityJob z1 = *other.next(rng);
+  EXPECT_EQ(first_results[z1.arch], 2.0);
+  EXPECT_EQ(z1.rung, 1u);
+  other.set_epochs_left(6);  // z1's 2 epochs spent, its further 6 held: nothing else fits
+  EXPECT_FALSE(other.next(rng));
+  other.tell(y1.id, 5);
+  other.tell(z1.id, 4);
+  // Both have rung-1 results now; the better one takes the 6 epochs to the top.
+  const FidelityJob top = *other.next(rng);
+  EXPECT_EQ(top.arch, y1.arch);
+  EXPECT_EQ(top.rung, 2u);
+
+  // Without the endgame ASHA starts new candidates however little is left.
+  Asha plain({1, 3, 9}, 3, numbered_candidates(), false);
+  plain.set_epochs_left(1);
+  EXPECT_EQ(plain.next(rng)->rung, 0u);
 }
 
 // Training 1, then 3, then 9 epochs in installments gives the network training 9 epochs straight
@@ -238,6 +332,16 @@ TEST_F(MultiFidelitySearch, AshaIsTheSameForASeedHoweverManyWorkersTrain) {
   EXPECT_GT(per_rung[0], per_rung[1]);
   EXPECT_GT(per_rung[1], 0);
   EXPECT_GT(per_rung[2], 0);
+  // The endgame: no candidate started once the budget left could not carry it to 9 epochs.
+  double planned = 0;
+  std::map<std::string, double> trained;
+  for (const auto& e : a) {
+    const std::string arch = e["arch"];
+    if (!trained.count(arch)) EXPECT_GE(60 - planned, 9) << arch << " started with " << 60 - planned << " epochs left";
+    const double to = e["metrics"]["epochs"];
+    planned += to - trained[arch];
+    trained[arch] = to;
+  }
 
   // `results top` ranks the fully trained candidates and says how far each was trained.
   const CliOutput top = run_cli("results top -k 3 --db " + db("two.db"));
@@ -308,6 +412,12 @@ TEST_F(MultiFidelitySearch, HyperbandAndSuccessiveHalvingEndWithTheirBrackets) {
   const CliOutput hb = run_cli("search " + config() + " --db " + db("hb.db") + " --quiet --set strategy.name=hyperband --set budget.epochs=1000");
   ASSERT_EQ(hb.status, 0) << hb.out;
   EXPECT_NE(hb.out.find("run 1 finished: 22 evaluations"), std::string::npos) << hb.out;
+  // passes: 0 starts the brackets again (one pass is 69 epochs here) until the budget is spent.
+  const CliOutput again = run_cli("search " + config() + " --db " + db("again.db") +
+                                  " --quiet --set strategy.name=hyperband --set strategy.passes=0 --set budget.epochs=100");
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("run 1 finished"), std::string::npos) << again.out;
+  EXPECT_GT(stored(db("again.db")).size(), 22u);
 }
 
 TEST_F(MultiFidelitySearch, NoCandidateBreakingAStaticConstraintIsTrained) {
@@ -338,6 +448,9 @@ TEST_F(MultiFidelitySearch, BadConfigsAreOneLineBeforeAnythingTrains) {
   refused("--set strategy.candidates=4", "candidates");
   refused("--set strategy.sampler=evolution --set strategy.population=2 --set strategy.sample=3", "strategy.sample: 3 is larger than the population (2)");
   refused("--set strategy.sampler=bayes", "strategy.sampler");
+  refused("--set strategy.name=hyperband --set strategy.passes=0", "budget needs at least one of", path("unbudgeted.yaml"));
+  refused("--set strategy.name=hyperband --set strategy.passes=-1", "strategy.passes");
+  refused("--set strategy.endgame=maybe", "strategy.endgame");
 }
 
 }  // namespace
