@@ -1,8 +1,8 @@
 // Multi-fidelity search against a fixed training budget, on real data.
 //   bench_multi_fidelity [examples/fmnist-asha.yaml] [seeds=3] [evolution_candidates=20]
 // For each seed: regularised evolution (population 10, tournament 3) trains evolution_candidates
-// candidates for the config's full strategy.max_epochs each; then ASHA and Hyperband, as the config
-// describes them, may spend at most half of those epochs. Printed per method and seed: the best
+// candidates for the config's full strategy.max_epochs each; then ASHA and Hyperband (its brackets
+// repeated), as the config describes them, may spend at most half of those epochs. Printed per method and seed: the best
 // val_acc among candidates trained the full epochs (and its test_acc), epochs trained, evaluations,
 // seconds; then the means, and for how many seeds each method reached evolution's best.
 #include <chrono>
@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
       node["budget"]["evaluations"] = candidates;
     } else {
       node["strategy"]["name"] = method;
+      // Hyperband repeats its brackets, so that both multi-fidelity methods may use the whole half.
+      if (method == "hyperband") node["strategy"]["passes"] = 0;
       node["budget"]["epochs"] = half;
     }
     return Config(node, file);
