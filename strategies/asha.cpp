@@ -1,6 +1,5 @@
 #include "strategies/asha.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -12,23 +11,34 @@ Asha::Asha(std::vector<std::int64_t> rungs, double reduction, CandidateSampler s
   if (rungs_.empty()) throw Error("asha: no rungs");
 }
 
+namespace {
+
+// Among the first `limit` of a rung's results ranked best first, the best that succeeded and has
+// not moved up yet: its index in the rung.
+std::optional<std::size_t> best_unpromoted(const std::vector<RungResult>& rung, std::size_t limit) {
+  const std::vector<std::size_t> order = ranked(rung);
+  for (std::size_t i = 0; i < limit && i < order.size(); ++i)
+    if (rung[order[i]].fitness && !rung[order[i]].promoted) return order[i];
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::size_t Asha::top_count(std::size_t k) const {
+  // Only the top 1/reduction of the results so far may move up (the paper's top_k(rung, |rung|/eta)).
+  return static_cast<std::size_t>(std::floor(static_cast<double>(results_[k].size()) / reduction_));
+}
+
 std::size_t Asha::promotable() const {
-  for (std::size_t k = rungs_.size() - 1; k-- > 0;) {
-    const std::vector<RungResult>& rung = results_[k];
-    // Only the top 1/reduction of the results so far may move up (the paper's top_k(rung, |rung|/eta)).
-    const auto top = static_cast<std::size_t>(std::floor(static_cast<double>(rung.size()) / reduction_));
-    const std::vector<std::size_t> order = ranked(rung);
-    for (std::size_t i = 0; i < top; ++i)
-      if (rung[order[i]].fitness && !rung[order[i]].promoted) return k;
-  }
+  for (std::size_t k = rungs_.size() - 1; k-- > 0;)
+    if (best_unpromoted(results_[k], top_count(k))) return k;
   return rungs_.size();
 }
 
 double Asha::usable_epochs() const {
   if (!endgame_ || !epochs_left_) return INFINITY;
   double left = *epochs_left_;
-  for (std::size_t id = 0; id < jobs_.size(); ++id)
-    if (endgame_job_[id] && !told_[id]) left -= to_top(jobs_[id].rung);
+  for (const std::int64_t id : endgame_training_) left -= to_top(jobs_[static_cast<std::size_t>(id)].rung);
   return left;
 }
 
@@ -49,13 +59,7 @@ std::optional<FidelityJob> Asha::next(Rng& rng) {
   std::optional<FidelityJob> job;
   bool in_endgame = false;
   if (const std::size_t k = promotable(); k < rungs_.size() && to_top(k) <= usable) {
-    std::vector<RungResult>& rung = results_[k];
-    const auto top = static_cast<std::size_t>(std::floor(static_cast<double>(rung.size()) / reduction_));
-    const std::vector<std::size_t> order = ranked(rung);
-    for (std::size_t i = 0; i < top && !job; ++i) {
-      RungResult& candidate = rung[order[i]];
-      if (candidate.fitness && !candidate.promoted) job = promote(candidate, k, id);
-    }
+    job = promote(results_[k][*best_unpromoted(results_[k], top_count(k))], k, id);
   } else if (static_cast<double>(rungs_.back()) <= usable) {
     if (exhausted_) return std::nullopt;
     FidelityJob fresh;
@@ -70,34 +74,27 @@ std::optional<FidelityJob> Asha::next(Rng& rng) {
     job = fresh;
   } else {
     // The endgame: the best unpromoted result of the highest rung whose way to the top still fits.
-    for (std::size_t k = rungs_.size() - 1; k-- > 0 && to_top(k) <= usable && !job;) {
-      std::vector<RungResult>& rung = results_[k];
-      for (const std::size_t i : ranked(rung)) {
-        RungResult& candidate = rung[i];
-        if (candidate.fitness && !candidate.promoted) {
-          job = promote(candidate, k, id);
-          break;
-        }
-      }
-    }
+    for (std::size_t k = rungs_.size() - 1; k-- > 0 && to_top(k) <= usable && !job;)
+      if (const auto i = best_unpromoted(results_[k], results_[k].size())) job = promote(results_[k][*i], k, id);
     if (!job) {
       // Nothing fits now; once every job is told, nothing ever will.
-      spent_ = std::all_of(told_.begin(), told_.end(), [](bool told) { return told; });
+      std::size_t told = 0;
+      for (const auto& rung : results_) told += rung.size();
+      spent_ = told == jobs_.size();
       return std::nullopt;
     }
     in_endgame = true;
   }
   job->epochs = rungs_[job->rung];
   jobs_.push_back(*job);
-  told_.push_back(false);
-  endgame_job_.push_back(in_endgame);
+  if (in_endgame) endgame_training_.insert(id);
   return job;
 }
 
 void Asha::tell(std::int64_t id, std::optional<double> fitness) {
   if (id < 0 || static_cast<std::size_t>(id) >= jobs_.size()) throw Error("asha: result for unknown job " + std::to_string(id));
   const FidelityJob& job = jobs_[static_cast<std::size_t>(id)];
-  told_[static_cast<std::size_t>(id)] = true;
+  endgame_training_.erase(id);
   results_[job.rung].push_back(RungResult{job.id, job.arch, fitness, job.origin, false});
 }
 

@@ -9,6 +9,8 @@
 // choose) up to the top, a free worker continues the best unpromoted result of the highest rung
 // that still fits instead, even outside its rung's top 1/reduction. Without it a budget ends on
 // candidates that stop part way, whose training the final answer never uses.
+#include <set>
+
 #include "strategies/fidelity_schedule.hpp"
 
 namespace nascent {
@@ -24,6 +26,8 @@ class Asha final : public FidelitySchedule {
  private:
   // The lowest rung below the top with a promotable result, scanning from the top; rungs_.size() when none.
   std::size_t promotable() const;
+  // How many of rung k's results so far are in its top 1/reduction.
+  std::size_t top_count(std::size_t k) const;
   // Epochs from the end of rung k's training to the top rung's.
   double to_top(std::size_t k) const { return static_cast<double>(rungs_.back() - rungs_[k]); }
   // The epoch budget left once the endgame jobs still training are carried to the top.
@@ -37,9 +41,8 @@ class Asha final : public FidelitySchedule {
   bool exhausted_ = false;
   bool endgame_;
   std::optional<double> epochs_left_;
-  std::vector<bool> told_;                 // by job id
-  std::vector<bool> endgame_job_;          // by job id: scheduled by the endgame
-  bool spent_ = false;                     // the endgame found nothing more that fits
+  std::set<std::int64_t> endgame_training_;  // jobs the endgame scheduled, not told yet
+  bool spent_ = false;                        // the endgame found nothing more that fits
 };
 
 }  // namespace nascent
