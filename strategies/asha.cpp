@@ -29,10 +29,10 @@ std::size_t Asha::top_count(std::size_t k) const {
   return static_cast<std::size_t>(std::floor(static_cast<double>(results_[k].size()) / reduction_));
 }
 
-std::size_t Asha::promotable() const {
+std::optional<Asha::Promotion> Asha::promotable() const {
   for (std::size_t k = rungs_.size() - 1; k-- > 0;)
-    if (best_unpromoted(results_[k], top_count(k))) return k;
-  return rungs_.size();
+    if (const auto i = best_unpromoted(results_[k], top_count(k))) return Promotion{k, *i};
+  return std::nullopt;
 }
 
 double Asha::usable_epochs() const {
@@ -58,8 +58,8 @@ std::optional<FidelityJob> Asha::next(Rng& rng) {
   const double usable = usable_epochs();
   std::optional<FidelityJob> job;
   bool in_endgame = false;
-  if (const std::size_t k = promotable(); k < rungs_.size() && to_top(k) <= usable) {
-    job = promote(results_[k][*best_unpromoted(results_[k], top_count(k))], k, id);
+  if (const auto promotion = promotable(); promotion && to_top(promotion->rung) <= usable) {
+    job = promote(results_[promotion->rung][promotion->index], promotion->rung, id);
   } else if (static_cast<double>(rungs_.back()) <= usable) {
     if (exhausted_) return std::nullopt;
     FidelityJob fresh;

@@ -20,12 +20,16 @@ class Asha final : public FidelitySchedule {
   Asha(std::vector<std::int64_t> rungs, double reduction, CandidateSampler sampler, bool endgame = false);
   std::optional<FidelityJob> next(Rng& rng) override;
   void tell(std::int64_t job, std::optional<double> fitness) override;
-  bool finished() const override { return spent_ || (exhausted_ && promotable() == rungs_.size()); }
+  bool finished() const override { return spent_ || (exhausted_ && !promotable()); }
   void set_epochs_left(std::optional<double> epochs) override { epochs_left_ = epochs; }
 
  private:
-  // The lowest rung below the top with a promotable result, scanning from the top; rungs_.size() when none.
-  std::size_t promotable() const;
+  struct Promotion {
+    std::size_t rung;
+    std::size_t index;  // in results_[rung]
+  };
+  // The best promotable result of the highest rung below the top that has one.
+  std::optional<Promotion> promotable() const;
   // How many of rung k's results so far are in its top 1/reduction.
   std::size_t top_count(std::size_t k) const;
   // Epochs from the end of rung k's training to the top rung's.
