@@ -337,7 +337,9 @@ TEST_F(MultiFidelitySearch, AshaIsTheSameForASeedHoweverManyWorkersTrain) {
   std::map<std::string, double> trained;
   for (const auto& e : a) {
     const std::string arch = e["arch"];
-    if (!trained.count(arch)) EXPECT_GE(60 - planned, 9) << arch << " started with " << 60 - planned << " epochs left";
+    if (!trained.count(arch)) {
+      EXPECT_GE(60 - planned, 9) << arch << " started with " << 60 - planned << " epochs left";
+    }
     const double to = e["metrics"]["epochs"];
     planned += to - trained[arch];
     trained[arch] = to;
