@@ -10,6 +10,7 @@
 //                 [threads=2] [patience=0] [population=20] [sample=5] [npn_lr=<default>]
 //                 [targets=standardised|relative] [acquisition_search=library|gobi] [aleatoric=1]
 //                 [boshnas=KEY:VALUE,KEY:VALUE] (any other BOSHNAS option, e.g. boshnas=initial:5)
+//                 [trace=1] (mode=curve: every distinct query on stdout, "query SEED STRATEGY Q GLUE ARCH")
 // patience=0 keeps BOSHNAS querying until the budget (its default stops after 10 optimisation steps
 // without a better score; with patience=10 a seed that stops first counts as not found, and in
 // the curve its best stays where it stopped).
@@ -66,8 +67,9 @@ std::size_t queries_to_target(Strategy& strategy, const std::map<std::string, do
 }
 
 // The best fitness after each of the first `budget` distinct queries (carried forward when the
-// strategy stops early).
-std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, double>& score, std::size_t budget, Rng& rng) {
+// strategy stops early). Each distinct query goes to `trace` (when given) as "q GLUE arch".
+std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, double>& score, std::size_t budget, Rng& rng,
+                               std::string* trace) {
   std::set<std::string> seen;
   std::vector<double> curve;
   double best = -INFINITY;
@@ -82,6 +84,7 @@ std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, d
         idle = 0;
         if (fitness) best = std::max(best, *fitness);
         curve.push_back(best);
+        if (trace) *trace += std::to_string(seen.size()) + " " + (fitness ? std::to_string(*fitness) : "failed") + " " + arch + "\n";
       } else {
         ++idle;
       }
@@ -193,7 +196,8 @@ int main(int argc, char** argv) {
                                       {"population", "20"},
                                       {"sample", "5"},
                                       {"npn_lr", std::to_string(Boshnas::Options().surrogate.npn_lr)},
-                                      {"boshnas", ""}});
+                                      {"boshnas", ""},
+                                      {"trace", "0"}});
   if (!args) return 2;
   try {
     const std::string path = args->at("bench");
@@ -235,6 +239,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     const bool curve_mode = args->at("mode") == "curve";
+    const bool trace = args->at("trace") == "1";
     if (!curve_mode && args->at("mode") != "target") throw Error("mode must be target or curve");
     const std::size_t first_seed = std::stoul(args->at("first_seed"));
     std::vector<std::string> names;
@@ -273,7 +278,15 @@ int main(int argc, char** argv) {
         }
         char buffer[64];
         if (curve_mode) {
-          curves.at(name)[k] = best_curve(*strategy, glue, budget, rng);
+          std::string queries;
+          curves.at(name)[k] = best_curve(*strategy, glue, budget, rng, trace ? &queries : nullptr);
+          if (trace) {
+            std::string prefixed;
+            std::stringstream lines(queries);
+            for (std::string query; std::getline(lines, query);) prefixed += "query " + std::to_string(seed) + " " + name + " " + query + "\n";
+            std::lock_guard<std::mutex> lock(print_mutex);
+            std::fputs(prefixed.c_str(), stdout);
+          }
           const std::size_t at = std::min<std::size_t>(std::stoul(args->at("at")), budget);
           std::snprintf(buffer, sizeof buffer, " %s %.3f", name.c_str(), curves.at(name)[k][at - 1]);
         } else {
