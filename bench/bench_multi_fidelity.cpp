@@ -1,5 +1,6 @@
 // Multi-fidelity search against a fixed training budget, on real data.
-//   bench_multi_fidelity [examples/fmnist-asha.yaml] [seeds=3] [evolution_candidates=20]
+//   bench_multi_fidelity [examples/fmnist-asha.yaml] [seeds=3] [evolution_candidates=20] [first_seed=0]
+//                        [methods=asha,hyperband]
 // For each seed: regularised evolution (population 10, tournament 3) trains evolution_candidates
 // candidates for the config's full strategy.max_epochs each; then ASHA and Hyperband (its brackets
 // repeated), as the config describes them, may spend at most half of those epochs. Printed per method and seed: the best
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <vector>
 
 #include "results/store.hpp"
@@ -70,6 +72,21 @@ int main(int argc, char** argv) {
   const std::string file = argc > 1 ? argv[1] : "examples/fmnist-asha.yaml";
   const int seeds = argc > 2 ? std::atoi(argv[2]) : 3;
   const int candidates = argc > 3 ? std::atoi(argv[3]) : 20;
+  const int first_seed = argc > 4 ? std::atoi(argv[4]) : 0;
+  // Evolution always runs: it is what the others are measured against.
+  std::vector<std::string> methods{"evolution"};
+  std::stringstream list(argc > 5 ? argv[5] : "asha,hyperband");
+  for (std::string method; std::getline(list, method, ',');) {
+    if (method != "asha" && method != "hyperband") {
+      std::fprintf(stderr, "bench_multi_fidelity: methods are asha and hyperband, not '%s'\n", method.c_str());
+      return 1;
+    }
+    methods.push_back(method);
+  }
+  if (seeds < 1 || candidates < 1 || first_seed < 0) {
+    std::fprintf(stderr, "bench_multi_fidelity: seeds and evolution_candidates must be at least 1, first_seed at least 0\n");
+    return 1;
+  }
   if (!std::filesystem::exists(file)) {
     std::fprintf(stderr, "bench_multi_fidelity: %s not found\n", file.c_str());
     return 1;
@@ -106,8 +123,8 @@ int main(int argc, char** argv) {
               file.c_str(), seeds, candidates, full, candidates * static_cast<double>(full), half);
   std::printf("%-10s %4s %8s %8s %7s %6s %8s\n", "method", "seed", "val_acc", "test_acc", "epochs", "evals", "seconds");
   std::map<std::string, std::vector<Outcome>> all;
-  for (int seed = 0; seed < seeds; ++seed) {
-    for (const std::string method : {"evolution", "asha", "hyperband"}) {
+  for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
+    for (const std::string& method : methods) {
       const std::string db = (dir / (method + "-" + std::to_string(seed) + ".db")).string();
       const Outcome o = run(variant(method, static_cast<std::uint64_t>(seed)), config_dir, db, static_cast<double>(full));
       all[method].push_back(o);
@@ -117,7 +134,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("means over %d seeds:\n", seeds);
-  for (const std::string method : {"evolution", "asha", "hyperband"}) {
+  for (const std::string& method : methods) {
     double val = 0, test = 0, epochs = 0, seconds = 0;
     int reached = 0;
     for (std::size_t i = 0; i < all[method].size(); ++i) {
