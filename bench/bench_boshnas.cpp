@@ -23,8 +23,10 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
@@ -67,9 +69,9 @@ std::size_t queries_to_target(Strategy& strategy, const std::map<std::string, do
 }
 
 // The best fitness after each of the first `budget` distinct queries (carried forward when the
-// strategy stops early). Each distinct query goes to `trace` (when given) as "q GLUE arch".
+// strategy stops early). Each distinct query and its fitness go to `queries` when given.
 std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, double>& score, std::size_t budget, Rng& rng,
-                               std::string* trace) {
+                               std::vector<std::pair<std::string, std::optional<double>>>* queries) {
   std::set<std::string> seen;
   std::vector<double> curve;
   double best = -INFINITY;
@@ -84,7 +86,7 @@ std::vector<double> best_curve(Strategy& strategy, const std::map<std::string, d
         idle = 0;
         if (fitness) best = std::max(best, *fitness);
         curve.push_back(best);
-        if (trace) *trace += std::to_string(seen.size()) + " " + (fitness ? std::to_string(*fitness) : "failed") + " " + arch + "\n";
+        if (queries) queries->emplace_back(arch, fitness);
       } else {
         ++idle;
       }
@@ -278,14 +280,15 @@ int main(int argc, char** argv) {
         }
         char buffer[64];
         if (curve_mode) {
-          std::string queries;
+          std::vector<std::pair<std::string, std::optional<double>>> queries;
           curves.at(name)[k] = best_curve(*strategy, glue, budget, rng, trace ? &queries : nullptr);
           if (trace) {
-            std::string prefixed;
-            std::stringstream lines(queries);
-            for (std::string query; std::getline(lines, query);) prefixed += "query " + std::to_string(seed) + " " + name + " " + query + "\n";
             std::lock_guard<std::mutex> lock(print_mutex);
-            std::fputs(prefixed.c_str(), stdout);
+            for (std::size_t q = 0; q < queries.size(); ++q) {
+              const auto& [arch, fitness] = queries[q];
+              std::printf("query %zu %s %zu %s %s\n", seed, name.c_str(), q + 1, fitness ? std::to_string(*fitness).c_str() : "failed",
+                          arch.c_str());
+            }
           }
           const std::size_t at = std::min<std::size_t>(std::stoul(args->at("at")), budget);
           std::snprintf(buffer, sizeof buffer, " %s %.3f", name.c_str(), curves.at(name)[k][at - 1]);
