@@ -6,6 +6,21 @@
 
 namespace nascent {
 
+inline double sample_mean(const std::vector<double>& values) {
+  if (values.empty()) return NAN;
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+// The standard error of sample_mean (n - 1 in the variance); NaN for fewer than two values.
+inline double standard_error_of_mean(const std::vector<double>& values) {
+  if (values.size() < 2) return NAN;
+  const double m = sample_mean(values);
+  double squares = 0;
+  for (double v : values) squares += (v - m) * (v - m);
+  const double n = static_cast<double>(values.size());
+  return std::sqrt(squares / (n - 1) / n);
+}
+
 // Ranks from 1, ties sharing their average rank (as scipy.stats.rankdata).
 inline std::vector<double> average_ranks(const std::vector<double>& values) {
   std::vector<std::size_t> order(values.size());
