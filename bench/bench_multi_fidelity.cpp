@@ -55,7 +55,7 @@ Outcome run(const Config& config, const std::string& config_dir, const std::stri
   options.db_path = db;
   options.quiet = true;
   const auto start = std::chrono::steady_clock::now();
-  const SearchSummary summary = run_search(options);
+  run_search(options);
   Outcome outcome;
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The search's own best, not its final training's: only a candidate trained the full epochs
@@ -63,10 +63,15 @@ Outcome run(const Config& config, const std::string& config_dir, const std::stri
   const ResultStore store(db, ResultStore::Mode::ReadOnly);
   std::vector<double> retrained_val, retrained_test;
   for (const StoredEvaluation& e : store.evaluations()) {
+    const auto& metrics = e.result.metrics;
     if (e.stage == Stage::Final) {
-      retrained_val.push_back(e.result.metrics.at("val_acc"));
-      retrained_test.push_back(e.result.metrics.at("test_acc"));
+      if (metrics.count("val_acc") && metrics.count("test_acc")) {
+        retrained_val.push_back(metrics.at("val_acc"));
+        retrained_test.push_back(metrics.at("test_acc"));
+      }
+      continue;
     }
+    ++outcome.evaluations;
     if (e.stage != Stage::Query || !e.fitness) continue;
     const auto epochs = e.result.metrics.find("epochs");
     if (epochs != e.result.metrics.end() && epochs->second < full_epochs) continue;
@@ -76,7 +81,6 @@ Outcome run(const Config& config, const std::string& config_dir, const std::stri
       outcome.test_acc = test == e.result.metrics.end() ? NAN : test->second;
     }
   }
-  outcome.evaluations = summary.evaluations - static_cast<std::int64_t>(retrained_val.size());
   outcome.epochs = epochs_trained(db, full_epochs);
   outcome.retrained_val = sample_mean(retrained_val);
   outcome.retrained_test = sample_mean(retrained_test);
