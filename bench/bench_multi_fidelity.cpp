@@ -34,11 +34,10 @@ struct Outcome {
 
 // Epochs the search trained: each evaluation's `epochs` metric, less what its candidate had trained
 // before (a promotion continues the earlier training); without the metric, `full` per evaluation.
-double epochs_trained(const std::string& db, double full) {
-  const ResultStore store(db, ResultStore::Mode::ReadOnly);
+double epochs_trained(const std::vector<StoredEvaluation>& evaluations, double full) {
   std::map<std::string, double> reached;
   double total = 0;
-  for (const StoredEvaluation& e : store.evaluations()) {
+  for (const StoredEvaluation& e : evaluations) {
     if (e.stage == Stage::Final) continue;  // retraining the answer is not part of the search
     const auto it = e.result.metrics.find("epochs");
     const double to = it == e.result.metrics.end() ? full : it->second;
@@ -60,9 +59,9 @@ Outcome run(const Config& config, const std::string& config_dir, const std::stri
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The search's own best, not its final training's: only a candidate trained the full epochs
   // counts as found (the config's objective is val_acc, to maximise).
-  const ResultStore store(db, ResultStore::Mode::ReadOnly);
+  const std::vector<StoredEvaluation> evaluations = ResultStore(db, ResultStore::Mode::ReadOnly).evaluations();
   std::vector<double> retrained_val, retrained_test;
-  for (const StoredEvaluation& e : store.evaluations()) {
+  for (const StoredEvaluation& e : evaluations) {
     const auto& metrics = e.result.metrics;
     if (e.stage == Stage::Final) {
       if (metrics.count("val_acc") && metrics.count("test_acc")) {
@@ -73,15 +72,15 @@ Outcome run(const Config& config, const std::string& config_dir, const std::stri
     }
     ++outcome.evaluations;
     if (e.stage != Stage::Query || !e.fitness) continue;
-    const auto epochs = e.result.metrics.find("epochs");
-    if (epochs != e.result.metrics.end() && epochs->second < full_epochs) continue;
+    const auto epochs = metrics.find("epochs");
+    if (epochs != metrics.end() && epochs->second < full_epochs) continue;
     if (std::isnan(outcome.val_acc) || *e.fitness > outcome.val_acc) {
       outcome.val_acc = *e.fitness;
-      const auto test = e.result.metrics.find("test_acc");
-      outcome.test_acc = test == e.result.metrics.end() ? NAN : test->second;
+      const auto test = metrics.find("test_acc");
+      outcome.test_acc = test == metrics.end() ? NAN : test->second;
     }
   }
-  outcome.epochs = epochs_trained(db, full_epochs);
+  outcome.epochs = epochs_trained(evaluations, full_epochs);
   outcome.retrained_val = sample_mean(retrained_val);
   outcome.retrained_test = sample_mean(retrained_test);
   return outcome;
@@ -185,17 +184,16 @@ int main(int argc, char** argv) {
     std::printf("  %-10s best val_acc %.2f  test_acc %.2f  epochs %.1f  seconds %.1f  reached evolution's best in %d of %d seeds\n",
                 method.c_str(), val, test, epochs, seconds, reached, seeds);
     if (retrain > 0) {
-      double retrained_val = 0, retrained_test = 0;
-      std::vector<double> val_gap, test_gap;
+      std::vector<double> retrained_val, retrained_test, val_gap, test_gap;
       for (std::size_t i = 0; i < all[method].size(); ++i) {
         const Outcome& o = all[method][i];
-        retrained_val += o.retrained_val / seeds;
-        retrained_test += o.retrained_test / seeds;
+        retrained_val.push_back(o.retrained_val);
+        retrained_test.push_back(o.retrained_test);
         val_gap.push_back(o.retrained_val - all["evolution"][i].retrained_val);
         test_gap.push_back(o.retrained_test - all["evolution"][i].retrained_test);
       }
-      std::printf("  %-10s retrained %d times: val_acc %.2f  test_acc %.2f", method.c_str(), retrain, retrained_val,
-                  retrained_test);
+      std::printf("  %-10s retrained %d times: val_acc %.2f  test_acc %.2f", method.c_str(), retrain,
+                  sample_mean(retrained_val), sample_mean(retrained_test));
       if (method != "evolution") {
         std::printf("  (against evolution's: val %+.2f, test %+.2f", sample_mean(val_gap), sample_mean(test_gap));
         if (seeds > 1)
