@@ -1,8 +1,10 @@
 #include "cli/cli_run.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "core/error.hpp"
 
@@ -27,6 +29,35 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string whole_number_problem(const std::string& input, long long minimum, std::optional<long long> maximum) {
+  // Parsed wide so that an unsigned seed above the signed range still counts as a number.
+  long double value = 0;
+  std::size_t used = 0;
+  try {
+    value = std::stold(input, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != input.size() || value != std::floor(value)) return "expected a whole number, got '" + input + "'";
+  if (value < minimum) return "must be at least " + std::to_string(minimum) + ", got " + input;
+  if (maximum && value > *maximum) return "must be at most " + std::to_string(*maximum) + ", got " + input;
+  return "";
+}
+
+}  // namespace
+
+CLI::Validator at_least(long long minimum) {
+  return CLI::Validator([minimum](std::string& input) { return whole_number_problem(input, minimum, std::nullopt); },
+                        "at least " + std::to_string(minimum));
+}
+
+CLI::Validator between(long long minimum, long long maximum) {
+  return CLI::Validator([minimum, maximum](std::string& input) { return whole_number_problem(input, minimum, maximum); },
+                        std::to_string(minimum) + " to " + std::to_string(maximum));
+}
 
 std::vector<std::string> command_names(const CLI::App& app, bool include_hidden) {
   std::vector<std::string> names;

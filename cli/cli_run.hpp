@@ -25,6 +25,12 @@ std::string unknown_command(const std::vector<std::string>& commands, const std:
 // "3:17" -> (3, 17); the whole text must be two non-negative integers around one colon.
 std::pair<std::int64_t, std::int64_t> parse_eval(const std::string& text);
 
+// Checks for whole-number options: CLI11's PositiveNumber and NonNegativeNumber name DBL_MAX in
+// their messages and call a word "not in range"; these say what is wanted ("-k: must be at least 1,
+// got 0", "--seed: expected a whole number, got 'abc'").
+CLI::Validator at_least(long long minimum);
+CLI::Validator between(long long minimum, long long maximum);
+
 // The names of `app`'s commands; hidden ones (an empty group) only when asked for.
 std::vector<std::string> command_names(const CLI::App& app, bool include_hidden);
 

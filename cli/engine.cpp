@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   auto* search_cmd = app.add_subcommand("search", "Run (or --resume) a search described by a YAML config");
   search_cmd->add_option("config", config_file, "YAML config")->required();
   search_cmd->add_option("--db", search.db_path, "Results database (SQLite)")->capture_default_str();
-  auto* seed_opt = search_cmd->add_option("--seed", seed, "Run seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
+  auto* seed_opt = search_cmd->add_option("--seed", seed, "Run seed (overrides the config's seed)")->check(at_least(0));
   auto* device_opt = search_cmd->add_option("--device", device, "cpu, cuda or cuda:N (overrides the evaluator's or method's device)");
   search_cmd->add_flag("--resume", search.resume, "Continue the database's latest run without re-evaluating");
   search_cmd->add_flag("--quiet,-q", search.quiet, "No progress on stderr");
@@ -110,8 +110,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> space_options;
   auto* sample_cmd = app.add_subcommand("sample", "Print random architecture strings");
   sample_cmd->add_option("space", space_name, "Search space name")->required();
-  sample_cmd->add_option("-n", count, "How many")->check(CLI::PositiveNumber)->capture_default_str();
-  sample_cmd->add_option("--seed", sample_seed, "Random seed")->capture_default_str();
+  sample_cmd->add_option("-n", count, "How many")->check(at_least(1))->capture_default_str();
+  sample_cmd->add_option("--seed", sample_seed, "Random seed")->check(at_least(0))->capture_default_str();
   sample_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
   sample_cmd->callback([&] {
     load_plugins(plugins);
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   describe_cmd->add_option("space", space_name, "Search space name")->required();
   describe_cmd->add_option("arch", arch, "Architecture string")->required();
   describe_cmd->add_option("--input", input, "Input shape, e.g. 3x32x32 or 1x28x28 (default: the space's, else 3x32x32)");
-  describe_cmd->add_option("--classes", classes, "Number of classes")->check(CLI::PositiveNumber)->capture_default_str();
+  describe_cmd->add_option("--classes", classes, "Number of classes")->check(at_least(1))->capture_default_str();
   describe_cmd->add_option("--option", space_options, "Space option key=value (repeatable)");
   std::string describe_format = "text";
   describe_cmd->add_option("--format", describe_format,

@@ -77,7 +77,7 @@ void add_train_command(CLI::App& app, const std::vector<std::string>& plugins, i
   cmd->add_option("--arch", args->arch, "Architecture string");
   cmd->add_option("--db", args->db, "Results database (SQLite)")->capture_default_str();
   cmd->add_option("--eval", args->eval, "Train a stored candidate instead: RUN:SEQ of --db, as `results top` lists them");
-  auto* seed_opt = cmd->add_option("--seed", args->seed, "Run seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
+  auto* seed_opt = cmd->add_option("--seed", args->seed, "Run seed (overrides the config's seed)")->check(at_least(0));
   auto* device_opt = cmd->add_option("--device", args->device, "cpu, cuda or cuda:N");
   cmd->add_option("--set", args->overrides, "Override a config value: key.path=value (repeatable)");
   cmd->add_flag("--resume", args->resume, "Continue the database's latest training run from its last epoch");
@@ -133,11 +133,11 @@ void add_export_command(CLI::App& app, const std::vector<std::string>& plugins) 
   cmd->add_option("--db", args->db, "Results database holding the candidate");
   cmd->add_option("--eval", args->eval, "The stored candidate, RUN:SEQ as `results top` lists them");
   cmd->add_option("--input", args->input, "Input shape of one sample, e.g. 3x32x32 (default: the space's)");
-  cmd->add_option("--classes", args->classes, "Number of classes")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--classes", args->classes, "Number of classes")->check(at_least(1))->capture_default_str();
   cmd->add_option("--vocabulary", args->vocabulary,
                   "Token inputs with ids below N (default: 30522 for spaces reading token sequences, else float images)");
   cmd->add_option("--option", args->space_options, "Space option key=value (repeatable)");
-  cmd->add_option("--batch", args->batch, "Batch size of the recorded input")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Batch size of the recorded input")->check(at_least(1))->capture_default_str();
   cmd->callback([args, &plugins] {
     std::unique_ptr<SearchSpace> space;
     ExportInfo info;

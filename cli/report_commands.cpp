@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cli/cli_run.hpp"
 #include "cli/cli_support.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
@@ -80,10 +81,12 @@ void add_report_command(CLI::App& app, const std::vector<std::string>& plugins) 
   cmd->add_option("--db", args->db, "Results database (SQLite)")->capture_default_str();
   cmd->add_option("--run", args->runs, "Runs to include (repeatable; default: all)");
   cmd->add_option("--out", args->out, "HTML file to write")->capture_default_str();
-  cmd->add_option("--top", args->top, "Top candidates drawn per run")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--top", args->top, "Top candidates drawn per run")->check(at_least(0))->capture_default_str();
   cmd->callback([args, &plugins] {
     for (const auto& plugin : plugins) load_plugin(plugin);
     require_database(args->db);
+    if (args->out.empty()) throw Error("--out: the report's file name is empty");
+    if (std::filesystem::is_directory(args->out)) throw Error("--out: " + args->out + " is a folder; name the HTML file to write");
     const ResultStore store(args->db, ResultStore::Mode::ReadOnly);
     ReportOptions options;
     options.runs = args->runs;
@@ -97,7 +100,13 @@ void add_report_command(CLI::App& app, const std::vector<std::string>& plugins) 
       out << page;
       if (!out.flush()) throw Error("cannot write " + args->out);
     }
-    std::filesystem::rename(partial, args->out);
+    std::error_code renamed;
+    std::filesystem::rename(partial, args->out, renamed);
+    if (renamed) {
+      std::error_code ignored;
+      std::filesystem::remove(partial, ignored);
+      throw Error("cannot write " + args->out + ": " + renamed.message());
+    }
     std::cout << "report of " << args->db << " written to " << args->out << " (" << page.size() / 1024 << " KiB)\n";
   });
 }
@@ -114,12 +123,12 @@ void add_serve_command(CLI::App& app, const std::vector<std::string>& plugins) {
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("serve", "Serve the report live while a search writes (read-only, 127.0.0.1 unless --host)");
   cmd->add_option("--db", args->db, "Results database (SQLite)")->capture_default_str();
-  cmd->add_option("--port", args->port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
+  cmd->add_option("--port", args->port, "Port (0: any free port)")->check(between(0, 65535))->capture_default_str();
   cmd->add_option("--host", args->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--run", args->runs, "Runs to include (repeatable; default: all)");
-  cmd->add_option("--top", args->top, "Top candidates drawn per run")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--top", args->top, "Top candidates drawn per run")->check(at_least(0))->capture_default_str();
   cmd->add_flag("--quiet,-q", args->quiet, "Do not log requests on stderr");
-  cmd->add_option("--poll-ms", args->poll_ms, "How often the page asks for new results")->check(CLI::Range(100, 600000))->capture_default_str();
+  cmd->add_option("--poll-ms", args->poll_ms, "How often the page asks for new results")->check(between(100, 600000))->capture_default_str();
   cmd->callback([args, &plugins] {
     for (const auto& plugin : plugins) load_plugin(plugin);
     require_database(args->db);

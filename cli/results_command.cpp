@@ -59,7 +59,7 @@ CLI::App* subcommand(CLI::App* parent, const std::string& name, const std::strin
 }
 
 void add_run_option(CLI::App* cmd, ResultsArgs& args, const std::string& help) {
-  args.run_option = cmd->add_option("--run", args.run, help)->check(CLI::PositiveNumber);
+  args.run_option = cmd->add_option("--run", args.run, help)->check(at_least(1));
 }
 
 void add_stage_option(CLI::App* cmd, ResultsArgs& args) {
@@ -114,7 +114,7 @@ void add_results_command(CLI::App& app) {
   auto* top = subcommand(results, "top",
                          "The best N successful evaluations by a metric (default: the stored fitness), best first",
                          top_args, listing);
-  top->add_option("-k", top_args->k, "How many")->check(CLI::PositiveNumber)->capture_default_str();
+  top->add_option("-k", top_args->k, "How many")->check(at_least(1))->capture_default_str();
   top->add_option("--metric", top_args->metric,
                   "Metric to rank by; 'fitness' is the run's objective, ranked the way the run optimised it")
       ->capture_default_str();
@@ -206,6 +206,8 @@ void add_results_command(CLI::App& app) {
     }
     if (args->reference.size() != objectives.size())
       throw Error("results pareto: --hypervolume needs --reference with one value per objective (" + std::to_string(objectives.size()) + ")");
+    for (const double value : args->reference)
+      if (!std::isfinite(value)) throw Error("results pareto: --reference values must be finite numbers");
     std::vector<std::vector<double>> points;
     for (const auto& e : front) {
       std::vector<double> point;
@@ -213,6 +215,8 @@ void add_results_command(CLI::App& app) {
       points.push_back(std::move(point));
     }
     const double volume = hypervolume(points, objectives, args->reference);
+    if (!std::isfinite(volume))
+      throw Error("results pareto: the hypervolume overflows a double; give a --reference point nearer the front");
     if (args->format == "json") {
       std::cout << "{\"hypervolume\": " << exact_number(volume) << ", \"front\": " << front.size() << "}\n";
     } else {
@@ -228,7 +232,7 @@ void add_results_command(CLI::App& app) {
   compare->add_option("--runs", compare_args->compared, "Run ids, comma-separated: --runs 1,2")
       ->required()
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->expected(1, 64);
   compare->callback([args = compare_args] {
     ResultStore store(args->db, ResultStore::Mode::ReadOnly);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/cli_run.hpp"
 #include "core/input_shape.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -86,7 +87,11 @@ void run_score(const ScoreArgs& args, const std::vector<std::string>& plugins) {
     const std::string& name = predictor->name();
     std::printf("%-30s %16.8g %10.1f\n", name.c_str(), scores.scores.at(name), scores.milliseconds.at(name));
   }
-  for (const auto& [name, message] : scores.errors) std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
+  // A predictor that cannot score this architecture on this input is an error, not a NaN to read
+  // past: the table above still shows the others.
+  std::string failed;
+  for (const auto& [name, message] : scores.errors) failed += (failed.empty() ? "" : "; ") + name + ": " + message;
+  if (!failed.empty()) throw Error(failed);
 }
 
 }  // namespace
@@ -110,9 +115,9 @@ void add_score_command(CLI::App& app, const std::vector<std::string>& plugins) {
                   "fashion-mnist or synthetic for images, wordnet or text (TSV/CSV, --data path=DIR) for token "
                   "sequences (default: fashion-mnist, wordnet for token spaces)");
   cmd->add_option("--data", args->data_options, "Dataset option key=value (repeatable)");
-  cmd->add_option("--batch", args->batch, "Batch size")->check(CLI::Range(2, 100000))->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Weight initialisation and predictor seed")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "LibTorch threads (default: LibTorch's)");
+  cmd->add_option("--batch", args->batch, "Batch size")->check(between(2, 100000))->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Weight initialisation and predictor seed")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "LibTorch threads (0: LibTorch's default)")->check(between(0, 4096))->capture_default_str();
   cmd->add_option("--option", args->space_options, "Space option key=value (repeatable)");
   cmd->callback([args, &plugins] { run_score(*args, plugins); });
 }

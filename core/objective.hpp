@@ -13,8 +13,9 @@ struct Objective {
 };
 
 // "val_acc:max" or "flops:min" (spaces around either part ignored) -> the objective; nullopt for
-// anything else. The last ':' splits, so metric names may hold colons. With `bare_maximises` (a
-// config's `objectives` list), a metric without a direction is maximised.
+// anything else. The last ':' splits, so metric names may hold colons. A config's `objectives`
+// refuses a metric without a direction; `bare_maximises` reads the configs stored by older versions,
+// which maximised it.
 inline std::optional<Objective> parse_objective(const std::string& item, bool bare_maximises = false) {
   const auto trimmed = [](const std::string& text) {
     const std::size_t begin = text.find_first_not_of(" \t");

@@ -1,8 +1,10 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <string>
 
 #include "core/config.hpp"
@@ -36,6 +38,14 @@ inline Evaluation failed_evaluation(const std::exception& error) {
   e.out_of_memory = dynamic_cast<const std::bad_alloc*>(&error) != nullptr || reads_as_out_of_memory(e.error);
   return e;
 }
+
+// Thrown out of a training when EvaluatorContext::stop (or TrainingLoop::stop_when) asks it to end
+// early, on Ctrl-C or once budget.seconds is spent: the evaluation has no result, is not stored, and
+// a --resume trains it again. Never to be stored as a failed evaluation.
+class TrainingStopped : public std::runtime_error {
+ public:
+  TrainingStopped() : std::runtime_error("training stopped before it finished") {}
+};
 
 // Scores candidates. evaluate() is called concurrently from several worker threads; everything
 // random in it must come from `seed`, so that results do not depend on scheduling.
@@ -75,6 +85,9 @@ struct EvaluatorContext {
   int threads_per_worker = 1;  // LibTorch intra-op threads each evaluation may use
   std::string device_override; // --device from the command line, if any
   const SearchSpace* space = nullptr;  // the run's space (JSON tables canonicalise their keys with it)
+  // Asked between training steps (may be empty): true ends the training in progress with
+  // TrainingStopped. Called from worker threads.
+  std::function<bool()> stop;
 };
 
 // Builds the evaluator named by `config.name` (train, table, or a registered one).

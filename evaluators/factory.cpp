@@ -58,6 +58,7 @@ void register_builtin_evaluators(Registries& registries) {
         o.keep_weights = static_cast<std::size_t>(options.get<long long>("keep_weights"));
         o.oom_retries = static_cast<int>(options.get<long long>("oom_retries"));
         o.device = device_of(options, context);
+        o.stop = context.stop;
         return std::make_unique<TrainEvaluator>(load_dataset(options.section("dataset"), context.config_dir), o);
       });
 

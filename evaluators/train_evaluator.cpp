@@ -112,6 +112,7 @@ double TrainEvaluator::pretrain_masked_lm(Network& net, at::Generator& generator
   double tail_loss = 0;
   std::int64_t tail_count = 0;
   for (std::int64_t step = 0; step < options_.pretrain_steps; ++step) {
+    if (options_.stop && options_.stop()) throw TrainingStopped();
     const double lr = options_.pretrain_lr * (1.0 - static_cast<double>(step) / options_.pretrain_steps);
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
     torch::Tensor index = torch::randint(n, {batch_size}, generator, torch::kInt64);
@@ -229,6 +230,7 @@ Evaluation TrainEvaluator::attempt(const SearchSpace& space, const std::string& 
     settings.batch_size = batch_size;
     if (installment) settings.epochs = static_cast<double>(installment->schedule_epochs);
     TrainingLoop loop(*net, data_, settings, generator, device);
+    loop.stop_when(options_.stop);
     if (continuing) {
       // The network was initialised above all the same, so the generator's draws match the first
       // installment's before its saved state replaces them.
@@ -279,6 +281,8 @@ Evaluation TrainEvaluator::attempt(const SearchSpace& space, const std::string& 
         kept_order_.pop_front();
       }
     }
+  } catch (const TrainingStopped&) {
+    throw;  // no result: never stored as a failure
   } catch (const std::bad_alloc&) {
     evaluation.ok = false;
     evaluation.out_of_memory = true;

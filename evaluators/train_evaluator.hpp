@@ -37,6 +37,8 @@ class TrainEvaluator : public Evaluator, public WeightTransferEvaluator, public 
     // A candidate that runs out of memory is trained again from scratch with half the batch size,
     // up to this many times (metric batch_size says which one trained it); 0: stored as `oom`.
     int oom_retries = 0;
+    // Asked between steps: true ends the training with TrainingStopped (EvaluatorContext::stop).
+    std::function<bool()> stop;
   };
   TrainEvaluator(DataSplits data, Options options);
 

@@ -7,6 +7,7 @@
 #include "core/network.hpp"
 #include "core/rng.hpp"
 #include "datasets/batches.hpp"
+#include "evaluators/evaluator.hpp"
 
 namespace nascent {
 
@@ -99,6 +100,7 @@ EpochStats TrainingLoop::run_epoch() {
   double correct = 0, loss_sum = 0;
   Batch batch;
   while (loader.next(batch)) {
+    if (stop_ && stop_()) throw TrainingStopped();
     const std::int64_t step = first_step + batch.index;
     step_ = step + 1;
     if (batch.labels.size(0) < 2) continue;  // BatchNorm cannot train on a single sample

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -70,7 +71,10 @@ class TrainingLoop {
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
   // Trains the next epoch (partial when the steps end inside it); after done(), an empty EpochStats.
+  // Throws TrainingStopped before a step when the stop_when() check says so; the loop is then
+  // mid-epoch and only good for throwing away (save() states come from epoch ends).
   EpochStats run_epoch();
+  void stop_when(std::function<bool()> asked) { stop_ = std::move(asked); }
 
   // The step, optimiser state, generator state and augmentation seed, under keys starting with
   // "training_loop.": what continuing from an epoch end needs besides the network's weights,
@@ -89,6 +93,7 @@ class TrainingLoop {
   torch::Device device_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::int64_t steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0;
+  std::function<bool()> stop_;
 };
 
 }  // namespace nascent

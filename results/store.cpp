@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <unordered_map>
 
 #include "core/config.hpp"
@@ -345,7 +346,18 @@ void inspect_read_only(const std::string& path, ResultStore::Mode mode) {
   classify(path, identity, mode);
 }
 
+// The first line of an integrity check's answer that names a problem: SQLite heads its findings
+// with "*** in database main ***".
+std::string first_finding(const std::string& verdict) {
+  std::istringstream lines(verdict);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line.rfind("***", 0) != 0) return line.substr(0, 200);
+  return "it failed";
+}
+
 void check_path(const std::string& path, ResultStore::Mode mode) {
+  // SQLite opens "" as a private temporary database, which would drop every result at exit.
+  if (path.empty()) throw Error("the results database path is empty (--db)");
   std::error_code ec;
   const auto status = fs::status(path, ec);
   if (fs::is_directory(status)) throw Error(path + " is a directory, not a results database");
@@ -429,7 +441,7 @@ ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
           if (check.step()) verdict = check.text(0);
         }
         if (verdict != "ok")
-          throw Error(path + " is damaged; nothing written (" + verdict.substr(0, verdict.find('\n')) + ")");
+          throw Error(path + " is damaged; nothing written (SQLite's check: " + first_finding(verdict) + ")");
       }
       if (!fresh && identity.user_version < kSchemaVersion) {
         if (identity.user_version == 1) {

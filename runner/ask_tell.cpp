@@ -3,6 +3,7 @@
 // run is the same for a seed however many workers evaluate it. Strategies that rank a pool by
 // training-free scores first get it scored with the `predictor` evaluator (stage score).
 #include <tbb/parallel_for.h>
+#include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 #include <torch/torch.h>
 
@@ -33,6 +34,7 @@ struct Pending {
   std::optional<std::int64_t> parent;  // lineage: the seq it was derived from
   std::map<std::string, double> statics;  // params, flops and latency_ms measured before evaluating
   bool replayed = false;
+  bool stopped = false;  // its training was ended by a stop: no result, not stored
 };
 
 class AskTellSearch final : public Method {
@@ -61,6 +63,9 @@ class AskTellSearch final : public Method {
     const Config& config = *context.config;
     evaluator_name_ = config.child("evaluator").get<std::string>("name", "train");
     EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
+    // Ctrl-C and budget.seconds end the trainings in flight at their next step, as they stop a
+    // supernet method: a long candidate never holds the run past its budget.
+    evaluator_context.stop = [&context] { return context.interrupted() || context.out_of_time(); };
     evaluator_ = make_evaluator(config.child("evaluator"), evaluator_context);
     // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
     if (config.has("predictor")) predictor_ = make_evaluator(config.child("predictor"), evaluator_context);
@@ -169,7 +174,9 @@ class AskTellSearch final : public Method {
       pending.push_back(std::move(p));
     }
     evaluate(context, pending, *evaluator_, Stage::Query);
+    const bool stopped = std::any_of(pending.begin(), pending.end(), [](const Pending& p) { return p.stopped; });
     for (Pending& p : pending) {
+      if (p.stopped) continue;
       check_metric_reported(p.result, context.objective);
       ++done_;
       ++next_seq_;
@@ -181,6 +188,9 @@ class AskTellSearch final : public Method {
       if (ok) note_best(p, context);
       report(context, p);
     }
+    // The run ends here (the stop that ended a training ends the loop): the strategy is told
+    // nothing of a batch it cannot see whole, and --resume asks the same batch again.
+    if (stopped) return false;
     for (const std::string& arch : canonical) {
       if (multi_objective_) multi_objective_->tell_objectives(arch, seen_values_.at(arch));
       else strategy_->tell(arch, seen_.at(arch));
@@ -202,6 +212,11 @@ class AskTellSearch final : public Method {
     std::vector<std::string> sources(pending.size());
     if (stage == Stage::Query && transfer_ && dynamic_cast<WeightTransferEvaluator*>(&with))
       for (std::size_t k : to_evaluate) sources[k] = transfer_->transfer_source(pending[k].arch);
+    // More workers than cores is the user's choice (a worker may wait on a GPU): TBB's default
+    // limit, the core count, would run fewer and say so on stderr.
+    const tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                          std::max<std::size_t>(static_cast<std::size_t>(context.workers),
+                                                                tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)));
     tbb::task_arena arena(context.workers);
     arena.execute([&] {
       tbb::parallel_for(
@@ -221,6 +236,9 @@ class AskTellSearch final : public Method {
       const std::uint64_t seed = derive_seed(context.seed, static_cast<std::uint64_t>(p.seq));
       p.result = source.empty() ? with.evaluate(*context.space, p.arch, seed)
                                 : dynamic_cast<WeightTransferEvaluator&>(with).evaluate_from(*context.space, p.arch, seed, source);
+    } catch (const TrainingStopped&) {
+      p.stopped = true;
+      return;
     } catch (const std::exception& error) {
       p.result = failed_evaluation(error);
     }
@@ -389,6 +407,10 @@ class AskTellSearch final : public Method {
         pending.push_back(std::move(p));
       }
       evaluate(context, pending, *predictor_, Stage::Score);
+      if (std::any_of(pending.begin(), pending.end(), [](const Pending& p) { return p.stopped; })) {
+        context.progress("stopped while scoring the candidate pool (" + std::to_string(scored) + " of " + std::to_string(pool.size()) + " scored)", true);
+        return false;
+      }
       for (const auto& p : pending) {
         pool_scoring_->tell_scores(p.arch, p.result.metrics, p.result.ok);
         pool_scores_[p.arch] = p.result.metrics;

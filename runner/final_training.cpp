@@ -113,6 +113,7 @@ std::vector<FinalStep> read_final_steps(const Config& config, const RunContext& 
     } else {
       if (sections[k].has("arch")) throw Error("config: " + sections[k].full("arch") + ": only a train step names the architecture");
       EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
+      evaluator_context.stop = [&context] { return context.interrupted(); };
       step.evaluator = make_evaluator(sections[k], evaluator_context);
     }
     steps.push_back(std::move(step));
@@ -148,6 +149,8 @@ StepResult train_step(const FinalStep& step, std::size_t index, const std::strin
   net->to(device);
 
   TrainingLoop loop(*net, *data, read_training_settings(options), seed, device);
+  // Ctrl-C ends the epoch in progress; --resume continues from the last epoch end's checkpoint.
+  loop.stop_when([&context] { return context.interrupted(); });
 
   double train_seconds = 0;
   EpochStats last;
@@ -174,7 +177,11 @@ StepResult train_step(const FinalStep& step, std::size_t index, const std::strin
   StepResult result;
   while (!loop.done()) {
     if (context.interrupted()) return result;
-    last = loop.run_epoch();
+    try {
+      last = loop.run_epoch();
+    } catch (const TrainingStopped&) {
+      return result;
+    }
     train_seconds += last.seconds;
     const SetScore val = score_on(*net, data->val, eval_batch, device);
     const double epoch = static_cast<double>(loop.epochs_done());
@@ -257,6 +264,8 @@ FinalOutcome run_final_steps(std::vector<FinalStep>& steps, const std::string& a
       } else {
         try {
           e = step.evaluator->evaluate(*context.space, arch, derive_seed(context.seed, kFinalTrainingStream + k));
+        } catch (const TrainingStopped&) {
+          return outcome;
         } catch (const std::exception& error) {
           e = Evaluation{};
           e.ok = false;

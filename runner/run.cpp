@@ -260,6 +260,8 @@ Budget read_budget(const Config& config, const Method& method, const std::string
   return budget;
 }
 
+constexpr int kMaxWorkers = 1024;
+
 void read_parallel(const Config& config, const Method& method, RunContext& context) {
   const Config parallel = config.child("parallel");
   if (method.evaluates_in_parallel()) {
@@ -268,6 +270,10 @@ void read_parallel(const Config& config, const Method& method, RunContext& conte
     context.threads = parallel.get<int>("threads_per_worker", 1);
     const int batch = parallel.get<int>("batch", context.workers);
     if (context.workers < 1) throw Error("config: parallel.workers must be at least 1");
+    // Each worker is a thread training one candidate; thousands are a typo, not a machine.
+    if (context.workers > kMaxWorkers)
+      throw Error("config: parallel.workers " + std::to_string(context.workers) + " is more than " + std::to_string(kMaxWorkers) +
+                  " (workers are threads of this process; spread further with mpirun)");
     if (batch < 1) throw Error("config: parallel.batch must be at least 1");
     context.batch = static_cast<std::size_t>(batch);
   } else {
@@ -377,11 +383,16 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
 // writes the final status over it.
 class StopWatcher {
  public:
-  StopWatcher(ResultStore& store, std::int64_t run)
-      : thread_([this, &store, run] {
+  StopWatcher(ResultStore& store, std::int64_t run, bool quiet)
+      : thread_([this, &store, run, quiet] {
           std::unique_lock<std::mutex> lock(mutex_);
           while (!done_) {
             if (g_stop_requested) {
+              // Said here rather than in the signal handler, where printing is not safe.
+              if (!quiet)
+                std::fprintf(stderr, "\nnascent: stopping run %lld: trainings in progress end at their next step and are not stored; "
+                                     "--resume continues (Ctrl-C again quits at once)\n",
+                             static_cast<long long>(run));
               try {
                 store.finish_run(run, "interrupted");
               } catch (const std::exception&) {
@@ -557,7 +568,7 @@ SearchSummary run_search(const SearchOptions& options) {
     context.start(run, 0, 0);
   }
   MethodResult result;
-  auto watcher = std::make_unique<StopWatcher>(context.store(), context.run_id());
+  auto watcher = std::make_unique<StopWatcher>(context.store(), context.run_id(), context.quiet);
   try {
     result = method->run(context);
   } catch (const RunStopped& stopped) {
@@ -655,7 +666,7 @@ std::vector<Objective> read_objectives(const Config& config, const Objective& si
   std::vector<Objective> objectives;
   for (const YAML::Node& item : list) {
     const std::string text = item.IsScalar() ? item.as<std::string>() : "";
-    const std::optional<Objective> objective = parse_objective(text, true);
+    const std::optional<Objective> objective = parse_objective(text);
     if (!objective)
       throw Error("config: objectives: expected metric:max or metric:min, got '" + (item.IsScalar() ? text : std::string("a nested value")) + "'");
     for (const Objective& earlier : objectives)
@@ -679,6 +690,8 @@ std::vector<Constraint> read_constraints(const Config& config) {
     if (limit.has("min")) constraint.min = limit.get<double>("min");
     if (limit.has("max")) constraint.max = limit.get<double>("max");
     if (!constraint.min && !constraint.max) throw Error("config: constraints." + metric + ": give min, max or both");
+    for (const auto& [key, bound] : {std::pair{"min", constraint.min}, std::pair{"max", constraint.max}})
+      if (bound && !std::isfinite(*bound)) throw Error("config: constraints." + metric + "." + key + " must be a finite number");
     if (constraint.min && constraint.max && *constraint.min > *constraint.max)
       throw Error("config: constraints." + metric + ": min is above max");
     constraints.push_back(constraint);

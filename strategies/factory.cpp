@@ -122,10 +122,11 @@ void register_builtin_strategies(Registries& registries) {
           .integer("restarts", boshnas.gobi.restarts, "GOBI restarts (queries per optimisation step)").at_least(0)
           .integer("gobi_iterations", boshnas.gobi.iterations, "GOBI iterations per restart").at_least(0)
           .optional("gobi_lr", OptionType::Number, "GOBI learning rate (default 0.5 with second_order, else 10)")
+          .at_least(1e-12)
           .flag("second_order", true, "GOBI with AdaHessian (else Adam)")
           .integer("max_epochs", boshnas.surrogate.max_epochs, "surrogate training epochs").at_least(1)
           .flag("aleatoric", boshnas.surrogate.aleatoric, "model aleatoric uncertainty with the NPN")
-          .number("npn_lr", boshnas.surrogate.npn_lr, "NPN learning rate").at_least(1e-12),
+          .number("npn_lr", boshnas.surrogate.npn_lr, "NPN learning rate").at_least(1e-12).at_most(1),
       [](const Options& options, const StrategyContext& context) -> std::unique_ptr<Strategy> {
         Boshnas::Options o;
         o.initial = count_of(options, "initial");

@@ -66,6 +66,7 @@ struct Slot {
   Evaluation result;
   bool done = false;
   bool replayed = false;
+  bool stopped = false;  // its training was ended by a stop: no result, not stored
   std::thread thread;
 };
 
@@ -113,7 +114,10 @@ class MultiFidelitySearch final : public Method {
     evaluator_name_ = evaluator.get<std::string>("name", "train");
     if (evaluator.get<long long>("steps", 0) > 0)
       throw Error("config: evaluator.steps: " + name_ + " counts training in epochs (strategy.min_epochs, max_epochs); remove steps");
-    evaluator_ = make_evaluator(evaluator, EvaluatorContext{context.config_dir, context.threads, context.device_override, context.space});
+    EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
+    // Ctrl-C and budget.seconds end the installments in flight at their next step.
+    evaluator_context.stop = [&context] { return context.interrupted() || context.out_of_time(); };
+    evaluator_ = make_evaluator(evaluator, evaluator_context);
     staged_ = dynamic_cast<TrainsInStages*>(evaluator_.get());
     if (!staged_)
       throw Error("config: strategy " + name_ + " trains candidates in installments, which evaluator " + evaluator_name_ +
@@ -170,7 +174,8 @@ class MultiFidelitySearch final : public Method {
     auto apply_next = [&] {
       Slot& slot = slots[applied++];
       if (slot.thread.joinable()) slot.thread.join();
-      apply(context, *schedule, slot);
+      // A stopped job has no result; only a stop ends a training, so nothing is scheduled after it.
+      if (!slot.stopped) apply(context, *schedule, slot);
     };
 
     std::unique_lock<std::mutex> lock(mutex);
@@ -232,7 +237,7 @@ class MultiFidelitySearch final : public Method {
     else if (halted == "exhausted") result_.status = "exhausted";
     else if (halted == "evaluations" || halted == "epochs") result_.status = until_budget() ? "finished" : "budget";
     else result_.status = "budget";
-    result_.counted = static_cast<std::int64_t>(slots.size());
+    result_.counted = static_cast<std::int64_t>(std::count_if(slots.begin(), slots.end(), [](const Slot& s) { return !s.stopped; }));
     if (infeasible_ > 0)
       context.progress(std::to_string(infeasible_) + " candidates broke a constraint before training and were skipped", true);
     // The trained states are kept for --resume until the schedule is over.
@@ -320,6 +325,10 @@ class MultiFidelitySearch final : public Method {
     try {
       slot.result = staged_->evaluate_for(*context.space, job.arch, derive_seed(context.seed, static_cast<std::uint64_t>(job.origin)),
                                           job.epochs, rungs_.back(), resume, state);
+    } catch (const TrainingStopped&) {
+      // Not stored: --resume schedules the same job and trains it again from the state it continued.
+      slot.stopped = true;
+      return;
     } catch (const std::exception& error) {
       slot.result = failed_evaluation(error);
     }

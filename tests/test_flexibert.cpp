@@ -294,7 +294,9 @@ TEST(Boshnas, ConfigErrors) {
   const auto make = [](const std::string& yaml) { make_strategy(Config::parse(yaml), test_space()); };
   EXPECT_ERROR(make("name: boshnas\ninitial: 0"), "strategy.initial must be at least 1");
   EXPECT_ERROR(make("name: boshnas\nuncertainty_probability: 0.7\ndiversity_probability: 0.5"), "sum to at most 1");
-  EXPECT_ERROR(make("name: boshnas\nnpn_lr: 0"), "npn_lr: 0 is out of range (>= 1e-12)");
+  EXPECT_ERROR(make("name: boshnas\nnpn_lr: 0"), "npn_lr: 0 is out of range ([1e-12, 1])");
+  EXPECT_ERROR(make("name: boshnas\nnpn_lr: 1e300"), "npn_lr: 1e+300 is out of range ([1e-12, 1])");
+  EXPECT_ERROR(make("name: boshnas\ngobi_lr: -1"), "gobi_lr: -1 is out of range (>= 1e-12)");
   EXPECT_ERROR(make("name: boshnas\nkappa: 2"), "kappa");
   EXPECT_ERROR(make("name: boshnas\ntargets: raw"), "targets");
   EXPECT_ERROR(make("name: boshnas\nacquisition_search: grid"), "acquisition_search");

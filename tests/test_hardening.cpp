@@ -50,6 +50,12 @@ TEST_F(HardeningTest, UsageErrorsArePrefixedAndExitWithTwo) {
   // An architecture starting with '-' reads as an option unless `--` comes first.
   expect_one_line(run_cli("describe nb201 '-abc'"), 2, "nascent help for usage");
   expect_one_line(run_cli("describe nb201 -- '-abc'"), 1, "cannot parse '-abc'");
+  // Counts say what they want, not CLI11's "not in range 0 to 1.79769e+308".
+  expect_one_line(run_cli("sample nb201 -n abc"), 2, "-n: expected a whole number, got 'abc'");
+  expect_one_line(run_cli("sample nb201 -n 0"), 2, "-n: must be at least 1, got 0");
+  expect_one_line(run_cli("sample nb201 --seed -1"), 2, "--seed: must be at least 0, got -1");
+  expect_one_line(run_cli("serve --port 70000"), 2, "--port: must be at most 65535, got 70000");
+  EXPECT_EQ(run_cli("sample nb201 -n 1 --seed 18446744073709551615").status, 0);  // the largest unsigned seed
 }
 
 TEST_F(HardeningTest, ConfigsThatAreNotFilesOrRepeatAKeyAreRefused) {
@@ -80,6 +86,40 @@ budget: {evaluations: 40}
 parallel: {workers: 1}
 )";
 
+// Values that would lose results or crash: an empty database path (SQLite opens a private
+// temporary database for it), thousands of workers, a report written over a folder.
+TEST_F(HardeningTest, PathsAndSizesThatWouldLoseResultsAreRefused) {
+  const std::string config = write("c.yaml", kQuickSearch);
+  expect_one_line(run_cli("search " + config + " --quiet --db ''"), 1, "the results database path is empty");
+  expect_one_line(run_cli("search " + config + " --quiet --db " + path("w.db") + " --set parallel.workers=70000"), 1,
+                  "parallel.workers 70000 is more than 1024");
+  EXPECT_FALSE(fs::exists(path("w.db")));
+  const std::string db = path("run.db");
+  ASSERT_EQ(run_cli("search " + config + " --quiet --db " + db + " --set budget.evaluations=2").status, 0);
+  fs::create_directories(path("folder"));
+  expect_one_line(run_cli("report --db " + db + " --out " + path("folder")), 1, "is a folder");
+  expect_one_line(run_cli("report --db " + db + " --out ''"), 1, "file name is empty");
+  EXPECT_FALSE(fs::exists(path("folder.partial")));
+}
+
+// A time budget ends the training in progress at its next step, however long the candidate
+// would train: nothing half-trained is stored, and the run says it stopped on its budget.
+TEST_F(HardeningTest, ATimeBudgetEndsATrainingInProgress) {
+  std::string long_training = kQuickSearch;
+  long_training.replace(long_training.find("steps: 2"), 8, "steps: 100000000");
+  long_training.replace(long_training.find("{evaluations: 40}"), 17, "{seconds: 1}");
+  const std::string db = path("run.db");
+  const auto started = std::chrono::steady_clock::now();
+  const CliOutput r = run_cli("search " + write("c.yaml", long_training) + " --quiet --db " + db);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("run 1 budget: 0 evaluations"), std::string::npos) << r.out;
+  // Generous: the training alone would take hours.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 60);
+  ResultStore store(db, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.latest_run()->status, "budget");
+  EXPECT_TRUE(store.evaluations().empty());
+}
+
 TEST_F(HardeningTest, ADamagedDatabaseIsRefusedWithoutAWriteAndAnEmptyOneStartsARun) {
   const std::string config = write("c.yaml", kQuickSearch);
   const std::string db = path("run.db");
@@ -89,7 +129,9 @@ TEST_F(HardeningTest, ADamagedDatabaseIsRefusedWithoutAWriteAndAnEmptyOneStartsA
   ASSERT_GT(damaged.size(), 4u * 4096);
   for (std::size_t i = damaged.size() / 2 - 2048; i < damaged.size() / 2 + 2048; ++i) damaged[i] = '\xff';
   { std::ofstream(db, std::ios::binary) << damaged; }
-  expect_one_line(run_cli("search " + config + " --quiet --db " + db), 1, "is damaged; nothing written");
+  const CliOutput refused = run_cli("search " + config + " --quiet --db " + db);
+  expect_one_line(refused, 1, "is damaged; nothing written (SQLite's check: ");
+  EXPECT_EQ(refused.out.find("***"), std::string::npos) << "the check's heading instead of its finding: " << refused.out;
   EXPECT_EQ(file_bytes(db), damaged);
 
   // A requeued job passes --resume before any run exists: an empty or missing database starts one.
@@ -196,7 +238,8 @@ TEST_F(HardeningTest, ResumingAFinishedRunWithNothingToDoWritesNothing) {
   EXPECT_EQ(store.evaluations().size(), 5u);
 }
 
-// Ctrl-C: the run stores what was in flight, is marked interrupted, and the process says so with 130.
+// Ctrl-C: the training in flight stops at its next step (not stored), the run is marked
+// interrupted, and the process says so with 130.
 TEST_F(HardeningTest, AnInterruptedSearchExitsWith130) {
   const std::string config = write("c.yaml", std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
 seed: 5

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -363,6 +364,22 @@ TEST_F(MultiFidelitySearch, KilledAshaRunResumesToTheUninterruptedResult) {
   ASSERT_GE(before, 6u);
   ASSERT_LT(before, stored(db("reference.db")).size()) << "the run finished before it could be killed";
   const CliOutput resumed = run_cli("search " + args + " --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_EQ(stored(db()), stored(db("reference.db")));
+}
+
+// budget.seconds ends the installments in flight at their next step, unstored; a --resume with more
+// time trains them again and ends where the run without a time budget ends.
+TEST_F(MultiFidelitySearch, AshaStoppedByItsTimeBudgetResumesToTheUninterruptedResult) {
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_cli("search " + config() + " --db " + db("reference.db") + " --quiet").status, 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string args = config() + " --db " + db() + " --quiet";
+  const CliOutput stopped = run_cli("search " + args + " --set budget.seconds=" + std::to_string(seconds / 3));
+  ASSERT_EQ(stopped.status, 0) << stopped.out;
+  EXPECT_NE(stopped.out.find(" budget: "), std::string::npos) << stopped.out;
+  ASSERT_LT(stored(db()).size(), stored(db("reference.db")).size()) << "the run finished within a third of its time";
+  const CliOutput resumed = run_cli("search " + args + " --resume --set budget.seconds=100000");
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_EQ(stored(db()), stored(db("reference.db")));
 }

@@ -243,6 +243,11 @@ TEST_F(MultiObjectiveTest, BadObjectivesAndConstraintsAreOneLineBeforeAnythingIs
   EXPECT_ERROR(run_search(options("strategy: {name: random}\nconstraints: {flops: {maximum: 3}}\n")), "unknown key 'constraints.flops.maximum'");
   EXPECT_ERROR(run_search(options("strategy: {name: random}\nconstraints: {flops: {min: 3, max: 1}}\n")), "min is above max");
   EXPECT_ERROR(run_search(options("strategy: {name: random}\nconstraints: [flops]\n")), "expected a map");
+  // A metric without a direction is not maximised by default (flops would be, silently).
+  EXPECT_ERROR(run_search(options("strategy: {name: nsga2}\nobjectives: [score:max, flops]\n")),
+               "expected metric:max or metric:min, got 'flops'");
+  EXPECT_ERROR(run_search(options("strategy: {name: random}\nconstraints: {flops: {max: .nan}}\n")),
+               "constraints.flops.max must be a finite number");
   EXPECT_FALSE(fs::exists(path("run.db")));
 }
 
