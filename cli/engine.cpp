@@ -17,6 +17,7 @@
 #include "cli/score_command.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
+#include "results/store.hpp"
 #include "runner/search.hpp"
 
 namespace {
@@ -94,6 +95,18 @@ int main(int argc, char** argv) {
       for (const auto& [name, value] : summary.best_metrics) std::cout << "  " << name << " " << value << "\n";
     }
     if (summary.status == "interrupted") exit_status = kExitInterrupted;
+    else if (summary.best_arch.empty() && summary.evaluated_now > 0) {
+      // Every candidate failed: say why in one line and fail, rather than leave an empty top list.
+      const ResultStore store(search.db_path, ResultStore::Mode::ReadOnly);
+      for (const StoredEvaluation& e : store.evaluations(summary.run)) {
+        if (e.result.ok) continue;
+        std::cerr << "nascent: " << one_line("no candidate of run " + std::to_string(summary.run) + " succeeded; the first failure: " +
+                                             e.result.error)
+                  << "\n";
+        exit_status = kExitError;
+        break;
+      }
+    }
   });
 
   // spaces

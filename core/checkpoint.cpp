@@ -69,7 +69,11 @@ void write_checkpoint_file(const std::string& path, const std::string& payload) 
 }
 
 std::optional<std::string> read_checkpoint_file(const std::string& path) {
-  if (!std::filesystem::exists(path)) return std::nullopt;
+  std::error_code looked;
+  const bool present = std::filesystem::exists(path, looked);
+  if (looked) throw Error("checkpoint '" + path + "': " + looked.message());
+  if (!present) return std::nullopt;
+  if (std::filesystem::is_directory(path, looked)) throw Error("checkpoint '" + path + "' is a folder, not a checkpoint file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("checkpoint '" + path + "': cannot read");
   std::string header;

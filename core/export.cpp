@@ -107,6 +107,7 @@ ExportFigures export_torchscript(Network& net, const torch::Tensor& example, con
     std::error_code ec;
     const fs::path parent = fs::path(path).parent_path();
     if (!parent.empty() && !fs::is_directory(parent, ec)) throw Error("export: " + parent.string() + ": no such folder");
+    if (fs::is_directory(path, ec)) throw Error("export: " + path + " is a folder; name the file to write");
     torch::jit::ExtraFilesMap extra{{kExportInfoFile, info.json()}};
     try {
       module.save(partial, extra);
@@ -136,7 +137,9 @@ ExportFigures export_torchscript(Network& net, const torch::Tensor& example, con
     } catch (const std::exception&) {
       figures.other_batch_sizes = false;
     }
-    fs::rename(partial, path);
+    std::error_code renamed;
+    fs::rename(partial, path, renamed);
+    if (renamed) throw Error("export: cannot write " + path + ": " + renamed.message());
   } catch (...) {
     std::error_code ignored;
     fs::remove(partial, ignored);
@@ -157,18 +160,25 @@ void save_weights(Network& net, const std::string& space, const std::string& arc
   for (const auto& item : net.named_buffers())
     if (item.value().defined()) archive.write(item.key(), item.value().detach().to(torch::kCPU), /*is_buffer=*/true);
   const std::string partial = path + ".partial";
+  std::error_code renamed;
   try {
     archive.save_to(partial);
-    fs::rename(partial, path);
+    fs::rename(partial, path, renamed);
   } catch (const c10::Error& error) {
     std::error_code ignored;
     fs::remove(partial, ignored);
     throw Error(path + ": cannot write weights (" + first_line_of(error.what_without_backtrace()) + ")");
   }
+  if (renamed) {
+    std::error_code ignored;
+    fs::remove(partial, ignored);
+    throw Error(path + ": cannot write weights (" + renamed.message() + ")");
+  }
 }
 
 void load_weights(Network& net, const std::string& space, const std::string& arch, const std::string& path) {
   std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error(path + " is a folder, not a weights file");
   if (!fs::is_regular_file(path, ec)) throw Error(path + ": no such weights file");
   torch::serialize::InputArchive archive;
   try {

@@ -1,5 +1,6 @@
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "datasets/dataset.hpp"
+#include "datasets/formats.hpp"
 
 namespace nascent {
 
@@ -171,6 +173,7 @@ const RawFashionMnist& raw_fashion_mnist(const std::string& folder) {
 // Selecting before converting keeps a small subset from costing a float copy of all 60,000 images.
 ImageSet prepare(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& index,
                  std::int64_t resize, std::int64_t pad, std::int64_t channels) {
+  check_decoded_size(index.size(0), channels, resize > 0 ? resize : std::max(pad, kSide), "fashion-mnist: ", resize > 0 ? "dataset.resize" : "dataset.pad");
   torch::Tensor x = images.index_select(0, index).to(torch::kFloat32).div_(255.0).sub_(kMean).div_(kStd).unsqueeze(1);
   if (resize > 0 && resize != kSide) {
     namespace F = torch::nn::functional;

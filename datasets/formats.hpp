@@ -140,6 +140,10 @@ FixedSplit fixed_split(std::int64_t n, std::int64_t val_count);
 torch::Tensor subset_index(const std::vector<std::int64_t>& order, std::int64_t subset);
 // The whole file; a missing or unreadable file is an Error "<prefix><path>: ...".
 std::string read_file_bytes(const std::string& path, const std::string& prefix);
+// An Error "<prefix>..." naming `option` when `count` float32 images of channels x side x side
+// would not fit in this machine's memory: a set is decoded whole into memory, and the kernel
+// would otherwise kill the process part-way through a run.
+void check_decoded_size(std::int64_t count, std::int64_t channels, std::int64_t side, const std::string& prefix, const std::string& option);
 // An Error "<prefix><path>: ..." unless `path` is an existing regular file.
 void check_regular_file(const std::string& path, const std::string& prefix);
 

@@ -1,3 +1,6 @@
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +17,18 @@ FixedSplit fixed_split(std::int64_t n, std::int64_t val_count) {
   split.val.assign(order.begin(), order.begin() + val_count);
   split.train.assign(order.begin() + val_count, order.end());
   return split;
+}
+
+void check_decoded_size(std::int64_t count, std::int64_t channels, std::int64_t side, const std::string& prefix, const std::string& option) {
+  const long double bytes = static_cast<long double>(count) * channels * side * side * sizeof(float);
+  const long double memory = static_cast<long double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  if (memory > 0 && bytes > memory) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%lld images of %lld x %lld x %lld need %.1f GB as float32, more than this machine's %.1f GB",
+                  static_cast<long long>(count), static_cast<long long>(channels), static_cast<long long>(side), static_cast<long long>(side),
+                  static_cast<double>(bytes / 1e9), static_cast<double>(memory / 1e9));
+    throw Error(prefix + text + ": lower " + option);
+  }
 }
 
 torch::Tensor subset_index(const std::vector<std::int64_t>& order, std::int64_t subset) {

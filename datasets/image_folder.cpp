@@ -279,6 +279,7 @@ Listing list_split(const fs::path& root, std::vector<std::string>& classes) {
 
 ImageSet decode_all(const Listing& listing, const std::vector<std::int64_t>& order, const ImageFolderOptions& options) {
   const auto n = static_cast<std::int64_t>(order.size());
+  check_decoded_size(n, options.channels, options.size, kPrefix, "dataset.size");
   ImageSet set{torch::empty({n, options.channels, options.size, options.size}, torch::kFloat32), torch::empty({n}, torch::kInt64)};
   float* images = set.images.data_ptr<float>();
   const std::int64_t stride = options.channels * options.size * options.size;

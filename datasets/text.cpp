@@ -148,6 +148,12 @@ DataSplits load_text(const TextOptions& options) {
   std::int64_t classes = 0;
   if (numeric) {
     for (const std::string& name : names) classes = std::max<std::int64_t>(classes, std::stoll(name) + 1);
+    // Numbers are class indices: sparse ones would give the network a head of mostly empty classes
+    // (a label 1000000 alone makes a million outputs).
+    const auto distinct = static_cast<std::int64_t>(names.size());
+    if (classes > 2 * distinct + 10)
+      throw Error("text: " + options.train + ": the labels are whole numbers up to " + std::to_string(classes - 1) + " but only " +
+                  std::to_string(distinct) + " distinct ones; numeric labels are class indices from 0, so renumber them (or write them as names)");
   } else {
     for (const std::string& name : names) class_of[name] = classes++;
   }

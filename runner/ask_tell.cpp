@@ -2,8 +2,8 @@
 // parallel workers with the run's evaluator and tells the results back in the order asked, so a
 // run is the same for a seed however many workers evaluate it. Strategies that rank a pool by
 // training-free scores first get it scored with the `predictor` evaluator (stage score).
-#include <tbb/parallel_for.h>
 #include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <torch/torch.h>
 

@@ -98,6 +98,8 @@ std::vector<FinalStep> read_final_steps(const Config& config, const RunContext& 
     step.name = sections[k].get<std::string>("name", "train");
     if (step.name == "train") {
       step.training = final_training_options().read(sections[k], "final_training", /*name_key=*/false);
+      // A device this machine lacks is refused now, not after the search has run.
+      checked_device(context.device_override.empty() ? step.training->get<std::string>("device") : context.device_override);
       if (k > 0 && sections[k].has("arch")) throw Error("config: " + sections[k].full("arch") + ": only the first step names the architecture");
       const std::optional<Config> dataset =
           sections[k].has("dataset") ? std::optional(sections[k].child("dataset")) : search_dataset_section(config);

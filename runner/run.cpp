@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "core/checkpoint.hpp"
 #include "core/cluster.hpp"
 #include "core/data_parallel.hpp"
 #include "core/error.hpp"
@@ -347,7 +348,7 @@ std::string checkpoint_path_for(const std::string& db_path, std::int64_t run) {
 
 // Resuming: the latest run of the database, if its config matches; its evaluations are replayed
 // and the method restores its checkpoint before the run is marked running again.
-std::int64_t reopen(StoreContext& context, const SearchOptions& options, const Config& config, Method& method) {
+std::int64_t reopen(StoreContext& context, const SearchOptions& options, const Config& config, Method& method, std::size_t final_steps) {
   ResultStore& store = context.store();
   auto previous = store.latest_run();
   if (!previous) throw Error("--resume: " + options.db_path + " has no run to resume");
@@ -369,6 +370,9 @@ std::int64_t reopen(StoreContext& context, const SearchOptions& options, const C
   }
   context.checkpoint_path = checkpoint_path_for(options.db_path, previous->id);
   method.restore(context);
+  // A final training's checkpoint is read only once the search is over: a damaged one is refused
+  // now, while the run is still as it was.
+  for (std::size_t step = 0; step < final_steps; ++step) read_checkpoint_file(context.checkpoint_path + ".final" + std::to_string(step));
   context.load_stored_points(previous->id);
   if (previous->status == "finished") context.reopen_later(previous->id);
   else store.reopen_run(previous->id);
@@ -551,7 +555,7 @@ SearchSummary run_search(const SearchOptions& options) {
 
   context.open(options.db_path);
   if (resume) {
-    reopen(context, options, config, *method);
+    reopen(context, options, config, *method, final_steps.size());
   } else {
     RunInfo info;
     info.config = config.dump();

@@ -708,6 +708,9 @@ TEST_F(DatasetFormats, TextTsvUsesTheWordNetTokenizerAndMapsLabels) {
   options.sentence_column = "text";
   EXPECT_ERROR(load_text(options), "text: " + path("glue/train.tsv") + ": no column 'text' (columns: sentence, label)");
   options.sentence_column = "sentence";
+  // Numbers are class indices: a sparse one would make an output per number up to it.
+  write("glue/train.tsv", "sentence\tlabel\nok\t0\nfar\t1000000\n");
+  EXPECT_ERROR(load_text(options), "text: " + path("glue/train.tsv") + ": the labels are whole numbers up to 1000000 but only 4 distinct ones");
   write("glue/train.tsv", "sentence\tlabel\nok\t1\nmissing a label\n");
   EXPECT_ERROR(load_text(options), "text: " + path("glue/train.tsv") + ":3: expected 2 fields (as the header), found 1");
   options.train = path("glue/nothing.tsv");

@@ -370,6 +370,9 @@ TEST_F(GrammarFile, BadGrammarFilesAreOneLineErrors) {
   EXPECT_ERROR(load(head + "symbols: {net: {productions: [b]}, s: {productions: [x]}, m: {productions: [y]}}\n"
                            "rules: {b: {branch: [s, net, m]}}\nterminals: {x: {op: identity}, y: {op: add}}\n"),
                "'x' is not a clone or group terminal");
+  // Every production of net leads back to net: sampling would recurse until the stack ran out.
+  EXPECT_ERROR(load(head + "symbols: {net: {productions: [r]}}\nrules: {r: {sequence: [net, net]}}\nterminals: {}\n"),
+               "symbols.net: no derivation of it ever ends");
   EXPECT_ERROR(load("name: g\nsymbols: {}\n"), "missing 'start'");
   EXPECT_ERROR(load("name: [unclosed\n"), "invalid YAML");
   EXPECT_ERROR(registries().spaces.create("grammar", Config::parse("{file: /nonexistent/g.yaml}")), "cannot open");

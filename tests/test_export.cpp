@@ -230,6 +230,11 @@ TEST_F(ExportTest, WeightsRoundTripAndRefuseAnotherArchitectureOrABadFile) {
   EXPECT_ERROR(load_weights(*wrong, "nb201", other, file), "weights of nb201 architecture");
   EXPECT_ERROR(load_weights(*fresh, "nb201", arch, path("missing.weights")), "no such weights file");
   EXPECT_ERROR(load_weights(*fresh, "nb201", arch, write("garbage.weights", "not an archive")), "not a nascent weights file");
+  // A folder where the file should be: one line, and no .partial file left behind.
+  fs::create_directories(path("folder.weights"));
+  EXPECT_ERROR(save_weights(*trained, "nb201", arch, path("folder.weights")), "cannot write weights");
+  EXPECT_FALSE(fs::exists(path("folder.weights.partial")));
+  EXPECT_ERROR(load_weights(*fresh, "nb201", arch, path("folder.weights")), "is a folder, not a weights file");
 }
 
 TEST_F(ExportTest, CliExportsAnArchitectureAndRefusesABadOne) {

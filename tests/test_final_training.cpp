@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "core/export.hpp"
 #include "core/network.hpp"
@@ -100,7 +102,27 @@ TEST_F(FinalTrainingTest, BadSectionsAreOneLineErrorsBeforeAnythingIsWritten) {
   EXPECT_ERROR(run_search(options("seed: 1\nspace: {name: nb201}\nstrategy: {name: random}\nevaluator: {name: table, path: " +
                                   table + ", metric: a}\nbudget: {evaluations: 1}\nfinal_training: {epochs: 1}\n")),
                "needs data");
+  // A device the machine lacks, before the search runs rather than after it.
+  EXPECT_ERROR(run_search(options(search_yaml("final_training: {epochs: 1, device: 'cuda:99'}\n"))), "cuda:99");
   EXPECT_FALSE(fs::exists(path("run.db")));
+}
+
+// A final training's checkpoint is read only after the search; a damaged one is refused when the
+// run is resumed, before anything in the database changes.
+TEST_F(FinalTrainingTest, ADamagedFinalTrainingCheckpointIsRefusedBeforeTheRunIsReopened) {
+  const std::string yaml = search_yaml("final_training: {epochs: 1, batch_size: 16}\n");
+  ASSERT_EQ(run_search(options(yaml)).status, "finished");
+  write("run.db.checkpoints/run-1.ckpt.final0", "not a checkpoint");
+  const auto database = [&] {
+    std::ifstream in(path("run.db"), std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string before = database();
+  SearchOptions resumed = options(yaml);
+  resumed.resume = true;
+  resumed.config.set("budget.evaluations=4");
+  EXPECT_ERROR(run_search(resumed), "run-1.ckpt.final0' is not a nascent checkpoint");
+  EXPECT_EQ(database(), before);
 }
 
 TEST_F(FinalTrainingTest, TheTrainCommandTrainsAStoredCandidateAndRefusesBadReferences) {

@@ -120,6 +120,29 @@ TEST_F(HardeningTest, ATimeBudgetEndsATrainingInProgress) {
   EXPECT_TRUE(store.evaluations().empty());
 }
 
+// A run in which every candidate failed (here: 1x1 images through NB201's reduction cells) stores
+// the failures but says so and exits 1, rather than end "finished" with an empty top list.
+TEST_F(HardeningTest, ARunWhoseEveryCandidateFailedSaysWhyAndExitsWithOne) {
+  const std::string config = write("c.yaml", R"(
+seed: 1
+space: {name: nb201, channels: 4, cells_per_stage: 1}
+strategy: {name: random}
+evaluator:
+  name: train
+  dataset: {name: synthetic, shape: [1, 1, 1], classes: 3, train: 32, val: 16, test: 16}
+  steps: 1
+  batch_size: 16
+  latency: false
+budget: {evaluations: 2}
+parallel: {workers: 1}
+)");
+  const CliOutput r = run_cli("search " + config + " --quiet --db " + path("run.db"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("nascent: no candidate of run 1 succeeded; the first failure: "), std::string::npos) << r.out;
+  ResultStore store(path("run.db"), ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(store.evaluations().size(), 2u);
+}
+
 TEST_F(HardeningTest, ADamagedDatabaseIsRefusedWithoutAWriteAndAnEmptyOneStartsARun) {
   const std::string config = write("c.yaml", kQuickSearch);
   const std::string db = path("run.db");

@@ -82,6 +82,12 @@ class Sampler {
 
   bool expand(int symbol_index, const State& in, int depth, int exclude, Node& node) {
     if (--budget_ < 0) return false;
+    // Deeper than the parser reads, and a grammar that rarely ends would otherwise recurse until
+    // the stack runs out: the attempt is given up like one over its work budget.
+    if (depth > kMaxNesting) {
+      budget_ = -1;
+      return false;
+    }
     const Symbol& symbol = grammar_.symbols[symbol_index];
     std::vector<int> options;
     std::vector<double> fixed;

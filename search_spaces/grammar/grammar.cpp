@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -312,6 +313,27 @@ Grammar Grammar::parse(const std::string& yaml_text, const std::string& source) 
                     "'" + production.name + "' splits or merges but the symbol is not a branch rule's split or merge");
     }
   }
+
+  // A symbol whose every production leads back to symbols that cannot finish would make the
+  // sampler recurse until the stack runs out: refused here, by the least fixed point of "finishes".
+  std::vector<bool> finishes(grammar.symbols.size(), false);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t symbol = 0; symbol < grammar.symbols.size(); ++symbol) {
+      if (finishes[symbol]) continue;
+      for (int index : grammar.symbols[symbol].productions) {
+        const std::vector<int>& children = grammar.productions[index].children;
+        if (std::all_of(children.begin(), children.end(), [&](int child) { return finishes[static_cast<std::size_t>(child)]; })) {
+          finishes[symbol] = changed = true;
+          break;
+        }
+      }
+    }
+  }
+  for (std::size_t symbol = 0; symbol < grammar.symbols.size(); ++symbol)
+    if (!finishes[symbol])
+      loader.fail("symbols." + grammar.symbols[symbol].name,
+                  "no derivation of it ever ends: every production leads back to symbols without a finite derivation (give it a terminal)");
 
   grammar.start = symbol_index(root["start"], "start");
   if (root["seeds"]) {
