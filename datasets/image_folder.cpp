@@ -274,6 +274,10 @@ Listing list_split(const fs::path& root, std::vector<std::string>& classes) {
       listing.labels.push_back(at - classes.begin());
     }
   }
+  // One class trains a model that cannot be wrong: most likely `path` names a class folder's parent
+  // one level too high or too low.
+  if (training && classes.size() < 2)
+    throw Error(kPrefix + root.string() + ": one class folder ('" + classes.front() + "'); classification needs at least two");
   return listing;
 }
 

@@ -25,6 +25,9 @@ void apply_image_options(DataSplits& splits, const Options& options) {
   splits.augmentation.cutout = augment.get<long long>("cutout");
 
   const std::string mode = options.get<std::string>("normalize");
+  // Values that would be ignored are a mistake in the config, not a preference.
+  for (const char* key : {"mean", "std"})
+    if (mode != "given" && options.given(key)) options.fail(key, "is used only with normalize: given (normalize is " + mode + ")");
   if (mode == "none") return;
   const torch::Tensor& train = splits.train.images;
   if (!train.defined() || train.dim() != 4 || !train.is_floating_point())

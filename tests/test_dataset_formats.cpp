@@ -205,6 +205,8 @@ TEST_F(DatasetFormats, CifarThroughTheRegistryNormalisesAndReadsItsKeys) {
     EXPECT_NEAR(channel.std(/*unbiased=*/false).item<double>(), 1.0, 1e-3);
   }
   EXPECT_ERROR(load("{name: cifar10, path: data/cifar, labels: coarse}"), "dataset cifar10: unknown key 'labels'");
+  // Means that would be ignored (the training split's statistics normalise by default).
+  EXPECT_ERROR(load("{name: cifar10, path: data/cifar, val_size: 30, mean: [0.5, 0.5, 0.5]}"), "is used only with normalize: given (normalize is train)");
   EXPECT_ERROR(load("{name: cifar100, path: data/cifar, labels: medium}"), "labels");
   EXPECT_ERROR(load("{name: cifar100, path: data/cifar, val_size: 1}"), "cifar100: " + path("data/cifar") + "/train.bin: cannot open (no such file");
 }
@@ -386,15 +388,17 @@ TEST_F(DatasetFormats, ImageFolderDecodesAdobeCmykJpeg) {
   write("root/red/cmyk.jpg", Bytes(reinterpret_cast<char*>(buffer), size));
   jpeg_destroy_compress(&info);
   std::free(buffer);
+  write_png(path("root/zz_other/grey.png"), 16, 16, 1, std::vector<std::uint8_t>(256, 128));  // a second class, listed after red
   ImageFolderOptions options;
   options.folder = path("root");
   options.val_fraction = 0;
   options.size = 8;
   const DataSplits data = load_image_folder(options);
-  ASSERT_EQ(data.train.size(), 1);
-  EXPECT_NEAR(data.train.images[0][0].mean().item<float>() * 255, 255, 3);
-  EXPECT_NEAR(data.train.images[0][1].mean().item<float>() * 255, 0, 3);
-  EXPECT_NEAR(data.train.images[0][2].mean().item<float>() * 255, 0, 3);
+  ASSERT_EQ(data.train.size(), 2);
+  const std::int64_t red = data.train.labels[0].item<std::int64_t>() == 0 ? 0 : 1;  // class 0: the CMYK image
+  EXPECT_NEAR(data.train.images[red][0].mean().item<float>() * 255, 255, 3);
+  EXPECT_NEAR(data.train.images[red][1].mean().item<float>() * 255, 0, 3);
+  EXPECT_NEAR(data.train.images[red][2].mean().item<float>() * 255, 0, 3);
 }
 
 TEST_F(DatasetFormats, ImageFolderSplitsAreFixedDisjointAndIndependentOfThreads) {
@@ -453,7 +457,9 @@ TEST_F(DatasetFormats, ImageFolderFileProblemsAreOneLineErrorsNamingTheFile) {
 
   const Bytes jpeg = jpeg_bytes(64, 64, 3, rgb_image(64, 64, [](int x, int y) { return std::array<int, 3>{x * 4, y * 4, (x * y) % 256}; }));
   write("root/cats/good.jpg", jpeg);
-  EXPECT_EQ(load_image_folder(options).train.size(), 1);
+  EXPECT_ERROR(load_image_folder(options), "image_folder: " + path("root") + ": one class folder ('cats'); classification needs at least two");
+  write("root/dogs/good.jpg", jpeg);
+  EXPECT_EQ(load_image_folder(options).train.size(), 2);
   write("root/cats/cut.jpg", jpeg.substr(0, jpeg.size() / 2));
   EXPECT_ERROR(load_image_folder(options), "image_folder: " + path("root/cats/cut.jpg") + ": corrupt or truncated JPEG (libjpeg: ");
   fs::remove(path("root/cats/cut.jpg"));
@@ -711,6 +717,8 @@ TEST_F(DatasetFormats, TextTsvUsesTheWordNetTokenizerAndMapsLabels) {
   // Numbers are class indices: a sparse one would make an output per number up to it.
   write("glue/train.tsv", "sentence\tlabel\nok\t0\nfar\t1000000\n");
   EXPECT_ERROR(load_text(options), "text: " + path("glue/train.tsv") + ": the labels are whole numbers up to 1000000 but only 4 distinct ones");
+  write("glue/train.tsv", "sentence\tsentence\tlabel\na\tb\t1\n");
+  EXPECT_ERROR(load_text(options), "text: " + path("glue/train.tsv") + ": the header names column 'sentence' twice");
   write("glue/train.tsv", "sentence\tlabel\nok\t1\nmissing a label\n");
   EXPECT_ERROR(load_text(options), "text: " + path("glue/train.tsv") + ":3: expected 2 fields (as the header), found 1");
   options.train = path("glue/nothing.tsv");
