@@ -28,10 +28,6 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-}  // namespace
-
-namespace {
-
 std::string whole_number_problem(const std::string& input, long long minimum, std::optional<long long> maximum) {
   // Parsed wide so that an unsigned seed above the signed range still counts as a number.
   long double value = 0;

@@ -160,19 +160,14 @@ void save_weights(Network& net, const std::string& space, const std::string& arc
   for (const auto& item : net.named_buffers())
     if (item.value().defined()) archive.write(item.key(), item.value().detach().to(torch::kCPU), /*is_buffer=*/true);
   const std::string partial = path + ".partial";
-  std::error_code renamed;
   try {
     archive.save_to(partial);
-    fs::rename(partial, path, renamed);
-  } catch (const c10::Error& error) {
+    fs::rename(partial, path);
+  } catch (const std::exception& error) {
     std::error_code ignored;
     fs::remove(partial, ignored);
-    throw Error(path + ": cannot write weights (" + first_line_of(error.what_without_backtrace()) + ")");
-  }
-  if (renamed) {
-    std::error_code ignored;
-    fs::remove(partial, ignored);
-    throw Error(path + ": cannot write weights (" + renamed.message() + ")");
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+    throw Error(path + ": cannot write weights (" + first_line_of(torch_error ? torch_error->what_without_backtrace() : error.what()) + ")");
   }
 }
 

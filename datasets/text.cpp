@@ -82,9 +82,9 @@ TextFile read_text_file(const std::string& path, const TextOptions& options) {
   const DelimitedRows parsed = parse_delimited(read_file_bytes(path, kPrefix), options.delimiter, options.quoted, kPrefix + path);
   if (parsed.rows.empty()) throw Error(kPrefix + path + ": empty file (expected a header row naming the columns)");
   const std::vector<std::string>& header = parsed.rows[0];
-  for (std::size_t i = 0; i < header.size(); ++i)
-    if (std::find(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(i), header[i]) != header.begin() + static_cast<std::ptrdiff_t>(i))
-      throw Error(kPrefix + path + ": the header names column '" + header[i] + "' twice");
+  std::set<std::string> named;
+  for (const std::string& name : header)
+    if (!named.insert(name).second) throw Error(kPrefix + path + ": the header names column '" + name + "' twice");
   const auto column = [&](const std::string& name) -> std::size_t {
     const auto found = std::find(header.begin(), header.end(), name);
     if (found != header.end()) return static_cast<std::size_t>(found - header.begin());

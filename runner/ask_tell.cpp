@@ -37,6 +37,10 @@ struct Pending {
   bool stopped = false;  // its training was ended by a stop: no result, not stored
 };
 
+bool any_stopped(const std::vector<Pending>& pending) {
+  return std::any_of(pending.begin(), pending.end(), [](const Pending& p) { return p.stopped; });
+}
+
 class AskTellSearch final : public Method {
  public:
   explicit AskTellSearch(Config strategy) : strategy_config_(std::move(strategy)) {}
@@ -65,7 +69,7 @@ class AskTellSearch final : public Method {
     EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
     // Ctrl-C and budget.seconds end the trainings in flight at their next step, as they stop a
     // supernet method: a long candidate never holds the run past its budget.
-    evaluator_context.stop = [&context] { return context.interrupted() || context.out_of_time(); };
+    evaluator_context.stop = [&context] { return context.should_stop(); };
     evaluator_ = make_evaluator(config.child("evaluator"), evaluator_context);
     // Built here, like the evaluator, so that a bad `predictor` section fails before a run is recorded.
     if (config.has("predictor")) predictor_ = make_evaluator(config.child("predictor"), evaluator_context);
@@ -174,7 +178,7 @@ class AskTellSearch final : public Method {
       pending.push_back(std::move(p));
     }
     evaluate(context, pending, *evaluator_, Stage::Query);
-    const bool stopped = std::any_of(pending.begin(), pending.end(), [](const Pending& p) { return p.stopped; });
+    const bool stopped = any_stopped(pending);
     for (Pending& p : pending) {
       if (p.stopped) continue;
       check_metric_reported(p.result, context.objective);
@@ -395,7 +399,7 @@ class AskTellSearch final : public Method {
     std::size_t scored = 0, failed = 0;
     const std::size_t chunk = std::max<std::size_t>(context.batch, 16);
     for (std::size_t begin = 0; begin < pool.size(); begin += chunk) {
-      if (context.interrupted() || context.out_of_time()) {
+      if (context.should_stop()) {
         context.progress("stopped while scoring the candidate pool (" + std::to_string(scored) + " of " + std::to_string(pool.size()) + " scored)", true);
         return false;
       }
@@ -407,7 +411,7 @@ class AskTellSearch final : public Method {
         pending.push_back(std::move(p));
       }
       evaluate(context, pending, *predictor_, Stage::Score);
-      if (std::any_of(pending.begin(), pending.end(), [](const Pending& p) { return p.stopped; })) {
+      if (any_stopped(pending)) {
         context.progress("stopped while scoring the candidate pool (" + std::to_string(scored) + " of " + std::to_string(pool.size()) + " scored)", true);
         return false;
       }

@@ -187,7 +187,7 @@ class DifferentiableMethod final : public Method {
         record = search_->run_epoch([&](std::int64_t step, std::int64_t steps, double loss) {
           // Ctrl-C, the time budget and a fractional epoch budget end the run after this step; an
           // epoch whose last step reaches the epoch budget is finished and stored first.
-          if (agreed(context, context.interrupted() || context.out_of_time() || (search_->steps_done() >= limit && step < steps)))
+          if (agreed(context, context.should_stop() || (search_->steps_done() >= limit && step < steps)))
             throw EpochInterrupted{};
           const double done = static_cast<double>(epoch - 1) * static_cast<double>(steps) + static_cast<double>(step);
           const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - training_started).count();

@@ -87,6 +87,8 @@ class RunContext {
   virtual double elapsed() const = 0;
   virtual bool interrupted() const = 0;  // Ctrl-C
   bool out_of_time() const { return budget.seconds && elapsed() >= *budget.seconds; }
+  // Ctrl-C or the time budget: what ends a training at its next step.
+  bool should_stop() const { return interrupted() || out_of_time(); }
   // The result stored at `seq` by the run being resumed (nothing when not resuming or not stored):
   // a method takes it instead of computing it again.
   const Evaluation* stored_at(std::int64_t seq) const {
@@ -95,8 +97,8 @@ class RunContext {
   }
   // Throws RunStopped on Ctrl-C or once budget.seconds is spent; methods call it between steps.
   void check_stop() const {
-    if (interrupted()) throw RunStopped{"interrupted"};
-    if (out_of_time()) throw RunStopped{"budget"};
+    if (!should_stop()) return;
+    throw RunStopped{interrupted() ? "interrupted" : "budget"};
   }
 
   // Stores one evaluation (fingerprint and elapsed are filled in) and returns its seq: `seq`, or the

@@ -116,7 +116,7 @@ class MultiFidelitySearch final : public Method {
       throw Error("config: evaluator.steps: " + name_ + " counts training in epochs (strategy.min_epochs, max_epochs); remove steps");
     EvaluatorContext evaluator_context{context.config_dir, context.threads, context.device_override, context.space};
     // Ctrl-C and budget.seconds end the installments in flight at their next step.
-    evaluator_context.stop = [&context] { return context.interrupted() || context.out_of_time(); };
+    evaluator_context.stop = [&context] { return context.should_stop(); };
     evaluator_ = make_evaluator(evaluator, evaluator_context);
     staged_ = dynamic_cast<TrainsInStages*>(evaluator_.get());
     if (!staged_)
