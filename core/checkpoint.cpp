@@ -35,14 +35,16 @@ void sync_folder(const std::filesystem::path& folder) {
 
 }  // namespace
 
-std::uint64_t checksum64(const std::string& bytes) {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
+std::uint64_t checksum64(const void* bytes, std::size_t size, std::uint64_t running) {
+  const auto* byte = static_cast<const unsigned char*>(bytes);
+  for (std::size_t i = 0; i < size; ++i) {
+    running ^= byte[i];
+    running *= 1099511628211ULL;
   }
-  return hash;
+  return running;
 }
+
+std::uint64_t checksum64(const std::string& bytes) { return checksum64(bytes.data(), bytes.size(), kChecksumStart); }
 
 void write_checkpoint_file(const std::string& path, const std::string& payload) {
   const std::filesystem::path target(path);

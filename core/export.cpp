@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/checkpoint.hpp"
 #include "core/error.hpp"
 
 namespace nascent {
@@ -16,6 +17,20 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string first_line_of(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// LibTorch's archive reader does not check the zip entries' CRCs, so a flipped byte inside a tensor
+// would load silently: the weights carry their own checksum over every tensor's name and bytes.
+std::uint64_t add_to_checksum(std::uint64_t running, const std::string& name, const torch::Tensor& tensor) {
+  running = checksum64(name.data(), name.size(), running);
+  const torch::Tensor bytes = tensor.contiguous();
+  return checksum64(bytes.data_ptr(), bytes.nbytes(), running);
+}
+
+std::string hex64(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
 
 // "nascent::(anonymous namespace)::CellImpl" -> "Cell": TorchScript class names must be identifiers.
 std::string class_name(const torch::nn::Module& module) {
@@ -155,10 +170,17 @@ void save_weights(Network& net, const std::string& space, const std::string& arc
   archive.write("nascent.format", c10::IValue(std::string("nascent-weights-1")));
   archive.write("nascent.space", c10::IValue(space));
   archive.write("nascent.arch", c10::IValue(arch));
+  std::uint64_t checksum = kChecksumStart;
+  const auto add = [&](const std::string& name, const torch::Tensor& value, bool is_buffer) {
+    const torch::Tensor on_cpu = value.detach().to(torch::kCPU);
+    checksum = add_to_checksum(checksum, name, on_cpu);
+    archive.write(name, on_cpu, is_buffer);
+  };
   for (const auto& item : net.named_parameters())
-    if (item.value().defined()) archive.write(item.key(), item.value().detach().to(torch::kCPU), /*is_buffer=*/false);
+    if (item.value().defined()) add(item.key(), item.value(), false);
   for (const auto& item : net.named_buffers())
-    if (item.value().defined()) archive.write(item.key(), item.value().detach().to(torch::kCPU), /*is_buffer=*/true);
+    if (item.value().defined()) add(item.key(), item.value(), true);
+  archive.write("nascent.checksum", c10::IValue(hex64(checksum)));
   const std::string partial = path + ".partial";
   try {
     archive.save_to(partial);
@@ -191,19 +213,32 @@ void load_weights(Network& net, const std::string& space, const std::string& arc
   if (stored_space != space || stored_arch != arch)
     throw Error(path + ": weights of " + stored_space + " architecture '" + stored_arch + "', not of " + space + " '" +
                 arch + "'");
-  torch::NoGradGuard no_grad;
-  const auto fill = [&](const std::string& name, torch::Tensor& target, bool is_buffer) {
+  // Everything is read and checked before the network changes, so a damaged file leaves it as it was.
+  // Tensors are handles, so each target copy still writes into the network's own storage.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> stored_tensors;
+  std::uint64_t checksum = kChecksumStart;
+  const auto read = [&](const std::string& name, const torch::Tensor& target, bool is_buffer) {
     torch::Tensor stored;
-    if (!archive.try_read(name, stored, is_buffer)) throw Error(path + ": no tensor '" + name + "' for this network");
+    try {
+      if (!archive.try_read(name, stored, is_buffer)) throw Error(path + ": no tensor '" + name + "' for this network");
+    } catch (const c10::Error& error) {
+      throw Error(path + ": damaged weights file (tensor '" + name + "': " + first_line_of(error.what_without_backtrace()) + ")");
+    }
     if (stored.sizes() != target.sizes())
       throw Error(path + ": tensor '" + name + "' has shape " + c10::str(stored.sizes()) + ", the network wants " +
                   c10::str(target.sizes()));
-    target.copy_(stored);
+    checksum = add_to_checksum(checksum, name, stored);
+    stored_tensors.emplace_back(target, std::move(stored));
   };
   for (auto& item : net.named_parameters())
-    if (item.value().defined()) fill(item.key(), item.value(), false);
+    if (item.value().defined()) read(item.key(), item.value(), false);
   for (auto& item : net.named_buffers())
-    if (item.value().defined()) fill(item.key(), item.value(), true);
+    if (item.value().defined()) read(item.key(), item.value(), true);
+  // Files written before the checksum existed have none and load as they did.
+  if (archive.try_read("nascent.checksum", value) && (!value.isString() || value.toStringRef() != hex64(checksum)))
+    throw Error(path + ": damaged weights file (checksum mismatch)");
+  torch::NoGradGuard no_grad;
+  for (auto& [target, stored] : stored_tensors) target.copy_(stored);
 }
 
 }  // namespace nascent

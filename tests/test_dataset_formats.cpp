@@ -801,11 +801,6 @@ latency: false
 // ---------------------------------------------------------------------------------------------
 // The command line
 
-std::string file_bytes(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 TEST_F(DatasetFormats, SearchOnACorruptDatasetFailsInOneLineAndLeavesTheDatabaseAlone) {
   const std::string common = std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + R"(]
 seed: 1

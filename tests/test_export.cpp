@@ -235,6 +235,19 @@ TEST_F(ExportTest, WeightsRoundTripAndRefuseAnotherArchitectureOrABadFile) {
   EXPECT_ERROR(save_weights(*trained, "nb201", arch, path("folder.weights")), "cannot write weights");
   EXPECT_FALSE(fs::exists(path("folder.weights.partial")));
   EXPECT_ERROR(load_weights(*fresh, "nb201", arch, path("folder.weights")), "is a folder, not a weights file");
+
+  // One flipped bit inside a tensor's bytes: refused, and the network keeps the weights it had.
+  std::string bytes = file_bytes(file);
+  const torch::Tensor first = trained->named_parameters().begin()->value().detach().contiguous();
+  const std::string tensor_bytes(static_cast<const char*>(first.data_ptr()), first.nbytes());
+  const auto at = bytes.find(tensor_bytes);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + tensor_bytes.size() / 2] ^= 0x10;
+  const std::string damaged = write("damaged.weights", bytes);
+  auto untouched = space->build(arch, task);
+  const torch::Tensor before = logits_of(*untouched, input);
+  EXPECT_ERROR(load_weights(*untouched, "nb201", arch, damaged), "damaged weights file (checksum mismatch)");
+  EXPECT_EQ(max_difference(logits_of(*untouched, input), before), 0.0);
 }
 
 TEST_F(ExportTest, CliExportsAnArchitectureAndRefusesABadOne) {

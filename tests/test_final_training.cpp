@@ -113,10 +113,7 @@ TEST_F(FinalTrainingTest, ADamagedFinalTrainingCheckpointIsRefusedBeforeTheRunIs
   const std::string yaml = search_yaml("final_training: {epochs: 1, batch_size: 16}\n");
   ASSERT_EQ(run_search(options(yaml)).status, "finished");
   write("run.db.checkpoints/run-1.ckpt.final0", "not a checkpoint");
-  const auto database = [&] {
-    std::ifstream in(path("run.db"), std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
+  const auto database = [&] { return file_bytes(path("run.db")); };
   const std::string before = database();
   SearchOptions resumed = options(yaml);
   resumed.resume = true;

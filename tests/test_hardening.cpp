@@ -68,11 +68,6 @@ TEST_F(HardeningTest, ConfigsThatAreNotFilesOrRepeatAKeyAreRefused) {
   EXPECT_FALSE(fs::exists(path("x.db")));
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 const std::string kQuickSearch = std::string("plugins: [") + NASCENT_EXAMPLE_PLUGIN + "]\n" + R"(
 seed: 5
 space: {name: chain}

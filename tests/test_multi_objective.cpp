@@ -203,8 +203,11 @@ TEST_F(MultiObjectiveTest, StaticConstraintsAreCheckedBeforeEvaluating) {
   fs::remove(path("run.db"));
   const SearchSummary summary = run_search(options("strategy: {name: evolution, population: 10, sample: 3}\nconstraints: {score: {max: 50}}\n"));
   EXPECT_LE(summary.best_fitness, 50);
-  for (const auto& e : stored())
-    if (e.parent) EXPECT_LE(stored()[static_cast<std::size_t>(*e.parent)].result.metrics.at("score"), 50);
+  for (const auto& e : stored()) {
+    if (e.parent) {
+      EXPECT_LE(stored()[static_cast<std::size_t>(*e.parent)].result.metrics.at("score"), 50);
+    }
+  }
 }
 
 TEST_F(MultiObjectiveTest, LatencyIsTimedBeforeEvaluatingWhenAnObjectiveNamesIt) {

@@ -33,11 +33,6 @@ const std::string kTable = std::string(NASCENT_SOURCE_DIR) + "/../shared/data/na
 
 bool have_chromium() { return shell("command -v chromium").status == 0; }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The page's data, as embedded in the HTML.
 nlohmann::json embedded_data(const std::string& page) {
   const std::string open = "<script id=\"nascent-data\" type=\"application/json\">";
@@ -136,7 +131,7 @@ TEST_F(ReportTest, ThePageHoldsEveryRowAndDrawsTheTopCandidates) {
   if (IsSkipped()) return;
   const CliOutput written = run_cli("report --db " + path("run.db") + " --out " + path("report.html"));
   ASSERT_EQ(written.status, 0) << written.out;
-  const std::string page = read_file(path("report.html"));
+  const std::string page = file_bytes(path("report.html"));
   EXPECT_EQ(page.find("http://"), page.find("http://www.w3.org"));  // nothing to fetch but XML namespaces
   const nlohmann::json data = embedded_data(page);
   ASSERT_TRUE(data.is_object());
@@ -188,7 +183,7 @@ TEST_F(ReportTest, ThePageHoldsEveryRowAndDrawsTheTopCandidates) {
   }
   // Only some runs.
   ASSERT_EQ(run_cli("report --db " + path("run.db") + " --run 2 --out " + path("two.html")).status, 0);
-  EXPECT_EQ(embedded_data(read_file(path("two.html")))["runs"].size(), 1u);
+  EXPECT_EQ(embedded_data(file_bytes(path("two.html")))["runs"].size(), 1u);
 }
 
 TEST_F(ReportTest, ChromiumRendersEveryChartWithEveryRowAndNoErrors) {
@@ -196,7 +191,7 @@ TEST_F(ReportTest, ChromiumRendersEveryChartWithEveryRowAndNoErrors) {
   make_runs();
   if (IsSkipped()) return;
   ASSERT_EQ(run_cli("report --db " + path("run.db") + " --out " + path("report.html")).status, 0);
-  const nlohmann::json data = embedded_data(read_file(path("report.html")));
+  const nlohmann::json data = embedded_data(file_bytes(path("report.html")));
   const std::string dom = chromium("file://" + path("report.html"), "--virtual-time-budget=20000");
   ASSERT_EQ(body_attribute(dom, "data-ready"), "true") << dom.substr(0, 2000);
   EXPECT_EQ(body_attribute(dom, "data-errors"), "0") << dom.substr(dom.find("report-errors"), 2000);
@@ -250,7 +245,7 @@ TEST_F(ReportTest, ServeShowsAnEvaluationWrittenAfterThePageLoaded) {
   std::smatch address;
   for (int i = 0; i < 200 && !std::regex_search(log, address, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/")); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    log = read_file(path("serve.log"));
+    log = file_bytes(path("serve.log"));
   }
   ASSERT_FALSE(address.empty()) << log;
   const std::string url = address.str(0);
@@ -263,9 +258,9 @@ TEST_F(ReportTest, ServeShowsAnEvaluationWrittenAfterThePageLoaded) {
   bool polled = false;
   for (int i = 0; i < 600 && !polled; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    polled = read_file(path("serve.log")).find("GET /data.json 200") != std::string::npos;
+    polled = file_bytes(path("serve.log")).find("GET /data.json 200") != std::string::npos;
   }
-  EXPECT_TRUE(polled) << read_file(path("serve.log"));
+  EXPECT_TRUE(polled) << file_bytes(path("serve.log"));
   {
     ResultStore store(path("run.db"), ResultStore::Mode::ReadWrite);
     StoredEvaluation e = store.evaluations(1).back();

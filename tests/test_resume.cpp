@@ -34,11 +34,6 @@ int count_rows(const std::string& db, const std::string& table) {
   return count;
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 class ResumeTest : public ScratchDirTest {
  protected:
   // What a run stored, without timings: evaluations (stage, arch, metrics, value) and curves.

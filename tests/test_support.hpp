@@ -56,6 +56,12 @@ class ScratchDirTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+// The whole of a file, byte for byte ("" when it cannot be read).
+inline std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 // The message of the nascent::Error that `f` throws, or "accepted" when it throws none.
 inline std::string error_of(const std::function<void()>& f) {
   try {
